@@ -1,0 +1,1 @@
+"""Hardware abstraction: pin, camera and clock interfaces and their real backends."""

@@ -1,0 +1,1 @@
+"""The cloud bridge: ingests what the bins report, keeps fleet state, raises pickups."""

@@ -1,0 +1,150 @@
+"""Encoding and decoding of payloads, with errors that name the topic and the field.
+
+Decoding checks, in order: size, JSON well-formedness, that it is an object, the
+version, the schema (strictly typed) and that an enveloped ``bin_id`` matches the
+topic. The first failing check raises a :class:`~protocol.errors.ProtocolError`
+whose ``reason`` is the rejection counter label.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from protocol.errors import (
+    BinIdMismatch,
+    MalformedPayload,
+    PayloadTooLarge,
+    SchemaError,
+    UnsupportedVersion,
+)
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    AlarmEvent,
+    BinMessage,
+    Command,
+    CommandResult,
+    ConfigDesired,
+    ConfigReported,
+    DepositEvent,
+    EmptiedEvent,
+    Envelope,
+    FaultEvent,
+    Health,
+    State,
+    Telemetry,
+)
+from protocol.topics import DEFAULT_PREFIX, BinTopic, TopicKind, parse_bin_topic
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+M = TypeVar("M", bound=BaseModel)
+
+_EVENT_MODELS: dict[str, type[Envelope]] = {
+    "deposit": DepositEvent,
+    "emptied": EmptiedEvent,
+    "alarm": AlarmEvent,
+    "fault": FaultEvent,
+}
+_KIND_MODELS: dict[TopicKind, type[BaseModel]] = {
+    TopicKind.STATE: State,
+    TopicKind.TELEMETRY: Telemetry,
+    TopicKind.HEALTH: Health,
+    TopicKind.CONFIG_REPORTED: ConfigReported,
+    TopicKind.CMD_RESULT: CommandResult,
+    TopicKind.CONFIG_DESIRED: ConfigDesired,
+    TopicKind.CMD: Command,
+}
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a wire model to compact UTF-8 JSON."""
+    return message.model_dump_json().encode("utf-8")
+
+
+def model_for(topic: BinTopic) -> type[BaseModel]:
+    """The model that a bin topic carries."""
+    if topic.kind is TopicKind.EVENT:
+        assert topic.event_type is not None
+        return _EVENT_MODELS[topic.event_type]
+    return _KIND_MODELS[topic.kind]
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            # pydantic adds the union member or the constraint name to the location
+            if item in {"function-after[_to_utc(), datetime]", "constrained-str"}:
+                continue
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(root)"
+
+
+def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
+    size = len(payload.encode("utf-8") if isinstance(payload, str) else payload)
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload is {size} bytes, over {MAX_PAYLOAD_BYTES}", topic=topic)
+    try:
+        data = json.loads(payload)
+    except UnicodeDecodeError as err:
+        raise MalformedPayload(f"payload is not UTF-8: {err.reason}", topic=topic) from None
+    except json.JSONDecodeError as err:
+        raise MalformedPayload(
+            f"payload is not JSON: {err.msg} at {err.pos}", topic=topic
+        ) from None
+    except RecursionError:
+        raise MalformedPayload("payload is nested too deeply", topic=topic) from None
+    if not isinstance(data, dict):
+        raise MalformedPayload(
+            f"payload must be a JSON object, not {type(data).__name__}", topic=topic
+        )
+    return data
+
+
+def decode(model: type[M], payload: bytes | str, *, topic: str | None = None) -> M:
+    """Decode ``payload`` into ``model``; raise a ProtocolError that names the field."""
+    data = _load_object(payload, topic)
+    if "v" in model.model_fields:
+        version = data.get("v")
+        if "v" in data and version != PROTOCOL_VERSION:
+            raise UnsupportedVersion(
+                f"field 'v' is {version!r}; this receiver speaks version {PROTOCOL_VERSION}",
+                topic=topic,
+            )
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as err:
+        problems = []
+        fields = []
+        for item in err.errors(include_url=False):
+            path = _field_path(item["loc"])
+            fields.append(path)
+            problems.append(f"field '{path}': {item['msg']}")
+        raise SchemaError(
+            f"{model.__name__} rejected: " + "; ".join(problems), fields=fields, topic=topic
+        ) from None
+
+
+def decode_bin_message(
+    topic: str, payload: bytes | str, *, prefix: str = DEFAULT_PREFIX
+) -> tuple[BinTopic, BinMessage]:
+    """Decode a bin-to-cloud message and check it is addressed to the bin in its topic."""
+    parsed = parse_bin_topic(topic, prefix=prefix)
+    model = model_for(parsed)
+    if not issubclass(model, Envelope):
+        raise SchemaError(
+            f"{parsed.kind.value} is a cloud-to-bin topic", fields=["(topic)"], topic=topic
+        )
+    message = decode(model, payload, topic=topic)
+    assert isinstance(message, Envelope)
+    if message.bin_id != parsed.bin_id:
+        raise BinIdMismatch(
+            f"field 'bin_id' is {message.bin_id!r} but the topic is for {parsed.bin_id!r}",
+            topic=topic,
+        )
+    return parsed, message  # type: ignore[return-value]

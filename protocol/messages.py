@@ -1,0 +1,293 @@
+"""Pydantic models for every message of the wire contract v1.
+
+The models validate strictly (a string is never coerced into a number, nor a number
+into a bool) and ignore unknown fields, so newer peers may add optional fields.
+Timestamps are timezone-aware and always serialised as RFC 3339 UTC with milliseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+PROTOCOL_VERSION: Literal[1] = 1
+MAX_SEQ = 2**63 - 1
+BIN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
+
+
+def format_ts(value: datetime) -> str:
+    """Render a timestamp the way the contract requires: ``2026-11-21T10:00:00.123Z``."""
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp into an aware UTC datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return value.astimezone(UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a UTC offset (RFC 3339)")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_ts, return_type=str, when_used="json-unless-none"),
+]
+BinId = Annotated[str, StringConstraints(pattern=BIN_ID_PATTERN)]
+Seq = Annotated[int, Field(ge=1, le=MAX_SEQ)]
+Percent = Annotated[float, Field(ge=0.0, le=100.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Count = Annotated[int, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+Category = Literal["cardboard", "glass", "metal", "paper", "plastic", "trash", "unknown"]
+CATEGORIES: tuple[Category, ...] = (
+    "cardboard",
+    "glass",
+    "metal",
+    "paper",
+    "plastic",
+    "trash",
+    "unknown",
+)
+DoorState = Literal["closed", "open", "locked"]
+StateReason = Literal["connect", "shutdown", "lost"]
+AlarmKind = Literal["fire", "tilt", "tamper", "overflow", "door_stuck"]
+FaultComponent = Literal["ultrasonic", "loadcell", "camera", "door", "flap", "storage", "network"]
+ComponentHealth = Literal["ok", "degraded", "failed"]
+ConfigStatus = Literal["applied", "rejected", "rolled_back"]
+CommandName = Literal["ping", "selftest", "tare", "lock", "unlock", "capture", "restart"]
+COMMAND_NAMES: tuple[CommandName, ...] = (
+    "ping",
+    "selftest",
+    "tare",
+    "lock",
+    "unlock",
+    "capture",
+    "restart",
+)
+PickupStatus = Literal["requested", "scheduled", "collected", "cancelled", "escalated"]
+PickupPriority = Literal["normal", "high", "urgent"]
+PickupReason = Literal["threshold", "forecast", "alarm", "manual"]
+TicketStatus = Literal["open", "resolved"]
+TicketSeverity = Literal["info", "warning", "critical"]
+
+
+class WireModel(BaseModel):
+    """Base of all wire models: strict types, unknown fields ignored, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Location(WireModel):
+    """Where a bin stands; either coordinate may be unknown."""
+
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)] | None
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)] | None
+
+
+class Envelope(WireModel):
+    """Fields every bin-to-cloud message carries; ``(bin_id, seq)`` deduplicates."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    bin_id: BinId
+    seq: Seq
+    boot_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ts: Timestamp
+    clock_synced: bool
+
+
+class State(Envelope):
+    """Birth (``online``) or death of a bin's connection; retained, also the MQTT Will."""
+
+    online: bool
+    bd_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
+    agent_version: str
+    config_version: Count
+    reason: StateReason
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+    location: Location | None
+
+
+class Telemetry(Envelope):
+    """Periodic measurements of the container."""
+
+    fill_pct: Percent | None
+    fill_mm: NonNegative | None
+    weight_kg: NonNegative | None
+    temp_c: Annotated[float, Field(ge=-60.0, le=200.0)] | None
+    door: DoorState
+    deposits_since_empty: Count
+
+
+class DepositEvent(Envelope):
+    """One item put on the tray and the decision taken on it."""
+
+    deposit_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    category: Category
+    confidence: Fraction
+    accepted: bool
+    reason: str | None
+    weight_g: NonNegative
+    model: str
+
+
+class EmptiedEvent(Envelope):
+    """The container was emptied (by a crew or a technician)."""
+
+    fill_before_pct: Percent | None
+    fill_after_pct: Percent | None
+    weight_before_kg: NonNegative | None
+    pickup_id: str | None
+
+
+class AlarmEvent(Envelope):
+    """A condition that needs attention at the bin; ``active`` false clears it."""
+
+    kind: AlarmKind
+    active: bool
+    detail: str | None
+
+
+class FaultEvent(Envelope):
+    """A component failed (``active``) or recovered."""
+
+    component: FaultComponent
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    active: bool
+    detail: str | None
+
+
+class Health(Envelope):
+    """Periodic device health summary for technicians."""
+
+    uptime_s: NonNegative
+    cpu_temp_c: float | None
+    disk_free_mb: NonNegative
+    outbox_depth: Count
+    outbox_oldest_s: NonNegative
+    outbox_dropped: Count
+    reconnects: Count
+    agent_version: str
+    config_version: Count
+    model_version: str
+    sensors: dict[str, ComponentHealth]
+
+
+class ConfigReported(Envelope):
+    """What the bin did with a desired configuration."""
+
+    version: Count
+    status: ConfigStatus
+    error: str | None
+
+
+class CommandResult(Envelope):
+    """Outcome of a remote command, correlated by ``id``."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ok: bool
+    result: dict[str, Any]
+    error: str | None
+
+
+class ConfigDesired(WireModel):
+    """A versioned, retained remote configuration from the cloud (no envelope)."""
+
+    version: Annotated[int, Field(ge=1, le=MAX_SEQ)]
+    config: dict[str, Any]
+    issued_at: Timestamp
+
+
+class Command(WireModel):
+    """A remote command from the cloud (no envelope).
+
+    ``name`` is kept as a plain string so a bin can answer an unknown command with
+    ``ok: false`` instead of failing to parse it.
+    """
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    args: dict[str, Any] = Field(default_factory=dict)
+    issued_at: Timestamp
+    expires_at: Timestamp
+
+    @property
+    def known(self) -> bool:
+        """Whether ``name`` is one of the contract's commands."""
+        return self.name in COMMAND_NAMES
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the command must no longer be executed at ``now``."""
+        return now >= self.expires_at
+
+
+class ManifestEntry(WireModel):
+    """Accepted deposits of one category since the last emptying."""
+
+    count: Count
+    kg: NonNegative
+
+
+class Pickup(WireModel):
+    """A pickup request and its lifecycle, for schedulers."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    pickup_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    bin_id: BinId
+    status: PickupStatus
+    priority: PickupPriority
+    reason: PickupReason
+    fill_pct: Percent | None
+    predicted_full_at: Timestamp | None
+    due_by: Timestamp
+    location: Location | None
+    manifest: dict[str, ManifestEntry]
+    ts: Timestamp
+    region: str | None = None
+
+
+class Ticket(WireModel):
+    """A maintenance ticket for technicians."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    bin_id: BinId
+    status: TicketStatus
+    severity: TicketSeverity
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    detail: str | None
+    opened_at: Timestamp
+    ts: Timestamp
+    region: str | None = None
+
+
+BinMessage = (
+    State
+    | Telemetry
+    | DepositEvent
+    | EmptiedEvent
+    | AlarmEvent
+    | FaultEvent
+    | Health
+    | ConfigReported
+    | CommandResult
+)

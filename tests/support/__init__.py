@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (real brokers, waiting without sleeping)."""

@@ -1,0 +1,128 @@
+"""Device configuration: profiles load, errors name the key path, the CLI exits right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+from firmware_config import PROFILES_DIR, ConfigError, load_config, parse_config
+from firmware_config.schema import DeviceConfig, Section
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_profiles_are_valid(profile: Path) -> None:
+    config = load_config(profile)
+    assert config.identity.bin_id
+
+
+def issues_of(text: str) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    return {issue.path: issue.message for issue in caught.value.issues}
+
+
+def test_errors_name_every_key_path() -> None:
+    found = issues_of(
+        """
+[identity]
+bin_id = "Not Valid"
+[intake]
+min_confidense = 0.5
+[broker]
+port = 70000
+[broker.tls]
+enabled = true
+"""
+    )
+    assert "identity.bin_id" in found
+    assert found["intake.min_confidense"] == "unknown key; did you mean 'min_confidence'?"
+    assert "broker.port" in found
+    assert "ca_file" in found["broker.tls"]
+
+
+def test_missing_identity_is_reported() -> None:
+    assert issues_of("[hardware]\nbackend = 'rpi'\n") == {"identity": "required key is missing"}
+
+
+def test_cross_field_rules() -> None:
+    found = issues_of(
+        """
+[identity]
+bin_id = "bin-001"
+[pins]
+flap = 17
+[thresholds]
+lock_fill_pct = 80
+unlock_fill_pct = 90
+"""
+    )
+    assert "BCM 17" in found["pins"]
+    assert "unlock_fill_pct" in found["thresholds"]
+
+
+def test_error_carries_line_number() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[identity]\nbin_id = "bin-001"\n\n[broker]\nport = 0\n')
+    (issue,) = caught.value.issues
+    assert issue.path == "broker.port"
+    assert issue.line == 5
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bin.toml"
+    path.write_text('[identity]\nbin_id = "bin-001"\n[storage]\npath = "state/agent.db"\n')
+    assert load_config(path).storage.path == tmp_path / "state" / "agent.db"
+
+
+def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config('[identity]\nbin_id = "bin-001"\n[broker]\npassword_env = "BIN_PW"\n')
+    monkeypatch.delenv("BIN_PW", raising=False)
+    with pytest.raises(LookupError, match="BIN_PW"):
+        config.broker.password()
+    monkeypatch.setenv("BIN_PW", "s3cret")
+    assert config.broker.password() == "s3cret"
+    assert "s3cret" not in config.model_dump_json()
+
+
+def test_every_field_has_a_description_and_every_number_bounds() -> None:
+    import annotated_types
+
+    def numeric(annotation: object) -> bool:
+        args = getattr(annotation, "__args__", ())
+        return annotation in (int, float) or any(arg in (int, float) for arg in args)
+
+    def walk(model: type[Section]) -> None:
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            annotation = field.annotation
+            if numeric(annotation):
+                kinds = {type(item) for item in field.metadata}
+                assert kinds & {annotated_types.Ge, annotated_types.Gt}, (
+                    f"{name} has no lower bound"
+                )
+                assert kinds & {annotated_types.Le, annotated_types.Lt}, (
+                    f"{name} has no upper bound"
+                )
+            if isinstance(annotation, type) and issubclass(annotation, Section):
+                walk(annotation)
+
+    walk(DeviceConfig)
+
+
+def test_validate_cli_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[identity]\nbin_id = "bin-001"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[identity]\nbin_id = "bin-001"\n[intervals]\ntelemetry_s = -5\n')
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["config", "validate", str(good)])
+    assert ok.exit_code == 0, ok.output
+    failed = runner.invoke(cli, ["config", "validate", str(bad)])
+    assert failed.exit_code == 1
+    assert "intervals.telemetry_s (line 4)" in failed.output
+    missing = runner.invoke(cli, ["config", "validate", str(tmp_path / "nope.toml")])
+    assert missing.exit_code == 1
+    assert "(file)" in missing.output

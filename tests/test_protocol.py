@@ -1,0 +1,208 @@
+"""The wire contract in code: round trips, topics and rejections that name the field."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from protocol import (
+    BinIdMismatch,
+    Command,
+    DepositEvent,
+    MalformedPayload,
+    PayloadTooLarge,
+    Pickup,
+    SchemaError,
+    State,
+    Telemetry,
+    TopicKind,
+    UnknownTopic,
+    UnsupportedVersion,
+    bin_topic,
+    decode,
+    decode_bin_message,
+    encode,
+    format_ts,
+    parse_bin_topic,
+    pickups_topic,
+)
+
+TS = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def telemetry(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "v": 1,
+        "bin_id": "bin-001",
+        "seq": 7,
+        "boot_id": "b1",
+        "ts": "2026-11-21T10:00:00.123Z",
+        "clock_synced": True,
+        "fill_pct": 42.5,
+        "fill_mm": 600.0,
+        "weight_kg": 3.2,
+        "temp_c": 12.0,
+        "door": "closed",
+        "deposits_since_empty": 12,
+    }
+    base.update(changes)
+    return base
+
+
+def test_timestamps_are_rfc3339_utc_with_milliseconds() -> None:
+    assert format_ts(TS) == "2026-11-21T10:00:00.123Z"
+    east = TS.astimezone(timezone(timedelta(hours=2)))
+    assert format_ts(east) == "2026-11-21T10:00:00.123Z"
+
+
+def test_round_trip_every_enveloped_message() -> None:
+    state = State(
+        bin_id="bin-001",
+        seq=1,
+        boot_id="b",
+        ts=TS,
+        clock_synced=False,
+        online=True,
+        bd_seq=3,
+        agent_version="0.1.0",
+        config_version=0,
+        reason="connect",
+        region="north",
+        location=None,
+    )
+    topic, decoded = decode_bin_message("bins/v1/bin-001/state", encode(state))
+    assert topic.kind is TopicKind.STATE
+    assert decoded == state.model_copy(update={"ts": TS.replace(microsecond=123000)})
+    deposit = DepositEvent(
+        bin_id="bin-001",
+        seq=2,
+        boot_id="b",
+        ts=TS,
+        clock_synced=True,
+        deposit_id="d-1",
+        category="glass",
+        confidence=0.97,
+        accepted=True,
+        reason=None,
+        weight_g=250.0,
+        model="trashnet-v1",
+    )
+    topic, decoded = decode_bin_message("bins/v1/bin-001/events/deposit", encode(deposit))
+    assert topic.event_type == "deposit"
+    assert isinstance(decoded, DepositEvent)
+    assert decoded.category == "glass"
+
+
+def test_unknown_fields_are_ignored() -> None:
+    _, message = decode_bin_message(
+        "bins/v1/bin-001/telemetry", json.dumps(telemetry(new_field={"x": 1}))
+    )
+    assert isinstance(message, Telemetry)
+    assert message.fill_pct == 42.5
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"fill_pct": "full"}, "fill_pct"),
+        ({"fill_pct": 101}, "fill_pct"),
+        ({"seq": "7"}, "seq"),
+        ({"seq": 0}, "seq"),
+        ({"seq": 2**63}, "seq"),
+        ({"clock_synced": 1}, "clock_synced"),
+        ({"door": "ajar"}, "door"),
+        ({"ts": "2026-11-21 10:00"}, "ts"),
+        ({"ts": 1700000000}, "ts"),
+        ({"bin_id": "BIN 1"}, "bin_id"),
+    ],
+)
+def test_wrong_types_name_the_field(change: dict[str, object], field: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        decode_bin_message("bins/v1/bin-001/telemetry", json.dumps(telemetry(**change)))
+    assert field in caught.value.fields
+    assert f"'{field}'" in str(caught.value)
+
+
+def test_missing_field_is_named() -> None:
+    payload = telemetry()
+    del payload["door"]
+    with pytest.raises(SchemaError, match="'door'"):
+        decode_bin_message("bins/v1/bin-001/telemetry", json.dumps(payload))
+
+
+def test_hostile_payloads_have_distinct_reasons() -> None:
+    topic = "bins/v1/bin-001/telemetry"
+    with pytest.raises(MalformedPayload):
+        decode_bin_message(topic, b"{not json")
+    with pytest.raises(MalformedPayload):
+        decode_bin_message(topic, b"[1, 2]")
+    with pytest.raises(MalformedPayload):
+        decode_bin_message(topic, b"\xff\xfe\x00")
+    with pytest.raises(MalformedPayload):
+        decode_bin_message(topic, b"[" * 100_00 + b"]" * 100_00)
+    with pytest.raises(PayloadTooLarge):
+        decode_bin_message(topic, json.dumps(telemetry(pad="x" * 70_000)))
+    with pytest.raises(UnsupportedVersion):
+        decode_bin_message(topic, json.dumps(telemetry(v=2)))
+    with pytest.raises(BinIdMismatch):
+        decode_bin_message(topic, json.dumps(telemetry(bin_id="bin-002")))
+    with pytest.raises(UnknownTopic):
+        decode_bin_message("bins/v1/bin-001/events/explosion", json.dumps(telemetry()))
+    with pytest.raises(UnknownTopic):
+        decode_bin_message("bins/v2/bin-001/telemetry", json.dumps(telemetry()))
+
+
+def test_topics_build_and_parse() -> None:
+    assert bin_topic("bin-001", TopicKind.EVENT, "alarm") == "bins/v1/bin-001/events/alarm"
+    assert bin_topic("bin-001", TopicKind.CMD_RESULT) == "bins/v1/bin-001/cmd/result"
+    parsed = parse_bin_topic("acme/bins/bin-001/config/desired", prefix="acme/bins")
+    assert parsed.kind is TopicKind.CONFIG_DESIRED
+    assert parsed.render(prefix="acme/bins") == "acme/bins/bin-001/config/desired"
+    assert pickups_topic("north") == "fleet/v1/pickups/north"
+    with pytest.raises(ValueError, match="bin_id"):
+        bin_topic("+", TopicKind.TELEMETRY)
+    with pytest.raises(ValueError, match="region"):
+        pickups_topic("a/#")
+
+
+def test_unknown_command_still_parses_so_it_can_be_answered() -> None:
+    command = decode(
+        Command,
+        json.dumps(
+            {
+                "id": "c1",
+                "name": "self_destruct",
+                "args": {},
+                "issued_at": "2026-11-21T10:00:00.000Z",
+                "expires_at": "2026-11-21T10:01:00.000Z",
+            }
+        ),
+    )
+    assert not command.known
+    assert command.expired(TS + timedelta(minutes=2))
+
+
+def test_pickup_serialises_manifest_and_nulls() -> None:
+    pickup = Pickup.model_validate(
+        {
+            "pickup_id": "p-1",
+            "bin_id": "bin-001",
+            "status": "requested",
+            "priority": "normal",
+            "reason": "threshold",
+            "fill_pct": 81.0,
+            "predicted_full_at": None,
+            "due_by": TS,
+            "location": {"lat": 1.0, "lon": None},
+            "manifest": {"glass": {"count": 3, "kg": 0.9}},
+            "ts": TS,
+        },
+        strict=False,
+    )
+    body = json.loads(encode(pickup))
+    assert body["predicted_full_at"] is None
+    assert body["manifest"] == {"glass": {"count": 3, "kg": 0.9}}
+    assert body["due_by"] == "2026-11-21T10:00:00.123Z"
+    assert body["v"] == 1
