@@ -6,12 +6,19 @@ codes; the work lives in the library modules.
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
-from firmware_config import ConfigError, load_config
+from agent.clock import SystemClock
+from agent.errors import AgentError
+from agent.status import read_status, render_status
+from firmware_config import ConfigError, DeviceConfig, load_config
+from protocol.transport import parse_broker_url
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +43,78 @@ def config_validate(file: Path) -> None:
             click.echo(f"{file}: {issue}", err=True)
         sys.exit(1)
     click.echo(f"{file}: valid configuration for bin {config.identity.bin_id}")
+
+
+def load_or_exit(file: Path) -> DeviceConfig:
+    """Load a configuration, or print its errors (one per line) and exit 1."""
+    try:
+        return load_config(file)
+    except ConfigError as err:
+        for issue in err.issues:
+            click.echo(f"{file}: {issue}", err=True)
+        sys.exit(1)
+
+
+def fail(message: str) -> None:
+    """Print one line on stderr and exit 1 (no traceback for expected failures)."""
+    click.echo(f"bin-agent: {message}", err=True)
+    sys.exit(1)
+
+
+@cli.command("run")
+@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
+@click.option("--broker", help="Override the configured broker: mqtt://HOST:PORT or mqtts://.")
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def run(config_file: Path, broker: str | None, verbose: bool) -> None:
+    """Run one bin: sensors, deposits, outbox and MQTT link, until SIGTERM or Ctrl-C."""
+    from agent.app import Agent
+    from agent.hardware import build_hardware
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = load_or_exit(config_file)
+    try:
+        endpoint = parse_broker_url(broker) if broker else None
+    except ValueError as err:
+        fail(f"--broker: {err}")
+    clock = SystemClock()
+    try:
+        hardware = build_hardware(config, clock)
+        agent = Agent.build(
+            config,
+            hardware,
+            clock,
+            endpoint=endpoint,
+            idle_poll_s=config.intervals.door_poll_ms / 1000.0,
+        )
+    except (AgentError, LookupError) as err:
+        fail(str(err))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        agent._stop.set()
+        agent.runtime.wake()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        agent.run_forever()
+    finally:
+        agent.stop()
+
+
+@cli.command("status")
+@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(config_file: Path, as_json: bool) -> None:
+    """Print the bin's local state: outbox depth, last fill and connection."""
+    config = load_or_exit(config_file)
+    try:
+        report = read_status(config)
+    except AgentError as err:
+        fail(str(err))
+    click.echo(render_status(report, as_json=as_json))
 
 
 def main() -> None:

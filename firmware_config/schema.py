@@ -199,6 +199,21 @@ class Thresholds(Section):
     door_open_alarm_s: float = Field(
         default=120.0, ge=10.0, le=3600.0, description="Door open this long raises door_stuck."
     )
+    empty_drop_pct: float = Field(
+        default=30.0,
+        ge=5.0,
+        le=100.0,
+        description="A fill drop this large (confirmed twice) means the bin was emptied.",
+    )
+    empty_below_pct: float = Field(
+        default=25.0, ge=0.0, le=90.0, description="...and the fill must end below this."
+    )
+    offline_fault_s: float = Field(
+        default=300.0,
+        ge=10.0,
+        le=86_400.0,
+        description="Disconnected this long raises a network fault (published on return).",
+    )
     low_disk_mb: float = Field(
         default=200.0, ge=10.0, le=100_000.0, description="Free disk below this is a storage fault."
     )

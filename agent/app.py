@@ -1,0 +1,147 @@
+"""Assembling one agent from its configuration: database, outbox, link, hardware, runtime.
+
+``bin-agent run`` uses it on the system clock; the fleet simulator builds many of them
+on one virtual clock with simulated hardware.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from agent import __version__
+from agent.clock import Clock
+from agent.devices import BinHardware
+from agent.instance_lock import InstanceLock
+from agent.link import MqttLink
+from agent.localdb import LocalDb
+from agent.messages import MessageFactory, new_boot_id
+from agent.outbox import Outbox
+from agent.runtime import AgentRuntime
+from firmware_config.schema import DeviceConfig
+from protocol.topics import TopicKind
+from protocol.transport import BrokerUrl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Agent:
+    """One bin's agent, wired together and ready to start."""
+
+    config: DeviceConfig
+    clock: Clock
+    hardware: BinHardware
+    db: LocalDb
+    outbox: Outbox
+    messages: MessageFactory
+    runtime: AgentRuntime
+    link: MqttLink
+    instance_lock: InstanceLock
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        config: DeviceConfig,
+        hardware: BinHardware,
+        clock: Clock,
+        *,
+        endpoint: BrokerUrl | None = None,
+        rng: random.Random | None = None,
+        idle_poll_s: float | None = None,
+        model_version: str = "none",
+    ) -> Agent:
+        """Open the database and wire the parts; nothing connects until ``start``."""
+        endpoint = endpoint or BrokerUrl(
+            config.broker.host, config.broker.port, config.broker.tls.enabled
+        )
+        lock = InstanceLock(config.storage.path)
+        try:
+            db = LocalDb(config.storage.path)
+        except BaseException:
+            lock.release()
+            raise
+        outbox = Outbox(
+            db, clock, max_rows=config.storage.max_rows, max_bytes=config.storage.max_bytes
+        )
+        messages = MessageFactory(config, clock, boot_id=new_boot_id(), agent_version=__version__)
+        runtime = AgentRuntime(
+            config,
+            hardware,
+            clock,
+            db=db,
+            outbox=outbox,
+            messages=messages,
+            idle_poll_s=idle_poll_s,
+            model_version=model_version,
+        )
+        link = MqttLink(
+            bin_id=config.identity.bin_id,
+            broker=config.broker,
+            endpoint=endpoint,
+            outbox=outbox,
+            db=db,
+            clock=clock,
+            rng=rng or random.Random(),
+            state_topic=messages.topic(TopicKind.STATE),
+            state_payload=lambda bd_seq, online, reason: messages.state(
+                outbox.last_seq, bd_seq, online, reason
+            ),
+            subscriptions=[],
+            on_message=lambda topic, payload: runtime.wake(),
+        )
+        outbox.add_listener(link.wake)
+
+        def link_status() -> tuple[bool, int]:
+            status = link.status()
+            return status.connected, status.reconnects
+
+        runtime.link_status = link_status
+        return cls(config, clock, hardware, db, outbox, messages, runtime, link, lock)
+
+    def start_link(self) -> None:
+        """Connect to the broker in the background."""
+        self.link.start()
+
+    def start(self) -> None:
+        """Connect and run the runtime on its own thread (real time)."""
+        self.start_link()
+        self._thread = threading.Thread(
+            target=self.runtime.run,
+            args=(self._stop,),
+            name=f"agent-{self.config.identity.bin_id}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def run_forever(self) -> None:
+        """Connect and run the runtime on the calling thread until ``stop``."""
+        self.start_link()
+        self.runtime.run(self._stop)
+
+    def stop(self) -> None:
+        """Stop stepping, say goodbye to the broker and release everything."""
+        self._stop.set()
+        self.runtime.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.link.stop()
+        self.hardware.close()
+        self.db.close()
+        self.instance_lock.release()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,40 @@
+"""What the bin remembers across restarts about its container and its alarms."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.localdb import LocalDb
+
+STATE_KEY = "bin_state"
+
+
+class BinState(BaseModel):
+    """Container contents, last fill measurement and active alarms and faults.
+
+    Persisted as one JSON value in the agent database whenever it changes, so a
+    restart (or power loss) neither resets the deposit count nor re-raises alarms.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    deposits_since_empty: int = 0
+    contents_g: float = 0.0
+    fill_pct: float | None = None
+    fill_mm: float | None = None
+    fill_peak_pct: float = 0.0
+    temp_c: float | None = None
+    empty_candidate: bool = False
+    active_alarms: dict[str, str | None] = Field(default_factory=dict)
+    active_faults: dict[str, str] = Field(default_factory=dict)
+    """component -> fault code currently raised."""
+
+    @classmethod
+    def load(cls, db: LocalDb) -> BinState:
+        """The stored state, or a fresh one for a new bin."""
+        raw = db.get(STATE_KEY)
+        return cls.model_validate(raw) if isinstance(raw, dict) else cls()
+
+    def save(self, db: LocalDb) -> None:
+        """Store durably."""
+        db.put(STATE_KEY, self.model_dump(mode="json"))

@@ -1,0 +1,380 @@
+"""The bin's MQTT link: connection, birth and Will, and publishing from the outbox.
+
+paho-mqtt 2.x with VERSION2 callbacks runs the network loop in its own thread
+(``connect_async`` + ``loop_start``, so the first connection is retried too). Every
+connection attempt carries a fresh ``bd_seq`` in its Will, and a successful one
+publishes the matching retained birth. Reconnects back off exponentially with jitter;
+the backoff resets only after a connection has stayed up for a while.
+
+A publisher thread hands messages to paho strictly from the outbox, in ``seq`` order,
+with a bounded number in flight; an outbox row is deleted when its PUBACK arrives.
+paho re-sends in-flight messages after a reconnect; after a restart of the process the
+outbox itself is replayed from its oldest row, and the bridge deduplicates by ``seq``.
+Callbacks never block: incoming commands and configuration are handed to the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.clock import Clock
+from agent.localdb import LocalDb
+from agent.outbox import Outbox
+from firmware_config.schema import Broker
+from protocol.transport import BrokerUrl
+
+log = logging.getLogger(__name__)
+
+StatePayload = Callable[[int, bool, str], bytes]
+"""Builds a state message from ``(bd_seq, online, reason)``."""
+MessageHandler = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A snapshot of the connection for health reports and ``bin-agent status``."""
+
+    connected: bool
+    reconnects: int
+    bd_seq: int
+    inflight: int
+
+
+class Backoff:
+    """Exponential reconnect delay with jitter ("equal jitter": half fixed, half random)."""
+
+    def __init__(self, minimum: float, maximum: float, rng: random.Random) -> None:
+        self.minimum = minimum
+        self.maximum = max(maximum, minimum)
+        self.rng = rng
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt; each call doubles the base."""
+        base = min(self.maximum, self.minimum * float(2 ** min(self.failures, 30)))
+        self.failures += 1
+        return float(base / 2 + self.rng.uniform(0, base / 2))
+
+    def reset(self) -> None:
+        """Start again from the minimum (after a stable connection)."""
+        self.failures = 0
+
+
+class MqttLink:
+    """One bin's connection to the broker, fed by its outbox."""
+
+    STABLE_AFTER_S = 30.0
+
+    def __init__(
+        self,
+        *,
+        bin_id: str,
+        broker: Broker,
+        endpoint: BrokerUrl,
+        outbox: Outbox,
+        db: LocalDb,
+        clock: Clock,
+        rng: random.Random,
+        state_topic: str,
+        state_payload: StatePayload,
+        subscriptions: list[str],
+        on_message: MessageHandler,
+    ) -> None:
+        self.bin_id = bin_id
+        self.broker = broker
+        self.endpoint = endpoint
+        self.outbox = outbox
+        self.db = db
+        self.clock = clock
+        self.state_topic = state_topic
+        self.state_payload = state_payload
+        self.subscriptions = subscriptions
+        self.on_message = on_message
+        self.backoff = Backoff(broker.backoff_min_s, broker.backoff_max_s, rng)
+        self.window = broker.inflight
+
+        self._cv = threading.Condition()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._acked: list[int] = []
+        self._handed_seq = 0
+        self._connected = False
+        self._connected_at = 0.0
+        self._stopping = threading.Event()
+        self._reconnects = 0
+        self._ever_connected = False
+        self._bd_seq = int(db.get("bd_seq", 0))
+        self._publisher: threading.Thread | None = None
+        self._refused = 0
+        self._state_mids: set[int] = set()
+        self._early_acks: set[int] = set()
+
+        self.client = self._make_client()
+
+    # -- setup -------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        v5 = self.broker.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.bin_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
+        client.max_inflight_messages_set(self.window)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        if self.broker.username is not None:
+            client.username_pw_set(self.broker.username, self.broker.password())
+        tls = self.broker.tls
+        if tls.enabled or self.endpoint.tls:
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        return client
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start publishing from the outbox."""
+        self._arm_will()
+        self._apply_backoff()
+        kwargs: dict[str, Any] = {}
+        if self.broker.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 86_400
+            kwargs = {"clean_start": False, "properties": props}
+        self.client.connect_async(
+            self.endpoint.host, self.endpoint.port, keepalive=self.broker.keepalive_s, **kwargs
+        )
+        self.client.loop_start()
+        self._publisher = threading.Thread(
+            target=self._publish_loop, name=f"outbox-{self.bin_id}", daemon=True
+        )
+        self._publisher.start()
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Publish a retained ``shutdown`` death, then disconnect cleanly.
+
+        A normal DISCONNECT suppresses the Will, so the offline state is published
+        here; unacknowledged outbox rows stay stored for the next run.
+        """
+        self._stopping.set()
+        self.wake()
+        if self._publisher is not None:
+            self._publisher.join(timeout=timeout)
+        with self._cv:
+            connected = self._connected
+        if connected:
+            info = self.client.publish(
+                self.state_topic,
+                self.state_payload(self._bd_seq, False, "shutdown"),
+                qos=1,
+                retain=True,
+            )
+            try:
+                info.wait_for_publish(timeout=timeout)
+            except (RuntimeError, ValueError):
+                log.warning("shutdown state of %s not acknowledged", self.bin_id)
+        self._flush_acks()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def kill(self) -> None:
+        """Drop the connection without a DISCONNECT (tests: the broker sends the Will)."""
+        self._stopping.set()
+        self.wake()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+        self.client.loop_stop()
+
+    def wake(self) -> None:
+        """Tell the publisher something changed (new outbox row, ack, connection)."""
+        with self._cv:
+            self._cv.notify_all()
+
+    def status(self) -> LinkStatus:
+        """Connection state and counters."""
+        with self._cv:
+            return LinkStatus(
+                connected=self._connected,
+                reconnects=self._reconnects,
+                bd_seq=self._bd_seq,
+                inflight=len(self._inflight),
+            )
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected (for tools and tests); False on timeout."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._connected, timeout=timeout)
+
+    def publish_direct(self, topic: str, payload: bytes, *, retain: bool) -> None:
+        """Publish outside the outbox: only for retained state such as config/reported."""
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
+    # -- connection callbacks (paho thread: never block) ---------------------------------
+
+    def _arm_will(self) -> None:
+        """Give the next connection attempt a new bd_seq and the matching Will."""
+        self._bd_seq += 1
+        self.db.put("bd_seq", self._bd_seq)
+        self.client.will_set(
+            self.state_topic, self.state_payload(self._bd_seq, False, "lost"), qos=1, retain=True
+        )
+
+    def _apply_backoff(self) -> None:
+        delay = self.backoff.next_delay()
+        # paho annotates the delays as int but computes with them as seconds; a float
+        # keeps the jitter finer than a second.
+        self.client.reconnect_delay_set(cast(int, delay), cast(int, delay))
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s refused %s: %s", self.endpoint, self.bin_id, reason_code.getName())
+            return
+        with self._cv:
+            self._connected = True
+            self._connected_at = self.clock.monotonic()
+            if self._ever_connected:
+                self._reconnects += 1
+            self._ever_connected = True
+            self._cv.notify_all()
+        log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, self._bd_seq)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        birth = client.publish(
+            self.state_topic, self.state_payload(self._bd_seq, True, "connect"), qos=1, retain=True
+        )
+        with self._cv:
+            self._state_mids.add(birth.mid)
+        self.db.put("link", {"connected": True, "since": self.clock.now().isoformat()})
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        log.info("%s could not reach %s; retrying", self.bin_id, self.endpoint)
+        if not self._stopping.is_set():
+            self._arm_will()
+            self._apply_backoff()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._cv:
+            was_connected = self._connected
+            self._connected = False
+            if was_connected and self.clock.monotonic() - self._connected_at > self.STABLE_AFTER_S:
+                self.backoff.reset()
+            self._cv.notify_all()
+        if self._stopping.is_set():
+            return
+        log.warning("%s lost its connection: %s", self.bin_id, reason_code.getName())
+        self._arm_will()
+        self._apply_backoff()
+        self.db.put("link", {"connected": False, "since": self.clock.now().isoformat()})
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        # paho calls this holding its own message lock: take only ours, briefly.
+        with self._cv:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                if mid in self._state_mids:
+                    self._state_mids.discard(mid)
+                else:
+                    # The ack overtook the publisher's bookkeeping; it settles it.
+                    self._early_acks.add(mid)
+                return
+            if reason_code.is_failure:
+                self._refused += 1
+                log.error("broker refused %s seq %d: %s", self.bin_id, seq, reason_code.getName())
+            self._acked.append(seq)
+            self._cv.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self.on_message(message.topic, bytes(message.payload))
+        except Exception:
+            log.exception("handler failed for message on %s", message.topic)
+
+    # -- publisher thread ---------------------------------------------------------------
+
+    def _flush_acks(self) -> None:
+        with self._cv:
+            acked, self._acked = self._acked, []
+        if acked:
+            self.outbox.acknowledge(acked)
+
+    def _publish_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._publish_once()
+            except Exception:
+                log.exception("outbox publisher of %s failed; retrying", self.bin_id)
+                self._stopping.wait(1.0)
+
+    def _publish_once(self) -> None:
+        # Rule: never call into paho while holding self._cv (paho holds its own lock
+        # when it calls _on_publish, which takes ours).
+        self._flush_acks()
+        with self._cv:
+            room = self.window - len(self._inflight)
+            if not (self._connected and room > 0):
+                self._cv.wait(timeout=0.5)
+                return
+        rows = self.outbox.pending(self._handed_seq, room)
+        if not rows:
+            with self._cv:
+                if not self._acked and self.outbox.last_seq <= self._handed_seq:
+                    self._cv.wait(timeout=0.5)
+            return
+        for row in rows:
+            if self._stopping.is_set() or not self.status().connected:
+                return
+            info = self.client.publish(row.topic, row.payload, qos=1)
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                log.error("paho refused seq %d of %s: %s", row.seq, self.bin_id, info.rc)
+                return
+            with self._cv:
+                self._handed_seq = row.seq
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                    self._acked.append(row.seq)
+                else:
+                    self._inflight[info.mid] = row.seq

@@ -1,0 +1,203 @@
+"""The durable outbox: every message is stored before it is published.
+
+Each message gets the bin's next ``seq`` in the same durable transaction that stores
+it, so the counter survives power loss with the message it numbered. Rows are read in
+``seq`` order for publishing and deleted only when the broker acknowledges them.
+
+The outbox is bounded in rows and bytes. When a new message would exceed a bound, the
+oldest droppable rows (telemetry, health) go first; events are never dropped. If only
+events remain, new telemetry is refused (and counted) while events are still stored,
+and ``over_limit`` tells the agent to raise a storage fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from agent.clock import Clock
+from agent.localdb import SET_META, LocalDb
+from protocol.messages import MAX_SEQ, format_ts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One stored message waiting for the broker's acknowledgement."""
+
+    seq: int
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """What ``health`` and ``bin-agent status`` report about the outbox."""
+
+    depth: int
+    bytes: int
+    oldest_age_s: float
+    dropped: int
+    last_seq: int
+    over_limit: bool
+
+
+class Outbox:
+    """Durable, bounded, ``seq``-ordered queue of messages to publish."""
+
+    def __init__(self, db: LocalDb, clock: Clock, *, max_rows: int, max_bytes: int) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        rows = db.query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox")
+        self._rows, self._bytes = int(rows[0][0]), int(rows[0][1])
+        self._last_seq = int(db.get("last_seq", 0))
+        self._dropped = int(db.get("dropped_total", 0))
+        self._over_limit = False
+        self._rebase_ages()
+        top = db.query("SELECT MAX(seq) FROM outbox")[0][0]
+        if top is not None and int(top) > self._last_seq:
+            # Cannot happen with durable commits; guard against a hand-edited database.
+            log.warning("outbox holds seq %s above the stored counter %s", top, self._last_seq)
+            self._last_seq = int(top)
+
+    def _rebase_ages(self) -> None:
+        """Re-express the age of rows left by an earlier process on this process's clock.
+
+        Monotonic clocks restart with the process (and the machine), so a stored
+        ``created_mono`` is only meaningful within one run; the wall-clock stamp is the
+        best estimate of how long older rows have waited.
+        """
+        if self.db.readonly or not self._rows:
+            return
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE outbox SET created_mono = ? - MAX(0.0, "
+                "(julianday(?) - julianday(created_at)) * 86400.0)",
+                (self.clock.monotonic(), format_ts(self.clock.now())),
+            )
+
+    @property
+    def last_seq(self) -> int:
+        """The highest ``seq`` ever assigned (0 before the first message)."""
+        with self._lock:
+            return self._last_seq
+
+    def append(self, topic: str, build: Callable[[int], bytes], *, droppable: bool) -> int | None:
+        """Number, build and durably store one message; return its seq.
+
+        ``build`` receives the seq and returns the encoded payload. A droppable message
+        that cannot fit even after dropping older droppable rows is refused (returns
+        None and counts as dropped); an event is always stored.
+        """
+        with self._lock:
+            seq = self._store(topic, build, droppable)
+        if seq is not None:
+            for listener in self._listeners:
+                listener()
+        return seq
+
+    def _store(self, topic: str, build: Callable[[int], bytes], droppable: bool) -> int | None:
+        """Allocate the seq, make room and insert, in one durable transaction."""
+        seq = self._last_seq + 1
+        if seq > MAX_SEQ:
+            raise OverflowError("the bin's seq counter is exhausted")
+        payload = build(seq)
+        size = len(payload)
+        now_mono = self.clock.monotonic()
+        created_at = format_ts(self.clock.now())
+        with self.db.transaction() as tx:
+            dropped_now = self._make_room(tx, size)
+            fits = self._rows + 1 <= self.max_rows and self._bytes + size <= self.max_bytes
+            if droppable and not fits:
+                self._dropped += dropped_now + 1
+                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
+                self._over_limit = True
+                log.warning("outbox full of events: telemetry for %s dropped", topic)
+                return None
+            tx.execute(
+                "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, topic, payload, int(droppable), size, now_mono, created_at),
+            )
+            tx.execute(SET_META, ("last_seq", str(seq)))
+            if dropped_now:
+                self._dropped += dropped_now
+                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
+        self._last_seq = seq
+        self._rows += 1
+        self._bytes += size
+        self._over_limit = not fits
+        return seq
+
+    def _make_room(self, tx: sqlite3.Connection, size: int) -> int:
+        """Delete the oldest droppable rows until ``size`` more bytes and one row fit."""
+        dropped = 0
+        while self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes:
+            row = tx.execute(
+                "SELECT seq, size FROM outbox WHERE droppable = 1 ORDER BY seq LIMIT 1"
+            ).fetchone()
+            if row is None:
+                break
+            tx.execute("DELETE FROM outbox WHERE seq = ?", (row[0],))
+            self._rows -= 1
+            self._bytes -= int(row[1])
+            dropped += 1
+        if dropped:
+            log.warning("outbox bound reached: dropped %d oldest telemetry rows", dropped)
+        return dropped
+
+    def pending(self, after_seq: int, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` stored messages with seq above ``after_seq``, in seq order."""
+        rows = self.db.query(
+            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+        return [OutboxRow(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (without holding any lock) after every stored message."""
+        self._listeners.append(listener)
+
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Delete acknowledged messages; return how many were still stored."""
+        batch = list(seqs)
+        if not batch:
+            return 0
+        with self._lock:
+            removed = 0
+            removed_bytes = 0
+            with self.db.transaction(durable=False) as tx:
+                for seq in batch:
+                    row = tx.execute("SELECT size FROM outbox WHERE seq = ?", (seq,)).fetchone()
+                    if row is None:
+                        continue
+                    tx.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                    removed += 1
+                    removed_bytes += int(row[0])
+            self._rows -= removed
+            self._bytes -= removed_bytes
+            if self._over_limit and self._rows < self.max_rows and self._bytes < self.max_bytes:
+                self._over_limit = False
+            return removed
+
+    def stats(self) -> OutboxStats:
+        """Depth, size, age of the oldest row, drops and the seq counter."""
+        oldest = self.db.query("SELECT MIN(created_mono) FROM outbox")[0][0]
+        with self._lock:
+            age = 0.0 if oldest is None else max(self.clock.monotonic() - float(oldest), 0.0)
+            return OutboxStats(
+                depth=self._rows,
+                bytes=self._bytes,
+                oldest_age_s=age,
+                dropped=self._dropped,
+                last_seq=self._last_seq,
+                over_limit=self._over_limit,
+            )

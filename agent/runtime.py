@@ -1,0 +1,361 @@
+"""The agent runtime: one bin's periodic work on an injected clock.
+
+``step()`` does whatever is due (fill sampling, telemetry, health, alarm and fault
+checks, the intake state machine, incoming commands) and returns the monotonic time
+at which it wants to run next. ``run()`` calls it in a loop on real time; the fleet
+simulator instead calls it from its own virtual-time scheduler, so hundreds of bins
+share one thread and run faster than real time.
+
+Every message goes through the outbox (durable before publish); the runtime never
+talks to the broker directly except for retained state through the link.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent import __version__
+from agent.bin_state import BinState
+from agent.clock import Clock
+from agent.devices import BinHardware, DeviceError
+from agent.localdb import LocalDb
+from agent.messages import MODELS_BY_EVENT, MessageFactory
+from agent.outbox import Outbox
+from agent.sysinfo import cpu_temp_c, disk_free_mb
+from firmware_config.schema import DeviceConfig
+from protocol.messages import ComponentHealth, Health, Telemetry
+from protocol.topics import TopicKind
+
+log = logging.getLogger(__name__)
+
+StepHook = Callable[[float], float | None]
+"""A component driven by the runtime: called with the monotonic time, returns its next wake-up."""
+
+
+@dataclass
+class Schedule:
+    """Next due time (monotonic seconds) of each periodic task."""
+
+    due: dict[str, float] = field(default_factory=dict)
+
+    def is_due(self, task: str, now: float) -> bool:
+        """Whether ``task`` should run at ``now``."""
+        return now >= self.due.get(task, 0.0)
+
+    def after(self, task: str, now: float, period: float) -> None:
+        """Schedule ``task`` again ``period`` seconds after ``now``."""
+        self.due[task] = now + period
+
+    def next(self) -> float:
+        """The earliest due time of any task."""
+        return min(self.due.values(), default=0.0)
+
+
+class AgentRuntime:
+    """Everything one bin does between its sensors and its outbox."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        hardware: BinHardware,
+        clock: Clock,
+        *,
+        db: LocalDb,
+        outbox: Outbox,
+        messages: MessageFactory,
+        idle_poll_s: float | None = None,
+        model_version: str = "none",
+    ) -> None:
+        self.config = config
+        self.hardware = hardware
+        self.clock = clock
+        self.db = db
+        self.outbox = outbox
+        self.messages = messages
+        self.idle_poll_s = idle_poll_s
+        self.model_version = model_version
+        self.state = BinState.load(db)
+        self.schedule = Schedule()
+        self.started_at = clock.monotonic()
+        self.hooks: list[StepHook] = []
+        self.link_status: Callable[[], tuple[bool, int]] = lambda: (False, 0)
+        self._door_opened_at: float | None = None
+        self._offline_since: float | None = None
+        self._wake = threading.Event()
+        self._step_lock = threading.RLock()
+        self._sensor_health: dict[str, ComponentHealth] = {}
+
+    # -- outgoing messages ------------------------------------------------------------
+
+    def emit_event(self, event_type: str, **fields: object) -> int | None:
+        """Store an ``events/{type}`` message durably (never dropped)."""
+        model = MODELS_BY_EVENT[event_type]
+        return self.outbox.append(
+            self.messages.topic(TopicKind.EVENT, event_type),
+            self.messages.build(model, **fields),
+            droppable=False,
+        )
+
+    def emit_telemetry(self) -> int | None:
+        """Store a telemetry message built from the latest measurements."""
+        return self.outbox.append(
+            self.messages.topic(TopicKind.TELEMETRY),
+            self.messages.build(
+                Telemetry,
+                fill_pct=self.state.fill_pct,
+                fill_mm=self.state.fill_mm,
+                weight_kg=round(self.state.contents_g / 1000.0, 3),
+                temp_c=self.state.temp_c,
+                door=self.door_state(),
+                deposits_since_empty=self.state.deposits_since_empty,
+            ),
+            droppable=True,
+        )
+
+    def emit_health(self) -> int | None:
+        """Store a health summary."""
+        stats = self.outbox.stats()
+        _, reconnects = self.link_status()
+        return self.outbox.append(
+            self.messages.topic(TopicKind.HEALTH),
+            self.messages.build(
+                Health,
+                uptime_s=round(self.clock.monotonic() - self.started_at, 1),
+                cpu_temp_c=cpu_temp_c(),
+                disk_free_mb=disk_free_mb(self.config.storage.path),
+                outbox_depth=stats.depth,
+                outbox_oldest_s=round(stats.oldest_age_s, 1),
+                outbox_dropped=stats.dropped,
+                reconnects=reconnects,
+                agent_version=__version__,
+                config_version=self.config.config_version,
+                model_version=self.model_version,
+                sensors=self.sensor_health(),
+            ),
+            droppable=True,
+        )
+
+    # -- alarms and faults --------------------------------------------------------------
+
+    def set_alarm(self, kind: str, active: bool, detail: str | None = None) -> None:
+        """Raise or clear an alarm; only changes produce an event."""
+        if active == (kind in self.state.active_alarms):
+            return
+        if active:
+            self.state.active_alarms[kind] = detail
+        else:
+            self.state.active_alarms.pop(kind, None)
+        self.state.save(self.db)
+        log.warning("alarm %s %s: %s", kind, "raised" if active else "cleared", detail)
+        self.emit_event("alarm", kind=kind, active=active, detail=detail)
+
+    def set_fault(self, component: str, code: str | None, detail: str | None = None) -> None:
+        """Record a component's fault code (None when healthy); changes produce events."""
+        current = self.state.active_faults.get(component)
+        if current == code:
+            return
+        if current is not None:
+            self.emit_event("fault", component=component, code=current, active=False, detail=None)
+        if code is not None:
+            self.state.active_faults[component] = code
+            log.warning("fault %s/%s: %s", component, code, detail)
+            self.emit_event("fault", component=component, code=code, active=True, detail=detail)
+        else:
+            self.state.active_faults.pop(component, None)
+            log.info("fault %s/%s cleared", component, current)
+        self.state.save(self.db)
+
+    def sensor_health(self) -> dict[str, ComponentHealth]:
+        """Worst health per contract component, for ``health.sensors``."""
+        rank = {"ok": 0, "degraded": 1, "failed": 2}
+        worst: dict[str, ComponentHealth] = {}
+        for device in self.hardware.devices():
+            health = device.status().health
+            if rank[health] >= rank[worst.get(device.component, "ok")]:
+                worst[device.component] = health
+        worst["storage"] = "degraded" if "storage" in self.state.active_faults else "ok"
+        worst["network"] = "degraded" if "network" in self.state.active_faults else "ok"
+        return worst
+
+    def check_devices(self) -> None:
+        """Turn device status changes into fault events."""
+        seen: dict[str, tuple[str | None, str | None]] = {}
+        for device in self.hardware.devices():
+            status = device.status()
+            if status.health != "ok" and device.component not in seen:
+                seen[device.component] = (status.code or status.health, status.detail)
+            seen.setdefault(device.component, (None, None))
+        for component, (code, detail) in seen.items():
+            self.set_fault(component, code, detail)
+
+    # -- measurements -------------------------------------------------------------------
+
+    def door_state(self) -> str:
+        """``locked``, ``open`` or ``closed`` as telemetry reports it."""
+        if self.hardware.lock.locked:
+            return "locked"
+        try:
+            return "open" if self.hardware.door.is_open() else "closed"
+        except DeviceError:
+            return "closed"
+
+    def sample_fill(self) -> None:
+        """Measure temperature and fill, then apply the overflow and emptied rules."""
+        temp = self.hardware.temperature.read_c()
+        self.state.temp_c = None if temp is None else round(temp, 1)
+        self._check_fire(temp)
+        try:
+            reading = self.hardware.fill.measure(temp)
+        except DeviceError as err:
+            log.warning("fill measurement failed: %s", err)
+            self.state.fill_pct = None
+            self.state.fill_mm = None
+            self.state.save(self.db)
+            return
+        previous = self.state.fill_pct
+        self.state.fill_pct = round(reading.fill_pct, 1)
+        self.state.fill_mm = round(reading.distance_mm, 1)
+        self._check_emptied(previous, reading.fill_pct)
+        self.state.fill_peak_pct = max(self.state.fill_peak_pct, reading.fill_pct)
+        self._check_overflow(reading.fill_pct)
+        self.state.save(self.db)
+
+    def _check_fire(self, temp: float | None) -> None:
+        limit = self.config.thresholds.fire_temp_c
+        if temp is None:
+            return
+        if temp >= limit:
+            self.set_alarm("fire", True, f"container at {temp:.1f} °C (limit {limit:.0f} °C)")
+        elif temp < limit - 5.0:
+            self.set_alarm("fire", False)
+
+    def _check_overflow(self, fill: float) -> None:
+        thresholds = self.config.thresholds
+        if fill >= thresholds.lock_fill_pct and "overflow" not in self.state.active_alarms:
+            self.hardware.lock.set_locked(True)
+            self.hardware.indicators.show("amber")
+            self.set_alarm(
+                "overflow",
+                True,
+                f"fill {fill:.0f}% >= {thresholds.lock_fill_pct:.0f}%: door locked",
+            )
+        elif fill < thresholds.unlock_fill_pct and "overflow" in self.state.active_alarms:
+            self.hardware.lock.set_locked(False)
+            self.hardware.indicators.show(None)
+            self.set_alarm("overflow", False, f"fill {fill:.0f}%: door unlocked")
+
+    def _check_emptied(self, previous: float | None, fill: float) -> None:
+        """Two consecutive readings well below the peak mean the container was emptied."""
+        thresholds = self.config.thresholds
+        dropped = self.state.fill_peak_pct - fill >= thresholds.empty_drop_pct
+        if not (dropped and fill <= thresholds.empty_below_pct):
+            self.state.empty_candidate = False
+            return
+        if not self.state.empty_candidate:
+            self.state.empty_candidate = True
+            return
+        self.emit_event(
+            "emptied",
+            fill_before_pct=round(min(self.state.fill_peak_pct, 100.0), 1),
+            fill_after_pct=round(fill, 1),
+            weight_before_kg=round(self.state.contents_g / 1000.0, 3),
+            pickup_id=None,
+        )
+        log.info("container emptied (fill %.0f%% -> %.0f%%)", self.state.fill_peak_pct, fill)
+        self.state.empty_candidate = False
+        self.state.fill_peak_pct = fill
+        self.state.deposits_since_empty = 0
+        self.state.contents_g = 0.0
+
+    def _check_door(self, now: float) -> None:
+        try:
+            is_open = self.hardware.door.is_open()
+        except DeviceError:
+            return
+        if not is_open:
+            self._door_opened_at = None
+            self.set_alarm("door_stuck", False)
+            return
+        if self._door_opened_at is None:
+            self._door_opened_at = now
+        limit = self.config.thresholds.door_open_alarm_s
+        if now - self._door_opened_at >= limit:
+            self.set_alarm("door_stuck", True, f"door open for more than {limit:.0f} s")
+
+    def _check_storage(self) -> None:
+        stats = self.outbox.stats()
+        free = disk_free_mb(self.config.storage.path)
+        if free < self.config.thresholds.low_disk_mb:
+            self.set_fault("storage", "low_disk", f"{free:.0f} MB free")
+        elif stats.over_limit:
+            self.set_fault(
+                "storage", "outbox_full", f"{stats.depth} rows, {stats.bytes} bytes of events"
+            )
+        else:
+            self.set_fault("storage", None)
+
+    def _check_network(self, now: float) -> None:
+        connected, _ = self.link_status()
+        if connected:
+            self._offline_since = None
+            self.set_fault("network", None)
+            return
+        if self._offline_since is None:
+            self._offline_since = now
+        elif now - self._offline_since >= self.config.thresholds.offline_fault_s:
+            self.set_fault(
+                "network", "offline", f"no broker connection for {now - self._offline_since:.0f} s"
+            )
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask ``run()`` to step now (an edge, a message)."""
+        self._wake.set()
+
+    def step(self) -> float:
+        """Do what is due; return the monotonic time of the next wanted step."""
+        with self._step_lock:
+            now = self.clock.monotonic()
+            intervals = self.config.intervals
+            wakeups: list[float] = []
+            for hook in self.hooks:
+                wanted = hook(now)
+                if wanted is not None:
+                    wakeups.append(wanted)
+            busy = any(w <= now + 5.0 for w in wakeups)
+            self._check_door(now)
+            if self.schedule.is_due("fill", now):
+                if busy or self.door_state() == "open":
+                    self.schedule.after("fill", now, 5.0)
+                else:
+                    self.sample_fill()
+                    self.schedule.after("fill", now, intervals.fill_sample_s)
+            if self.schedule.is_due("telemetry", now):
+                self.emit_telemetry()
+                self.schedule.after("telemetry", now, intervals.telemetry_s)
+            if self.schedule.is_due("checks", now):
+                self.check_devices()
+                self._check_storage()
+                self._check_network(now)
+                self.schedule.after("checks", now, 5.0)
+            if self.schedule.is_due("health", now):
+                self.emit_health()
+                self.schedule.after("health", now, intervals.health_s)
+            candidates = [self.schedule.next(), *wakeups]
+            if self._door_opened_at is not None:
+                candidates.append(self._door_opened_at + self.config.thresholds.door_open_alarm_s)
+            if self.idle_poll_s is not None:
+                candidates.append(now + self.idle_poll_s)
+            return max(min(candidates), now)
+
+    def run(self, stop: threading.Event) -> None:
+        """Step on real time until ``stop`` is set."""
+        while not stop.is_set():
+            wanted = self.step()
+            delay = max(wanted - self.clock.monotonic(), 0.0)
+            self._wake.wait(timeout=min(delay, 1.0))
+            self._wake.clear()

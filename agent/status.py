@@ -1,0 +1,123 @@
+"""``bin-agent status``: the local state of a bin, read from its database.
+
+It opens the database read-only (WAL lets it read while the agent writes), so a
+technician can run it beside a live agent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from agent.bin_state import BinState
+from agent.clock import SystemClock
+from agent.errors import OutboxError
+from agent.instance_lock import agent_running
+from agent.localdb import LocalDb
+from agent.outbox import Outbox
+from firmware_config.schema import DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What ``bin-agent status`` shows."""
+
+    bin_id: str
+    database: str
+    outbox_depth: int
+    outbox_bytes: int
+    outbox_oldest_s: float
+    outbox_dropped: int
+    last_seq: int
+    fill_pct: float | None
+    fill_mm: float | None
+    deposits_since_empty: int
+    agent_running: bool
+    connected: bool
+    connection_since: str | None
+    bd_seq: int
+    active_alarms: list[str]
+    active_faults: dict[str, str]
+
+
+def read_status(config: DeviceConfig) -> StatusReport:
+    """Read the bin's database without disturbing a running agent."""
+    path = config.storage.path
+    if not path.exists():
+        raise OutboxError(f"no agent database at {path} (has the agent run yet?)")
+    db = LocalDb(path, readonly=True)
+    try:
+        outbox = Outbox(
+            db,
+            SystemClock(synced=True),
+            max_rows=config.storage.max_rows,
+            max_bytes=config.storage.max_bytes,
+        )
+        stats = outbox.stats()
+        state = BinState.load(db)
+        link: dict[str, Any] = db.get("link", {}) or {}
+        return StatusReport(
+            bin_id=config.identity.bin_id,
+            database=str(path),
+            outbox_depth=stats.depth,
+            outbox_bytes=stats.bytes,
+            outbox_oldest_s=round(_oldest_wall_age(db), 1),
+            outbox_dropped=stats.dropped,
+            last_seq=stats.last_seq,
+            fill_pct=state.fill_pct,
+            fill_mm=state.fill_mm,
+            deposits_since_empty=state.deposits_since_empty,
+            agent_running=agent_running(path),
+            connected=bool(link.get("connected")) and agent_running(path),
+            connection_since=link.get("since"),
+            bd_seq=int(db.get("bd_seq", 0)),
+            active_alarms=sorted(state.active_alarms),
+            active_faults=dict(state.active_faults),
+        )
+    finally:
+        db.close()
+
+
+def _oldest_wall_age(db: LocalDb) -> float:
+    """Age of the oldest unsent message by wall clock (monotonic stamps are per process)."""
+    from datetime import UTC, datetime
+
+    from protocol.messages import parse_ts
+
+    rows = db.query("SELECT MIN(created_at) FROM outbox")
+    if not rows or rows[0][0] is None:
+        return 0.0
+    return max((datetime.now(UTC) - parse_ts(rows[0][0])).total_seconds(), 0.0)
+
+
+def render_status(report: StatusReport, *, as_json: bool) -> str:
+    """Text for the terminal, or one JSON object."""
+    if as_json:
+        return json.dumps(asdict(report), indent=2)
+    if not report.agent_running:
+        connection = "agent not running"
+    else:
+        connection = "connected" if report.connected else "disconnected"
+    fill = "unknown" if report.fill_pct is None else f"{report.fill_pct:.1f} %"
+    lines = [
+        f"bin            {report.bin_id}",
+        f"database       {report.database}",
+        f"connection     {connection}"
+        + (
+            f" (last change {report.connection_since})"
+            if report.connection_since and report.agent_running
+            else ""
+        )
+        + f" (bd_seq {report.bd_seq})",
+        f"outbox         {report.outbox_depth} messages, {report.outbox_bytes} bytes, "
+        f"oldest {report.outbox_oldest_s:.0f} s, {report.outbox_dropped} telemetry dropped",
+        f"last seq       {report.last_seq}",
+        f"last fill      {fill}"
+        + (f" ({report.fill_mm:.0f} mm)" if report.fill_mm is not None else ""),
+        f"deposits       {report.deposits_since_empty} since last emptied",
+        f"alarms         {', '.join(report.active_alarms) or 'none'}",
+        "faults         "
+        + (", ".join(f"{c}/{code}" for c, code in report.active_faults.items()) or "none"),
+    ]
+    return "\n".join(lines)

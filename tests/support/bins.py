@@ -1,0 +1,64 @@
+"""Building real agents on simulated devices for tests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.app import Agent
+from agent.clock import Clock, SystemClock
+from firmware_config import DeviceConfig, parse_config
+from protocol.transport import BrokerUrl
+from simulator.devices import DeviceFaults, build_device_hardware
+from simulator.physical import PhysicalBin
+from tests.support.fakes import GreyCamera
+
+
+def bin_config(tmp_path: Path, bin_id: str = "bin-001", **sections: str) -> DeviceConfig:
+    """A device-level configuration whose database lives in ``tmp_path``."""
+    extra = "\n".join(f"[{name}]\n{body}" for name, body in sections.items())
+    text = f"""
+[identity]
+bin_id = "{bin_id}"
+region = "north"
+location = {{ lat = 52.5, lon = 13.4 }}
+[hardware]
+backend = "sim-device"
+[broker]
+backoff_min_s = 0.1
+backoff_max_s = 1.0
+[storage]
+path = "{tmp_path / (bin_id + ".db")}"
+{extra}
+"""
+    return parse_config(text)
+
+
+@dataclass
+class TestBin:
+    """An agent with its physical bin, to drive and to assert on."""
+
+    agent: Agent
+    physical: PhysicalBin
+    faults: DeviceFaults
+
+
+def make_bin(
+    config: DeviceConfig, port: int, *, clock: Clock | None = None, seed: int = 1
+) -> TestBin:
+    """A real agent on device-level simulated hardware, pointed at a local broker."""
+    clock = clock or SystemClock(synced=True)
+    physical = PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
+    faults = DeviceFaults()
+    hardware = build_device_hardware(
+        config, clock, physical, GreyCamera(), rng=random.Random(seed), faults=faults
+    )
+    agent = Agent.build(
+        config,
+        hardware,
+        clock,
+        endpoint=BrokerUrl("127.0.0.1", port, False),
+        rng=random.Random(seed),
+    )
+    return TestBin(agent, physical, faults)
