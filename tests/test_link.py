@@ -101,7 +101,7 @@ def test_broker_outage_loses_nothing_and_keeps_seq_contiguous(tmp_path: Path) ->
         assert agent.outbox.stats().depth >= 30
         broker.start()
         received = seen.wait_for(lambda ms: {int(m.json()["seq"]) for m in ms} >= set(range(1, 61)))
-        unique = {}
+        unique: dict[int, str | None] = {}
         for m in received:
             _, event = decode_bin_message(m.topic, m.payload)
             assert isinstance(event, AlarmEvent)
