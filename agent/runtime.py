@@ -202,13 +202,16 @@ class AgentRuntime:
         except DeviceError:
             return "closed"
 
-    def sample_fill(self) -> None:
-        """Measure temperature and fill, then apply the overflow and emptied rules."""
+    def sample_temperature(self) -> None:
+        """Read the container temperature (speed of sound, fire alarm)."""
         temp = self.hardware.temperature.read_c()
         self.state.temp_c = None if temp is None else round(temp, 1)
         self._check_fire(temp)
+
+    def sample_fill(self) -> None:
+        """Measure the fill, then apply the overflow and emptied rules."""
         try:
-            reading = self.hardware.fill.measure(temp)
+            reading = self.hardware.fill.measure(self.state.temp_c)
         except DeviceError as err:
             log.warning("fill measurement failed: %s", err)
             self.state.fill_pct = None
@@ -328,6 +331,9 @@ class AgentRuntime:
                     wakeups.append(wanted)
             busy = any(w <= now + 5.0 for w in wakeups)
             self._check_door(now)
+            if self.schedule.is_due("temperature", now):
+                self.sample_temperature()
+                self.schedule.after("temperature", now, min(intervals.fill_sample_s, 30.0))
             if self.schedule.is_due("fill", now):
                 if busy or self.door_state() == "open":
                     self.schedule.after("fill", now, 5.0)

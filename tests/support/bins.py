@@ -36,7 +36,7 @@ path = "{tmp_path / (bin_id + ".db")}"
 
 
 @dataclass
-class TestBin:
+class SimulatedBin:
     """An agent with its physical bin, to drive and to assert on."""
 
     agent: Agent
@@ -46,7 +46,7 @@ class TestBin:
 
 def make_bin(
     config: DeviceConfig, port: int, *, clock: Clock | None = None, seed: int = 1
-) -> TestBin:
+) -> SimulatedBin:
     """A real agent on device-level simulated hardware, pointed at a local broker."""
     clock = clock or SystemClock(synced=True)
     physical = PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
@@ -61,4 +61,4 @@ def make_bin(
         endpoint=BrokerUrl("127.0.0.1", port, False),
         rng=random.Random(seed),
     )
-    return TestBin(agent, physical, faults)
+    return SimulatedBin(agent, physical, faults)

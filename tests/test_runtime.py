@@ -1,0 +1,173 @@
+"""The agent runtime on a virtual clock: periodic reports, alarms, faults, emptying."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.clock import ManualClock
+from protocol import decode_bin_message
+from protocol.messages import Health, Telemetry
+from tests.support.bins import SimulatedBin, bin_config, make_bin
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[tuple[SimulatedBin, ManualClock]]:
+    clock = ManualClock()
+    config = bin_config(
+        tmp_path,
+        intervals="telemetry_s = 60\nhealth_s = 300\nfill_sample_s = 30",
+    )
+    test_bin = make_bin(config, port=1, clock=clock)
+    yield test_bin, clock
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
+
+
+def stored(test_bin: SimulatedBin, suffix: str) -> list[dict[str, Any]]:
+    rows = test_bin.agent.outbox.pending(0, 100_000)
+    return [json.loads(r.payload) for r in rows if r.topic.endswith(suffix)]
+
+
+def run_for(test_bin: SimulatedBin, clock: ManualClock, seconds: float) -> None:
+    end = clock.monotonic() + seconds
+    while clock.monotonic() < end:
+        wanted = test_bin.agent.runtime.step()
+        clock.advance(max(min(wanted, end) - clock.monotonic(), 0.001))
+
+
+def locked(test_bin: SimulatedBin) -> bool:
+    return test_bin.physical.door_locked
+
+
+def fill_to(test_bin: SimulatedBin, fraction: float) -> None:
+    physical = test_bin.physical
+    physical.contents_volume_l = fraction * physical.container_volume_l
+
+
+def test_periodic_telemetry_and_health(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    fill_to(test_bin, 0.4)
+    run_for(test_bin, clock, 600)
+    telemetry = stored(test_bin, "/telemetry")
+    assert len(telemetry) == 10
+    rows = test_bin.agent.outbox.pending(0, 1000)
+    _, message = decode_bin_message(rows[-1].topic, rows[-1].payload)
+    last = next(r for r in reversed(rows) if r.topic.endswith("/telemetry"))
+    _, message = decode_bin_message(last.topic, last.payload)
+    assert isinstance(message, Telemetry)
+    assert message.fill_pct == pytest.approx(40.0 * 1000 / 750, abs=2)
+    assert message.door == "closed"
+    health = stored(test_bin, "/health")
+    assert len(health) == 2
+    health_row = next(r for r in rows if r.topic.endswith("/health"))
+    _, report = decode_bin_message(health_row.topic, health_row.payload)
+    assert isinstance(report, Health)
+    assert report.sensors["ultrasonic"] == "ok"
+    assert report.outbox_depth >= 1
+    seqs = [json.loads(r.payload)["seq"] for r in rows]
+    assert seqs == sorted(seqs)
+
+
+def test_overflow_locks_and_hysteresis_unlocks(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    fill_to(test_bin, 0.8)
+    run_for(test_bin, clock, 60)
+    fill_to(test_bin, 0.74)  # 98.7 % of the usable depth
+    run_for(test_bin, clock, 60)
+    assert locked(test_bin)
+    alarms = stored(test_bin, "/events/alarm")
+    assert [(a["kind"], a["active"]) for a in alarms] == [("overflow", True)]
+    fill_to(test_bin, 0.70)  # 93 %: between unlock (85) and lock (95): stays locked
+    run_for(test_bin, clock, 60)
+    assert locked(test_bin)
+    assert stored(test_bin, "/telemetry")[-1]["door"] == "locked"
+    test_bin.physical.empty()
+    run_for(test_bin, clock, 90)
+    assert not locked(test_bin)
+    assert [(a["kind"], a["active"]) for a in stored(test_bin, "/events/alarm")] == [
+        ("overflow", True),
+        ("overflow", False),
+    ]
+
+
+def test_emptying_is_confirmed_twice_then_reported(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    agent_state = test_bin.agent.runtime.state
+    agent_state.deposits_since_empty = 12
+    agent_state.contents_g = 5400.0
+    fill_to(test_bin, 0.6)
+    run_for(test_bin, clock, 60)
+    test_bin.physical.empty()
+    run_for(test_bin, clock, 29)
+    assert stored(test_bin, "/events/emptied") == []
+    run_for(test_bin, clock, 60)
+    (emptied,) = stored(test_bin, "/events/emptied")
+    assert emptied["fill_before_pct"] == pytest.approx(80, abs=2)
+    assert emptied["fill_after_pct"] == pytest.approx(0, abs=1)
+    assert emptied["weight_before_kg"] == 5.4
+    assert agent_state.deposits_since_empty == 0
+    run_for(test_bin, clock, 300)
+    assert len(stored(test_bin, "/events/emptied")) == 1
+
+
+def test_fire_and_door_stuck_alarms(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    test_bin.physical.air_temp_c = 85.0
+    test_bin.physical.door_open = True
+    run_for(test_bin, clock, 150)
+    kinds = {(a["kind"], a["active"]) for a in stored(test_bin, "/events/alarm")}
+    assert ("fire", True) in kinds
+    assert ("door_stuck", True) in kinds
+    test_bin.physical.air_temp_c = 20.0
+    test_bin.physical.door_open = False
+    run_for(test_bin, clock, 60)
+    kinds = {(a["kind"], a["active"]) for a in stored(test_bin, "/events/alarm")}
+    assert ("fire", False) in kinds
+    assert ("door_stuck", False) in kinds
+
+
+def test_device_fault_raised_and_cleared(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    run_for(test_bin, clock, 10)
+    test_bin.faults.fill_no_echo = True
+    run_for(test_bin, clock, 60)
+    faults = stored(test_bin, "/events/fault")
+    assert [(f["component"], f["code"], f["active"]) for f in faults] == [
+        ("ultrasonic", "no_echo", True)
+    ]
+    assert stored(test_bin, "/telemetry")[-1]["fill_pct"] is None
+    test_bin.faults.fill_no_echo = False
+    run_for(test_bin, clock, 60)
+    faults = stored(test_bin, "/events/fault")
+    assert [(f["component"], f["active"]) for f in faults] == [
+        ("ultrasonic", True),
+        ("ultrasonic", False),
+    ]
+
+
+def test_network_fault_after_a_long_outage(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, clock = sim
+    run_for(test_bin, clock, 400)  # never connected: the link points at port 1
+    (fault,) = stored(test_bin, "/events/fault")
+    assert (fault["component"], fault["code"]) == ("network", "offline")
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock()
+    config = bin_config(tmp_path)
+    first = make_bin(config, port=1, clock=clock)
+    first.agent.runtime.state.deposits_since_empty = 7
+    first.agent.runtime.set_alarm("tamper", True, "lid forced")
+    first.agent.db.close()
+    first.agent.instance_lock.release()
+    second = make_bin(config, port=1, clock=clock)
+    assert second.agent.runtime.state.active_alarms == {"tamper": "lid forced"}
+    second.agent.runtime.set_alarm("tamper", True, "again")  # already active: no new event
+    assert len(stored(second, "/events/alarm")) == 1
+    second.agent.db.close()
+    second.agent.instance_lock.release()
