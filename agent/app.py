@@ -16,6 +16,7 @@ from agent import __version__
 from agent.clock import Clock
 from agent.devices import BinHardware
 from agent.instance_lock import InstanceLock
+from agent.intake import DepositClassifier
 from agent.link import MqttLink
 from agent.localdb import LocalDb
 from agent.messages import MessageFactory, new_boot_id
@@ -54,7 +55,7 @@ class Agent:
         endpoint: BrokerUrl | None = None,
         rng: random.Random | None = None,
         idle_poll_s: float | None = None,
-        model_version: str = "none",
+        classifier: DepositClassifier | None = None,
     ) -> Agent:
         """Open the database and wire the parts; nothing connects until ``start``."""
         endpoint = endpoint or BrokerUrl(
@@ -78,7 +79,7 @@ class Agent:
             outbox=outbox,
             messages=messages,
             idle_poll_s=idle_poll_s,
-            model_version=model_version,
+            classifier=classifier,
         )
         link = MqttLink(
             bin_id=config.identity.bin_id,

@@ -26,6 +26,8 @@ class BinState(BaseModel):
     temp_c: float | None = None
     empty_candidate: bool = False
     active_alarms: dict[str, str | None] = Field(default_factory=dict)
+    lock_reasons: list[str] = Field(default_factory=list)
+    """Why the intake door is locked (overflow, flap_jammed, remote); empty: unlocked."""
     active_faults: dict[str, str] = Field(default_factory=dict)
     """component -> fault code currently raised."""
 

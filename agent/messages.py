@@ -62,11 +62,11 @@ class MessageFactory:
             "clock_synced": self.clock.clock_synced(),
         }
 
-    def build(self, model: type[Envelope], **fields: Any) -> PayloadBuilder:
-        """A builder for ``model`` with the envelope filled in at storage time."""
+    def build(self, message_type: type[Envelope], /, **fields: Any) -> PayloadBuilder:
+        """A builder for ``message_type`` with the envelope filled in at storage time."""
 
         def payload(seq: int) -> bytes:
-            return encode(model(**self._envelope(seq), **fields))
+            return encode(message_type(**self._envelope(seq), **fields))
 
         return payload
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from agent import __version__
 from agent.bin_state import BinState
 from agent.clock import Clock
 from agent.devices import BinHardware, DeviceError
+from agent.intake import Decision, DepositClassifier, IntakeMachine
 from agent.localdb import LocalDb
 from agent.messages import MODELS_BY_EVENT, MessageFactory
 from agent.outbox import Outbox
@@ -67,7 +68,7 @@ class AgentRuntime:
         outbox: Outbox,
         messages: MessageFactory,
         idle_poll_s: float | None = None,
-        model_version: str = "none",
+        classifier: DepositClassifier | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
@@ -76,7 +77,7 @@ class AgentRuntime:
         self.outbox = outbox
         self.messages = messages
         self.idle_poll_s = idle_poll_s
-        self.model_version = model_version
+        self.model_version = classifier.version if classifier else "none"
         self.state = BinState.load(db)
         self.schedule = Schedule()
         self.started_at = clock.monotonic()
@@ -86,7 +87,45 @@ class AgentRuntime:
         self._offline_since: float | None = None
         self._wake = threading.Event()
         self._step_lock = threading.RLock()
-        self._sensor_health: dict[str, ComponentHealth] = {}
+        self._telemetry_after_fill = False
+        self.intake: IntakeMachine | None = None
+        if classifier is not None:
+            self.intake = IntakeMachine(
+                hardware,
+                config.intake,
+                classifier,
+                self.record_deposit,
+                clock=clock,
+                lock_requests=self.request_lock,
+            )
+            self.hooks.append(self.intake.step)
+        hardware.lock.set_locked(bool(self.state.lock_reasons))
+
+    # -- deposits and the door lock --------------------------------------------------
+
+    def record_deposit(self, decision: Decision) -> None:
+        """Store the deposit event; count accepted items; re-measure the fill soon."""
+        if decision.accepted:
+            self.state.deposits_since_empty += 1
+            self.state.contents_g += decision.weight_g
+            self.state.save(self.db)
+            # Fill re-measured with the door closed, then telemetry (design: deposit flow).
+            self.schedule.due["fill"] = self.clock.monotonic() + 2.0
+            self._telemetry_after_fill = True
+        self.emit_event("deposit", **asdict(decision))
+
+    def request_lock(self, reason: str, locked: bool) -> None:
+        """Lock the intake door while any reason holds (overflow, jam, remote)."""
+        reasons = set(self.state.lock_reasons)
+        if locked:
+            reasons.add(reason)
+        else:
+            reasons.discard(reason)
+        if reasons == set(self.state.lock_reasons):
+            return
+        self.state.lock_reasons = sorted(reasons)
+        self.state.save(self.db)
+        self.hardware.lock.set_locked(bool(reasons))
 
     # -- outgoing messages ------------------------------------------------------------
 
@@ -238,7 +277,7 @@ class AgentRuntime:
     def _check_overflow(self, fill: float) -> None:
         thresholds = self.config.thresholds
         if fill >= thresholds.lock_fill_pct and "overflow" not in self.state.active_alarms:
-            self.hardware.lock.set_locked(True)
+            self.request_lock("overflow", True)
             self.hardware.indicators.show("amber")
             self.set_alarm(
                 "overflow",
@@ -246,7 +285,7 @@ class AgentRuntime:
                 f"fill {fill:.0f}% >= {thresholds.lock_fill_pct:.0f}%: door locked",
             )
         elif fill < thresholds.unlock_fill_pct and "overflow" in self.state.active_alarms:
-            self.hardware.lock.set_locked(False)
+            self.request_lock("overflow", False)
             self.hardware.indicators.show(None)
             self.set_alarm("overflow", False, f"fill {fill:.0f}%: door unlocked")
 
@@ -329,7 +368,7 @@ class AgentRuntime:
                 wanted = hook(now)
                 if wanted is not None:
                     wakeups.append(wanted)
-            busy = any(w <= now + 5.0 for w in wakeups)
+            busy = self.intake is not None and self.intake.busy
             self._check_door(now)
             if self.schedule.is_due("temperature", now):
                 self.sample_temperature()
@@ -340,6 +379,9 @@ class AgentRuntime:
                 else:
                     self.sample_fill()
                     self.schedule.after("fill", now, intervals.fill_sample_s)
+                    if self._telemetry_after_fill:
+                        self._telemetry_after_fill = False
+                        self.schedule.due["telemetry"] = now
             if self.schedule.is_due("telemetry", now):
                 self.emit_telemetry()
                 self.schedule.after("telemetry", now, intervals.telemetry_s)

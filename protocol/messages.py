@@ -148,6 +148,8 @@ class DepositEvent(Envelope):
     reason: str | None
     weight_g: NonNegative
     model: str
+    decision_ms: NonNegative | None = None
+    """Optional: bin time from the door closing to the decision."""
 
 
 class EmptiedEvent(Envelope):

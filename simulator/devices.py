@@ -30,6 +30,8 @@ class DeviceFaults:
 
     fill_no_echo: bool = False
     scale_disconnected: bool = False
+    scale_noise_g: float = 0.5
+    """Standard deviation of tray readings; large values keep the weight from settling."""
     flap_jammed: bool = False
     temperature_absent: bool = False
 
@@ -124,7 +126,8 @@ class SimScale(_Status):
         if self.faults.scale_disconnected:
             raise self._fail("disconnected", "HX711 reads all ones")
         self._ok()
-        return self.physical.tray_mass_g + self.rng.gauss(0, 0.5) - self.offset_g
+        noise = self.rng.gauss(0, self.faults.scale_noise_g)
+        return self.physical.tray_mass_g + noise - self.offset_g
 
     def tare(self) -> int:
         """Zero the current reading."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from agent.app import Agent
 from agent.clock import Clock, SystemClock
+from agent.devices import Camera
+from agent.intake import DepositClassifier
 from firmware_config import DeviceConfig, parse_config
 from protocol.transport import BrokerUrl
 from simulator.devices import DeviceFaults, build_device_hardware
@@ -45,14 +47,20 @@ class SimulatedBin:
 
 
 def make_bin(
-    config: DeviceConfig, port: int, *, clock: Clock | None = None, seed: int = 1
+    config: DeviceConfig,
+    port: int,
+    *,
+    clock: Clock | None = None,
+    seed: int = 1,
+    camera: Camera | None = None,
+    classifier: DepositClassifier | None = None,
 ) -> SimulatedBin:
     """A real agent on device-level simulated hardware, pointed at a local broker."""
     clock = clock or SystemClock(synced=True)
     physical = PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
     faults = DeviceFaults()
     hardware = build_device_hardware(
-        config, clock, physical, GreyCamera(), rng=random.Random(seed), faults=faults
+        config, clock, physical, camera or GreyCamera(), rng=random.Random(seed), faults=faults
     )
     agent = Agent.build(
         config,
@@ -60,5 +68,6 @@ def make_bin(
         clock,
         endpoint=BrokerUrl("127.0.0.1", port, False),
         rng=random.Random(seed),
+        classifier=classifier,
     )
     return SimulatedBin(agent, physical, faults)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from agent.devices import DeviceStatus, Image
+from agent.devices import DeviceError, DeviceStatus, Image
 
 
 class GreyCamera:
@@ -18,4 +20,48 @@ class GreyCamera:
 
     def capture(self, timeout_s: float = 2.0) -> Image:
         """A 64 x 64 grey photo."""
+        return np.full((64, 64, 3), 128, dtype=np.uint8)
+
+
+@dataclass
+class FixedClassification:
+    """A classifier answer chosen by the test."""
+
+    category: str
+    confidence: float
+
+
+@dataclass
+class ScriptedClassifier:
+    """Answers with whatever the test put in ``answer``; counts its calls."""
+
+    answer: FixedClassification = field(
+        default_factory=lambda: FixedClassification("plastic", 0.95)
+    )
+    version: str = "scripted-1"
+    calls: list[float | None] = field(default_factory=list)
+
+    def classify(self, image: Image, weight_g: float | None) -> FixedClassification:
+        """The scripted answer."""
+        self.calls.append(weight_g)
+        return self.answer
+
+
+@dataclass
+class FaultyCamera:
+    """A camera whose failure the test switches on and off."""
+
+    fault: str | None = None
+    component: str = "camera"
+
+    def status(self) -> DeviceStatus:
+        """Failed while a fault is set."""
+        if self.fault:
+            return DeviceStatus("failed", self.fault, f"simulated {self.fault}")
+        return DeviceStatus.ok()
+
+    def capture(self, timeout_s: float = 2.0) -> Image:
+        """A grey photo, or the configured failure."""
+        if self.fault:
+            raise DeviceError("camera", self.fault, f"simulated {self.fault}")
         return np.full((64, 64, 3), 128, dtype=np.uint8)

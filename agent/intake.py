@@ -1,0 +1,276 @@
+"""The intake state machine: from the door opening to an accept or reject decision.
+
+door opens -> tray watched -> door closes -> weight settles -> photo -> classify ->
+decide by accepted categories and minimum confidence -> accept (flap, green, beep) or
+reject (red, door stays unlocked) -> ``events/deposit`` stored in the outbox ->
+fill re-measured with the door closed -> telemetry.
+
+The machine is driven by ``step(now)`` from the agent runtime and never blocks longer
+than one device call (each device call has its own timeout). It survives every fault
+in the middle of a deposit: a failed camera gives ``unknown`` (handled by policy), a
+failed scale leaves the decision to the camera, and a jammed flap raises a fault,
+locks the door and records the deposit once as not accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from agent.clock import Clock
+from agent.devices import BinHardware, DeviceError, Image
+from firmware_config.schema import Intake
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PERIOD_S = 0.1
+"""How often the tray is weighed while a deposit settles."""
+FLAP_RETRIES = 2
+"""Extra flap cycles tried before declaring a jam."""
+CAMERA_TIMEOUT_S = 2.0
+
+
+class Classification(Protocol):
+    """What the intake needs of a classifier's answer."""
+
+    @property
+    def category(self) -> str:
+        """The material, or ``unknown``."""
+        ...
+
+    @property
+    def confidence(self) -> float:
+        """0 to 1."""
+        ...
+
+
+class DepositClassifier(Protocol):
+    """Anything that names the material of a photographed, weighed item."""
+
+    @property
+    def version(self) -> str:
+        """Model version, reported in every deposit event."""
+        ...
+
+    def classify(self, image: Image, weight_g: float | None) -> Classification:
+        """Classify one item photo, using the weight as a plausibility check."""
+        ...
+
+
+class Phase(StrEnum):
+    """Where the machine is in a deposit."""
+
+    IDLE = "idle"
+    DOOR_OPEN = "door_open"
+    SETTLING = "settling"
+    JAMMED = "jammed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one deposit, as recorded in ``events/deposit``."""
+
+    deposit_id: str
+    category: str
+    confidence: float
+    accepted: bool
+    reason: str | None
+    weight_g: float
+    model: str
+    decision_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    category: str = "unknown"
+    confidence: float = 0.0
+
+
+DecisionSink = Callable[[Decision], None]
+
+
+class IntakeMachine:
+    """Runs deposits on the device interfaces and reports each decision once."""
+
+    def __init__(
+        self,
+        hardware: BinHardware,
+        policy: Intake,
+        classifier: DepositClassifier,
+        on_decision: DecisionSink,
+        *,
+        clock: Clock,
+        lock_requests: Callable[[str, bool], None],
+    ) -> None:
+        self.clock = clock
+        self.hardware = hardware
+        self.policy = policy
+        self.classifier = classifier
+        self.on_decision = on_decision
+        self.lock_requests = lock_requests
+        self.phase = Phase.IDLE
+        self._closed_at = 0.0
+        self._weights: list[float] = []
+
+    @property
+    def busy(self) -> bool:
+        """Whether a deposit is in progress (the fill sensor waits until it is not)."""
+        return self.phase in (Phase.DOOR_OPEN, Phase.SETTLING)
+
+    def _door_open(self) -> bool:
+        try:
+            return self.hardware.door.is_open()
+        except DeviceError:
+            return False
+
+    def _weigh(self) -> float | None:
+        try:
+            weight = self.hardware.scale.read_g()
+        except DeviceError as err:
+            log.warning("tray scale failed during a deposit: %s", err)
+            return None
+        return weight
+
+    def step(self, now: float) -> float | None:
+        """Advance the deposit; return when to be called again (None: only on events)."""
+        if self.phase is Phase.IDLE:
+            if not self._door_open():
+                return None
+            self.phase = Phase.DOOR_OPEN
+            self.hardware.indicators.show(None)
+            return now + SAMPLE_PERIOD_S
+        if self.phase is Phase.DOOR_OPEN:
+            if self._door_open():
+                return now + SAMPLE_PERIOD_S
+            self.phase = Phase.SETTLING
+            self._closed_at = now
+            self._weights = []
+            return self._settle(now)
+        if self.phase is Phase.SETTLING:
+            if self._door_open():  # reopened before a decision: start over
+                self.phase = Phase.DOOR_OPEN
+                return now + SAMPLE_PERIOD_S
+            return self._settle(now)
+        return None  # JAMMED: waits for the flap to be fixed (see clear_jam)
+
+    def _settle(self, now: float) -> float | None:
+        """Weigh until N readings agree, then decide; an empty tray records nothing."""
+        weight = self._weigh()
+        if weight is None:
+            # No scale: the camera alone decides; the weight is recorded as 0.
+            return self._decide(None)
+        self._weights.append(weight)
+        window = self._weights[-self.policy.settle_readings :]
+        stable = (
+            len(window) == self.policy.settle_readings
+            and max(window) - min(window) <= self.policy.settle_tolerance_g
+        )
+        settled = statistics.median(window)
+        timed_out = now - self._closed_at >= self.policy.settle_timeout_s
+        if (stable or timed_out) and settled < self.policy.min_item_g:
+            # Opened and closed with nothing on the tray (or a rejected item taken back).
+            self.phase = Phase.IDLE
+            return None
+        if stable:
+            return self._decide(settled)
+        if timed_out:
+            self._record(_Unknown(), settled, accepted=False, reason="weight_unstable")
+            return self._show_reject()
+        return now + SAMPLE_PERIOD_S
+
+    def _capture(self) -> Image | None:
+        try:
+            return self.hardware.camera.capture(CAMERA_TIMEOUT_S)
+        except DeviceError as err:
+            log.warning("camera failed during a deposit: %s", err)
+            return None
+
+    def _decide(self, weight: float | None) -> float | None:
+        image = self._capture()
+        result: Classification = (
+            _Unknown() if image is None else self.classifier.classify(image, weight)
+        )
+        weight_g = max(weight or 0.0, 0.0)
+        accepted, reason = self._policy(result, weight)
+        if accepted:
+            return self._accept(result, weight_g)
+        self._record(result, weight_g, accepted=False, reason=reason)
+        return self._show_reject()
+
+    def _policy(self, result: Classification, weight: float | None) -> tuple[bool, str | None]:
+        policy = self.policy
+        if weight is not None and weight > policy.max_item_g:
+            return False, "too_heavy"
+        if result.category == "unknown":
+            if policy.unknown_policy == "accept":
+                return True, None
+            return False, "unclassified"
+        if result.category not in policy.accepted_categories:
+            return False, "category_not_accepted"
+        if result.confidence < policy.min_confidence:
+            return False, "low_confidence"
+        return True, None
+
+    def _accept(self, result: Classification, weight_g: float) -> float | None:
+        for attempt in range(FLAP_RETRIES + 1):
+            try:
+                self.hardware.flap.drop()
+                break
+            except DeviceError as err:
+                log.warning("flap attempt %d failed: %s", attempt + 1, err)
+        else:
+            # Recorded once, as not accepted: the item never reached the container.
+            self._record(result, weight_g, accepted=False, reason="flap_jammed")
+            self.phase = Phase.JAMMED
+            self.lock_requests("flap_jammed", True)
+            self.hardware.indicators.show("red")
+            return None
+        self._record(result, weight_g, accepted=True, reason=None)
+        self.hardware.indicators.show("green")
+        self.hardware.indicators.beep(0.1)
+        self.phase = Phase.IDLE
+        return None
+
+    def _show_reject(self) -> float | None:
+        """Red light; the door stays unlocked. When the consumer takes the item and
+        closes the door, the tray settles empty and nothing more is recorded; if the
+        item is left there, closing the door again is a new attempt."""
+        self.hardware.indicators.show("red")
+        self.hardware.indicators.beep(0.3)
+        self.phase = Phase.IDLE
+        return None
+
+    def clear_jam(self) -> bool:
+        """Try the flap again (technician or remote command); unlock if it works."""
+        if self.phase is not Phase.JAMMED:
+            return True
+        try:
+            self.hardware.flap.drop()
+        except DeviceError as err:
+            log.warning("flap still jammed: %s", err)
+            return False
+        self.phase = Phase.IDLE
+        self.lock_requests("flap_jammed", False)
+        self.hardware.indicators.show(None)
+        return True
+
+    def _record(
+        self, result: Classification, weight_g: float, *, accepted: bool, reason: str | None
+    ) -> Decision:
+        decision = Decision(
+            deposit_id=secrets.token_hex(8),
+            category=result.category,
+            confidence=round(min(max(result.confidence, 0.0), 1.0), 4),
+            accepted=accepted,
+            reason=reason,
+            weight_g=round(weight_g, 1),
+            model=self.classifier.version,
+            decision_ms=round((self.clock.monotonic() - self._closed_at) * 1000.0, 1),
+        )
+        self.on_decision(decision)
+        return decision

@@ -1,0 +1,232 @@
+"""The intake state machine on device-level hardware and a virtual clock: every path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.clock import ManualClock
+from agent.intake import Phase
+from simulator.physical import Item
+from tests.support.bins import SimulatedBin, bin_config, make_bin
+from tests.support.fakes import FaultyCamera, FixedClassification, ScriptedClassifier
+
+BOTTLE = Item("plastic", mass_g=32.0, volume_l=1.5)
+
+
+@dataclass
+class Rig:
+    """One bin, its clock, its camera and its classifier, to script deposits."""
+
+    bin: SimulatedBin
+    clock: ManualClock
+    camera: FaultyCamera
+    classifier: ScriptedClassifier
+
+    def run(self, seconds: float) -> None:
+        end = self.clock.monotonic() + seconds
+        while self.clock.monotonic() < end:
+            wanted = self.bin.agent.runtime.step()
+            self.clock.advance(max(min(wanted, end) - self.clock.monotonic(), 0.001))
+
+    def deposit(self, item: Item | None, *, settle_s: float = 3.0) -> None:
+        physical = self.bin.physical
+        assert not physical.door_locked, "the door is locked"
+        physical.door_open = True
+        self.run(1.0)
+        if item is not None:
+            physical.place_on_tray(item)
+        self.run(1.0)
+        physical.door_open = False
+        self.run(settle_s)
+
+    def take_back(self) -> None:
+        physical = self.bin.physical
+        physical.door_open = True
+        self.run(0.5)
+        physical.take_from_tray()
+        self.run(0.5)
+        physical.door_open = False
+        self.run(3.0)
+
+    def events(self, suffix: str) -> list[dict[str, Any]]:
+        rows = self.bin.agent.outbox.pending(0, 100_000)
+        return [json.loads(r.payload) for r in rows if r.topic.endswith(suffix)]
+
+    @property
+    def colour(self) -> str:
+        indicators = self.bin.agent.hardware.indicators
+        return str(getattr(indicators, "colour", "?"))
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    clock = ManualClock()
+    camera = FaultyCamera()
+    classifier = ScriptedClassifier()
+    config = bin_config(tmp_path, intervals="telemetry_s = 3600\nfill_sample_s = 600")
+    test_bin = make_bin(config, port=1, clock=clock, camera=camera, classifier=classifier)
+    yield Rig(test_bin, clock, camera, classifier)
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
+
+
+def test_accepted_item_drops_counts_and_reports(rig: Rig) -> None:
+    rig.run(1)
+    telemetry_before = len(rig.events("/telemetry"))
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert deposit["accepted"] is True
+    assert deposit["category"] == "plastic"
+    assert deposit["reason"] is None
+    assert deposit["weight_g"] == pytest.approx(32, abs=2)
+    assert deposit["model"] == "scripted-1"
+    assert deposit["decision_ms"] <= 1500
+    assert rig.bin.physical.tray is None
+    assert rig.bin.physical.contents == [BOTTLE]
+    assert rig.colour == "green"
+    assert rig.bin.agent.runtime.state.deposits_since_empty == 1
+    rig.run(3)  # fill re-measured with the door closed, then telemetry
+    telemetry = rig.events("/telemetry")
+    assert len(telemetry) == telemetry_before + 1
+    assert telemetry[-1]["deposits_since_empty"] == 1
+    assert telemetry[-1]["weight_kg"] == pytest.approx(0.032, abs=0.002)
+
+
+@pytest.mark.parametrize(
+    ("answer", "item", "reason"),
+    [
+        (FixedClassification("trash", 0.99), BOTTLE, "category_not_accepted"),
+        (FixedClassification("plastic", 0.3), BOTTLE, "low_confidence"),
+        (FixedClassification("glass", 0.99), Item("glass", 9000, 5), "too_heavy"),
+    ],
+)
+def test_rejections_keep_the_door_unlocked_and_show_red(
+    rig: Rig, answer: FixedClassification, item: Item, reason: str
+) -> None:
+    rig.classifier.answer = answer
+    rig.deposit(item)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["accepted"], deposit["reason"]) == (False, reason)
+    assert rig.colour == "red"
+    assert not rig.bin.physical.door_locked
+    assert rig.bin.physical.tray == item
+    assert rig.bin.agent.runtime.state.deposits_since_empty == 0
+    rig.take_back()
+    assert len(rig.events("/events/deposit")) == 1
+    assert rig.bin.agent.runtime.intake is not None
+    assert rig.bin.agent.runtime.intake.phase is Phase.IDLE
+
+
+def test_rejected_item_left_on_the_tray_is_a_new_attempt(rig: Rig) -> None:
+    rig.classifier.answer = FixedClassification("trash", 0.9)
+    rig.deposit(BOTTLE)
+    rig.bin.physical.door_open = True
+    rig.run(1)
+    rig.bin.physical.door_open = False
+    rig.run(3)
+    deposits = rig.events("/events/deposit")
+    assert len(deposits) == 2
+    assert deposits[0]["deposit_id"] != deposits[1]["deposit_id"]
+
+
+def test_door_opened_and_closed_with_nothing_records_nothing(rig: Rig) -> None:
+    rig.deposit(None)
+    assert rig.events("/events/deposit") == []
+    assert rig.classifier.calls == []
+
+
+def test_weight_that_never_settles_is_rejected(rig: Rig) -> None:
+    rig.bin.faults.scale_noise_g = 40.0
+    rig.deposit(Item("metal", 300, 0.5), settle_s=5)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["accepted"], deposit["reason"]) == (False, "weight_unstable")
+    assert rig.classifier.calls == []
+
+
+def test_reopening_during_settling_starts_over(rig: Rig) -> None:
+    physical = rig.bin.physical
+    physical.door_open = True
+    rig.run(0.5)
+    physical.place_on_tray(BOTTLE)
+    physical.door_open = False
+    rig.run(0.15)  # closed, still settling
+    physical.door_open = True
+    rig.run(1.0)
+    assert rig.events("/events/deposit") == []
+    physical.door_open = False
+    rig.run(3.0)
+    assert len(rig.events("/events/deposit")) == 1
+
+
+def test_camera_failure_classifies_unknown_and_follows_policy(rig: Rig) -> None:
+    rig.camera.fault = "timeout"
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["category"], deposit["accepted"], deposit["reason"]) == (
+        "unknown",
+        False,
+        "unclassified",
+    )
+    rig.run(10)
+    faults = rig.events("/events/fault")
+    assert [(f["component"], f["code"], f["active"]) for f in faults] == [
+        ("camera", "timeout", True)
+    ]
+    rig.take_back()
+    rig.bin.agent.config.intake.unknown_policy = "accept"
+    rig.deposit(BOTTLE)
+    assert rig.events("/events/deposit")[-1]["accepted"] is True
+
+
+def test_scale_failure_leaves_the_decision_to_the_camera(rig: Rig) -> None:
+    rig.bin.faults.scale_disconnected = True
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert deposit["accepted"] is True
+    assert deposit["weight_g"] == 0.0
+    assert rig.classifier.calls == [None]
+    rig.run(10)
+    assert ("loadcell", "disconnected", True) in [
+        (f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")
+    ]
+
+
+def test_flap_jam_faults_locks_and_counts_the_item_once(rig: Rig) -> None:
+    rig.bin.faults.flap_jammed = True
+    rig.deposit(BOTTLE)
+    rig.run(10)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["accepted"], deposit["reason"]) == (False, "flap_jammed")
+    assert rig.bin.physical.door_locked
+    assert rig.bin.physical.tray == BOTTLE
+    assert rig.bin.agent.runtime.state.deposits_since_empty == 0
+    assert ("flap", "jammed", True) in [
+        (f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")
+    ]
+    intake = rig.bin.agent.runtime.intake
+    assert intake is not None
+    assert not intake.clear_jam()  # still jammed
+    rig.bin.faults.flap_jammed = False
+    assert intake.clear_jam()
+    rig.run(10)
+    assert not rig.bin.physical.door_locked
+    assert len(rig.events("/events/deposit")) == 1
+    assert ("flap", "jammed", False) in [
+        (f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")
+    ]
+
+
+def test_deposit_that_fills_the_bin_locks_it(rig: Rig) -> None:
+    rig.bin.physical.contents_volume_l = 0.69 * rig.bin.physical.container_volume_l
+    rig.run(1)
+    rig.deposit(Item("cardboard", 400, 6.0))
+    rig.run(5)
+    assert rig.bin.physical.door_locked
+    assert [(a["kind"], a["active"]) for a in rig.events("/events/alarm")] == [("overflow", True)]
+    assert rig.events("/telemetry")[-1]["door"] == "locked"
