@@ -37,6 +37,14 @@ class BinState(BaseModel):
         raw = db.get(STATE_KEY)
         return cls.model_validate(raw) if isinstance(raw, dict) else cls()
 
-    def save(self, db: LocalDb) -> None:
-        """Store durably."""
-        db.put(STATE_KEY, self.model_dump(mode="json"))
+    def dump(self) -> dict[str, object]:
+        """The JSON value stored under ``bin_state``."""
+        return self.model_dump(mode="json")
+
+    def save(self, db: LocalDb, *, durable: bool = True) -> None:
+        """Store the state; ``durable=False`` for measurements that are taken again anyway."""
+        if durable:
+            db.put(STATE_KEY, self.dump())
+        else:
+            with db.transaction(durable=False) as tx:
+                db.put(STATE_KEY, self.dump(), conn=tx)

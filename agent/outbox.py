@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from agent.clock import Clock
 from agent.localdb import SET_META, LocalDb
@@ -90,21 +91,36 @@ class Outbox:
         with self._lock:
             return self._last_seq
 
-    def append(self, topic: str, build: Callable[[int], bytes], *, droppable: bool) -> int | None:
+    def append(
+        self,
+        topic: str,
+        build: Callable[[int], bytes],
+        *,
+        droppable: bool,
+        meta: dict[str, Any] | None = None,
+    ) -> int | None:
         """Number, build and durably store one message; return its seq.
 
         ``build`` receives the seq and returns the encoded payload. A droppable message
         that cannot fit even after dropping older droppable rows is refused (returns
-        None and counts as dropped); an event is always stored.
+        None and counts as dropped); an event is always stored. ``meta`` values are
+        written in the same transaction, so state and the event that reports its change
+        survive or vanish together.
         """
         with self._lock:
-            seq = self._store(topic, build, droppable)
+            seq = self._store(topic, build, droppable, meta or {})
         if seq is not None:
             for listener in self._listeners:
                 listener()
         return seq
 
-    def _store(self, topic: str, build: Callable[[int], bytes], droppable: bool) -> int | None:
+    def _store(
+        self,
+        topic: str,
+        build: Callable[[int], bytes],
+        droppable: bool,
+        meta: dict[str, Any],
+    ) -> int | None:
         """Allocate the seq, make room and insert, in one durable transaction."""
         seq = self._last_seq + 1
         if seq > MAX_SEQ:
@@ -128,6 +144,8 @@ class Outbox:
                 (seq, topic, payload, int(droppable), size, now_mono, created_at),
             )
             tx.execute(SET_META, ("last_seq", str(seq)))
+            for key, value in meta.items():
+                self.db.put(key, value, conn=tx)
             if dropped_now:
                 self._dropped += dropped_now
                 tx.execute(SET_META, ("dropped_total", str(self._dropped)))

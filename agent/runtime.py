@@ -16,9 +16,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from agent import __version__
-from agent.bin_state import BinState
+from agent.bin_state import STATE_KEY, BinState
 from agent.clock import Clock
 from agent.devices import BinHardware, DeviceError
 from agent.intake import Decision, DepositClassifier, IntakeMachine
@@ -31,6 +32,9 @@ from protocol.messages import ComponentHealth, Health, Telemetry
 from protocol.topics import TopicKind
 
 log = logging.getLogger(__name__)
+
+CHECK_PERIOD_S = 30.0
+"""How often storage, network and device health are looked at between operations."""
 
 StepHook = Callable[[float], float | None]
 """A component driven by the runtime: called with the monotonic time, returns its next wake-up."""
@@ -108,11 +112,20 @@ class AgentRuntime:
         if decision.accepted:
             self.state.deposits_since_empty += 1
             self.state.contents_g += decision.weight_g
-            self.state.save(self.db)
             # Fill re-measured with the door closed, then telemetry (design: deposit flow).
             self.schedule.due["fill"] = self.clock.monotonic() + 2.0
             self._telemetry_after_fill = True
-        self.emit_event("deposit", **asdict(decision))
+        self.emit_event("deposit", asdict(decision))
+        self.check_devices()
+
+    def clear_jam(self) -> bool:
+        """Cycle a jammed flap (technician or remote ``unlock``); True when it works."""
+        if self.intake is None:
+            return True
+        with self._step_lock:
+            cleared = self.intake.clear_jam()
+            self.check_devices()
+            return cleared
 
     def request_lock(self, reason: str, locked: bool) -> None:
         """Lock the intake door while any reason holds (overflow, jam, remote)."""
@@ -129,13 +142,18 @@ class AgentRuntime:
 
     # -- outgoing messages ------------------------------------------------------------
 
-    def emit_event(self, event_type: str, **fields: object) -> int | None:
-        """Store an ``events/{type}`` message durably (never dropped)."""
+    def emit_event(self, event_type: str, fields: dict[str, Any]) -> int | None:
+        """Store an ``events/{type}`` message durably (never dropped).
+
+        The bin's state is written in the same transaction, so a counter or an alarm
+        and the event reporting it are never out of step after a power loss.
+        """
         model = MODELS_BY_EVENT[event_type]
         return self.outbox.append(
             self.messages.topic(TopicKind.EVENT, event_type),
             self.messages.build(model, **fields),
             droppable=False,
+            meta={STATE_KEY: self.state.dump()},
         )
 
     def emit_telemetry(self) -> int | None:
@@ -187,25 +205,24 @@ class AgentRuntime:
             self.state.active_alarms[kind] = detail
         else:
             self.state.active_alarms.pop(kind, None)
-        self.state.save(self.db)
         log.warning("alarm %s %s: %s", kind, "raised" if active else "cleared", detail)
-        self.emit_event("alarm", kind=kind, active=active, detail=detail)
+        self.emit_event("alarm", {"kind": kind, "active": active, "detail": detail})
 
     def set_fault(self, component: str, code: str | None, detail: str | None = None) -> None:
         """Record a component's fault code (None when healthy); changes produce events."""
         current = self.state.active_faults.get(component)
         if current == code:
             return
+        self.state.active_faults.pop(component, None)
         if current is not None:
-            self.emit_event("fault", component=component, code=current, active=False, detail=None)
+            log.info("fault %s/%s cleared", component, current)
+            fields = {"component": component, "code": current, "active": False, "detail": None}
+            self.emit_event("fault", fields)
         if code is not None:
             self.state.active_faults[component] = code
             log.warning("fault %s/%s: %s", component, code, detail)
-            self.emit_event("fault", component=component, code=code, active=True, detail=detail)
-        else:
-            self.state.active_faults.pop(component, None)
-            log.info("fault %s/%s cleared", component, current)
-        self.state.save(self.db)
+            fields = {"component": component, "code": code, "active": True, "detail": detail}
+            self.emit_event("fault", fields)
 
     def sensor_health(self) -> dict[str, ComponentHealth]:
         """Worst health per contract component, for ``health.sensors``."""
@@ -255,7 +272,8 @@ class AgentRuntime:
             log.warning("fill measurement failed: %s", err)
             self.state.fill_pct = None
             self.state.fill_mm = None
-            self.state.save(self.db)
+            self.state.save(self.db, durable=False)
+            self.check_devices()
             return
         previous = self.state.fill_pct
         self.state.fill_pct = round(reading.fill_pct, 1)
@@ -263,7 +281,8 @@ class AgentRuntime:
         self._check_emptied(previous, reading.fill_pct)
         self.state.fill_peak_pct = max(self.state.fill_peak_pct, reading.fill_pct)
         self._check_overflow(reading.fill_pct)
-        self.state.save(self.db)
+        self.state.save(self.db, durable=False)
+        self.check_devices()
 
     def _check_fire(self, temp: float | None) -> None:
         limit = self.config.thresholds.fire_temp_c
@@ -299,18 +318,18 @@ class AgentRuntime:
         if not self.state.empty_candidate:
             self.state.empty_candidate = True
             return
-        self.emit_event(
-            "emptied",
-            fill_before_pct=round(min(self.state.fill_peak_pct, 100.0), 1),
-            fill_after_pct=round(fill, 1),
-            weight_before_kg=round(self.state.contents_g / 1000.0, 3),
-            pickup_id=None,
-        )
+        fields = {
+            "fill_before_pct": round(min(self.state.fill_peak_pct, 100.0), 1),
+            "fill_after_pct": round(fill, 1),
+            "weight_before_kg": round(self.state.contents_g / 1000.0, 3),
+            "pickup_id": None,
+        }
         log.info("container emptied (fill %.0f%% -> %.0f%%)", self.state.fill_peak_pct, fill)
         self.state.empty_candidate = False
         self.state.fill_peak_pct = fill
         self.state.deposits_since_empty = 0
         self.state.contents_g = 0.0
+        self.emit_event("emptied", fields)
 
     def _check_door(self, now: float) -> None:
         try:
@@ -389,7 +408,7 @@ class AgentRuntime:
                 self.check_devices()
                 self._check_storage()
                 self._check_network(now)
-                self.schedule.after("checks", now, 5.0)
+                self.schedule.after("checks", now, CHECK_PERIOD_S)
             if self.schedule.is_due("health", now):
                 self.emit_health()
                 self.schedule.after("health", now, intervals.health_s)

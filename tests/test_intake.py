@@ -212,11 +212,10 @@ def test_flap_jam_faults_locks_and_counts_the_item_once(rig: Rig) -> None:
     assert ("flap", "jammed", True) in [
         (f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")
     ]
-    intake = rig.bin.agent.runtime.intake
-    assert intake is not None
-    assert not intake.clear_jam()  # still jammed
+    runtime = rig.bin.agent.runtime
+    assert not runtime.clear_jam()  # still jammed
     rig.bin.faults.flap_jammed = False
-    assert intake.clear_jam()
+    assert runtime.clear_jam()
     rig.run(10)
     assert not rig.is_locked()
     assert len(rig.events("/events/deposit")) == 1

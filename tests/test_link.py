@@ -93,11 +93,11 @@ def test_broker_outage_loses_nothing_and_keeps_seq_contiguous(tmp_path: Path) ->
     try:
         agent.start_link()
         for i in range(30):
-            agent.runtime.emit_event("alarm", kind="tamper", active=True, detail=f"a{i}")
+            agent.runtime.emit_event("alarm", {"kind": "tamper", "active": True, "detail": f"a{i}"})
         seen.wait_for(lambda ms: len(ms) >= 30)
         broker.stop()
         for i in range(30, 60):
-            agent.runtime.emit_event("alarm", kind="tamper", active=True, detail=f"a{i}")
+            agent.runtime.emit_event("alarm", {"kind": "tamper", "active": True, "detail": f"a{i}"})
         assert agent.outbox.stats().depth >= 30
         broker.start()
         received = seen.wait_for(lambda ms: {int(m.json()["seq"]) for m in ms} >= set(range(1, 61)))

@@ -24,7 +24,7 @@ def main() -> None:
     test_bin.agent.start_link()
     for i in range(events):
         test_bin.agent.runtime.emit_event(
-            "alarm", kind="tamper", active=i % 2 == 0, detail=f"event {i}"
+            "alarm", {"kind": "tamper", "active": i % 2 == 0, "detail": f"event {i}"}
         )
     print("stored", flush=True)
     stop.wait()

@@ -1,0 +1,435 @@
+"""A fleet of simulated bins on one virtual clock, with visitors and a collection crew.
+
+Every bin runs the real agent (runtime, intake, outbox, MQTT link) on device-level
+simulated hardware. One thread drives them all as a discrete-event simulation: a heap
+of timed actions (visitors opening doors, crews emptying containers, agents asking to
+be stepped) is worked through in virtual-time order, paced to ``speed`` times real
+time. MQTT traffic flows for real, through a real broker, to a real bridge; the crew
+learns of pickups the way a scheduler would, by subscribing to ``fleet/v1/pickups/#``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import math
+import queue
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.app import Agent
+from agent.clock import ManualClock
+from agent.devices import DeviceStatus, Image
+from firmware_config import DeviceConfig, validate_config
+from protocol.codec import decode
+from protocol.messages import Pickup
+from protocol.transport import BrokerUrl
+from simulator.devices import SimIndicators, build_device_hardware
+from simulator.oracle import OracleClassifier
+from simulator.physical import Item, PhysicalBin
+from simulator.world import ArrivalProcess, ItemCatalog
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600.0
+CITY_CENTRE = (52.5200, 13.4050)
+
+
+@dataclass
+class FleetOptions:
+    """What to simulate and how fast."""
+
+    bins: int = 12
+    days: float = 3.0
+    speed: float = 3600.0
+    """Virtual seconds per real second; 0 runs as fast as the machine allows."""
+    seed: int = 7
+    peak_per_hour: float = 8.0
+    regions: tuple[str, ...] = ("north", "south")
+    crew_delay_h: tuple[float, float] = (4.0, 20.0)
+    """A crew empties a bin this many hours after its pickup is requested."""
+    classifier_accuracy: float = 0.95
+    telemetry_s: float = 300.0
+    fill_sample_s: float = 120.0
+
+
+@dataclass
+class BinCounters:
+    """What happened at one bin, as the world saw it."""
+
+    visitors: int = 0
+    items: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    turned_away: int = 0
+    emptied: int = 0
+    full_s: float = 0.0
+
+
+class BlankCamera:
+    """Fleet runs classify with the oracle, so the photo itself does not matter."""
+
+    component = "camera"
+
+    def status(self) -> DeviceStatus:
+        """Always healthy."""
+        return DeviceStatus.ok()
+
+    def capture(self, timeout_s: float = 2.0) -> Image:
+        """A tiny grey frame."""
+        return np.full((8, 8, 3), 128, dtype=np.uint8)
+
+
+@dataclass
+class SimBin:
+    """One bin of the fleet: its world, its hardware and its agent."""
+
+    index: int
+    config: DeviceConfig
+    physical: PhysicalBin
+    agent: Agent
+    arrivals: ArrivalProcess
+    catalog: ItemCatalog
+    counters: BinCounters = field(default_factory=BinCounters)
+    busy: bool = False
+    next_wake: float = math.inf
+    pickup_pending: bool = False
+
+    @property
+    def bin_id(self) -> str:
+        """The bin's id."""
+        return self.config.identity.bin_id
+
+    @property
+    def colour(self) -> str:
+        """The LED the visitor sees."""
+        indicators = self.agent.hardware.indicators
+        return indicators.colour if isinstance(indicators, SimIndicators) else "off"
+
+
+@dataclass(frozen=True)
+class PickupNotice:
+    """A pickup message the crew received."""
+
+    pickup: Pickup
+    virtual_time: float
+
+
+class FleetSim:
+    """Runs a fleet of bins against a broker (and whatever bridge listens there)."""
+
+    def __init__(
+        self,
+        options: FleetOptions,
+        endpoint: BrokerUrl,
+        workdir: Path,
+        *,
+        clock: ManualClock | None = None,
+        on_pickup: Callable[[PickupNotice], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.endpoint = endpoint
+        self.workdir = workdir
+        self.clock = clock or ManualClock()
+        self.rng = random.Random(options.seed)
+        self.on_pickup = on_pickup
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._inbox: queue.SimpleQueue[Pickup] = queue.SimpleQueue()
+        self.bins = [self._make_bin(i) for i in range(options.bins)]
+        self._by_id = {b.bin_id: b for b in self.bins}
+        self.pickups_seen: list[PickupNotice] = []
+        self._crew: mqtt.Client | None = None
+
+    # -- building ------------------------------------------------------------------------
+
+    def _bin_config(self, index: int) -> DeviceConfig:
+        lat = CITY_CENTRE[0] + self.rng.uniform(-0.08, 0.08)
+        lon = CITY_CENTRE[1] + self.rng.uniform(-0.12, 0.12)
+        options = self.options
+        return validate_config(
+            {
+                "identity": {
+                    "bin_id": f"sim-{index + 1:04d}",
+                    "region": options.regions[index % len(options.regions)],
+                    "location": {"lat": round(lat, 5), "lon": round(lon, 5)},
+                },
+                "hardware": {"backend": "sim-device", "temperature_sensor": "sim"},
+                "intervals": {
+                    "telemetry_s": options.telemetry_s,
+                    "health_s": 3600,
+                    "fill_sample_s": options.fill_sample_s,
+                },
+                "broker": {
+                    "host": self.endpoint.host,
+                    "port": self.endpoint.port,
+                    "backoff_min_s": 0.2,
+                    "backoff_max_s": 5,
+                    "inflight": 100,
+                },
+                "storage": {"path": str(self.workdir / f"sim-{index + 1:04d}.db")},
+                "simulation": {"seed": options.seed * 1000 + index},
+            },
+            source=f"fleet bin {index}",
+        )
+
+    def _make_bin(self, index: int) -> SimBin:
+        config = self._bin_config(index)
+        rng = random.Random(config.simulation.seed)
+        physical = PhysicalBin(
+            container_depth_mm=config.calibration.empty_distance_mm,
+            container_volume_l=config.simulation.container_volume_l,
+        )
+        hardware = build_device_hardware(config, self.clock, physical, BlankCamera(), rng=rng)
+        classifier = OracleClassifier(physical, rng, self.options.classifier_accuracy)
+        agent = Agent.build(
+            config,
+            hardware,
+            self.clock,
+            endpoint=self.endpoint,
+            rng=rng,
+            classifier=classifier,
+        )
+        popularity = math.exp(rng.gauss(0, 0.35))
+        return SimBin(
+            index=index,
+            config=config,
+            physical=physical,
+            agent=agent,
+            arrivals=ArrivalProcess(rng, self.options.peak_per_hour, popularity),
+            catalog=ItemCatalog(rng),
+        )
+
+    # -- the event queue -----------------------------------------------------------------
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        """Run ``action`` at virtual monotonic time ``when``."""
+        heapq.heappush(self._heap, (when, next(self._order), action))
+
+    def poke(self, sim_bin: SimBin, delay: float = 0.0) -> None:
+        """Step this bin's agent soon (what an edge interrupt does on a real bin)."""
+        when = self.clock.monotonic() + delay
+        if when < sim_bin.next_wake:
+            sim_bin.next_wake = when
+            self.at(when, lambda: self._step(sim_bin, when))
+
+    def _step(self, sim_bin: SimBin, scheduled: float) -> None:
+        if scheduled != sim_bin.next_wake:
+            return  # superseded by an earlier wake-up
+        sim_bin.next_wake = math.inf
+        wanted = sim_bin.agent.runtime.step()
+        self.poke(sim_bin, max(wanted - self.clock.monotonic(), 0.0))
+
+    # -- visitors ------------------------------------------------------------------------
+
+    def _schedule_visit(self, sim_bin: SimBin) -> None:
+        gap = sim_bin.arrivals.next_after(self.clock.now())
+        if math.isfinite(gap):
+            self.at(self.clock.monotonic() + gap, lambda: self._visit(sim_bin))
+
+    def _visit(self, sim_bin: SimBin) -> None:
+        self._schedule_visit(sim_bin)
+        sim_bin.counters.visitors += 1
+        self._deposit(sim_bin, sim_bin.arrivals.items_per_visit())
+
+    def _deposit(self, sim_bin: SimBin, items_left: int) -> None:
+        """Open the door, put an item on the tray, close it, look at the light."""
+        physical = sim_bin.physical
+        now = self.clock.monotonic()
+        if physical.door_locked:
+            sim_bin.counters.turned_away += 1
+            return
+        if sim_bin.busy or physical.door_open or physical.tray is not None:
+            self.at(now + 20.0, lambda: self._deposit(sim_bin, items_left))
+            return
+        sim_bin.busy = True
+        item = sim_bin.catalog.draw()
+        physical.door_open = True
+        self.poke(sim_bin)
+        self.at(now + 2.0, lambda: self._place(sim_bin, item))
+        self.at(now + 4.0, lambda: self._close(sim_bin))
+        self.at(now + 6.5, lambda: self._look(sim_bin, item, items_left))
+
+    def _place(self, sim_bin: SimBin, item: Item) -> None:
+        sim_bin.physical.place_on_tray(item)
+        sim_bin.counters.items += 1
+        self.poke(sim_bin)
+
+    def _close(self, sim_bin: SimBin) -> None:
+        sim_bin.physical.door_open = False
+        self.poke(sim_bin)
+
+    def _look(self, sim_bin: SimBin, item: Item, items_left: int) -> None:
+        now = self.clock.monotonic()
+        if sim_bin.physical.tray is None:
+            sim_bin.counters.accepted += 1
+            self._next_item(sim_bin, items_left, now + 3.0)
+            return
+        # Rejected (red) or stuck: take it back.
+        sim_bin.counters.rejected += 1
+        sim_bin.physical.door_open = not sim_bin.physical.door_locked
+        self.poke(sim_bin)
+        self.at(now + 2.0, lambda: self._take_back(sim_bin, items_left))
+
+    def _take_back(self, sim_bin: SimBin, items_left: int) -> None:
+        if sim_bin.physical.door_open:
+            sim_bin.physical.take_from_tray()
+            sim_bin.physical.door_open = False
+            self.poke(sim_bin)
+        self._next_item(sim_bin, items_left, self.clock.monotonic() + 5.0)
+
+    def _next_item(self, sim_bin: SimBin, items_left: int, when: float) -> None:
+        sim_bin.busy = False
+        if items_left > 1:
+            self.at(when, lambda: self._deposit(sim_bin, items_left - 1))
+
+    # -- the crew ------------------------------------------------------------------------
+
+    def _start_crew(self) -> None:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"sim-crew-{uuid.uuid4().hex[:6]}"
+        )
+
+        def on_connect(c: mqtt.Client, *args: Any) -> None:
+            c.subscribe("fleet/v1/pickups/#", qos=1)
+
+        def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            try:
+                self._inbox.put(decode(Pickup, bytes(message.payload), topic=message.topic))
+            except ValueError as err:
+                log.warning("crew ignored a pickup message: %s", err)
+
+        client.on_connect = on_connect
+        client.on_message = on_message
+        client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=30)
+        client.loop_start()
+        self._crew = client
+
+    def _read_pickups(self) -> None:
+        while True:
+            try:
+                pickup = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            notice = PickupNotice(pickup, self.clock.monotonic())
+            self.pickups_seen.append(notice)
+            if self.on_pickup:
+                self.on_pickup(notice)
+            sim_bin = self._by_id.get(pickup.bin_id)
+            if sim_bin is None:
+                continue
+            if pickup.status in ("requested", "escalated") and not sim_bin.pickup_pending:
+                sim_bin.pickup_pending = True
+                delay = self.rng.uniform(*self.options.crew_delay_h) * HOUR
+                self._schedule_emptying(sim_bin, delay)
+
+    def _schedule_emptying(self, sim_bin: SimBin, delay: float) -> None:
+        self.at(self.clock.monotonic() + delay, lambda: self._empty(sim_bin))
+
+    def _empty(self, sim_bin: SimBin) -> None:
+        sim_bin.pickup_pending = False
+        if sim_bin.physical.contents_volume_l <= 0:
+            return
+        sim_bin.physical.empty()
+        sim_bin.counters.emptied += 1
+        self.poke(sim_bin)
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _account_full(self, period: float) -> None:
+        for sim_bin in self.bins:
+            if "overflow" in sim_bin.agent.runtime.state.active_alarms:
+                sim_bin.counters.full_s += period
+        self.at(self.clock.monotonic() + period, lambda: self._account_full(period))
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect every agent and the crew; schedule the first visitors."""
+        self._start_crew()
+        for sim_bin in self.bins:
+            sim_bin.agent.start_link()
+            self.poke(sim_bin)
+            self._schedule_visit(sim_bin)
+        self.at(self.clock.monotonic() + 300.0, lambda: self._account_full(300.0))
+
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        """Simulate ``options.days`` of virtual time, paced by ``options.speed``."""
+        start_virtual = self.clock.monotonic()
+        end = start_virtual + self.options.days * 86_400
+        start_real = time.monotonic()
+        speed = self.options.speed
+        last_report = 0.0
+        while self._heap and self._heap[0][0] <= end:
+            when, _, action = heapq.heappop(self._heap)
+            if speed > 0:
+                lead = (when - start_virtual) / speed - (time.monotonic() - start_real)
+                if lead > 0:
+                    time.sleep(min(lead, 0.25))
+            self.clock.advance(max(when - self.clock.monotonic(), 0.0))
+            action()
+            self._read_pickups()
+            if progress and time.monotonic() - last_report > 0.2:
+                last_report = time.monotonic()
+                progress((self.clock.monotonic() - start_virtual) / (end - start_virtual))
+        self.clock.advance(max(end - self.clock.monotonic(), 0.0))
+        if progress:
+            progress(1.0)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait (real time) until every agent's outbox is empty."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._read_pickups()
+            if all(b.agent.outbox.stats().depth == 0 for b in self.bins):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Say goodbye from every agent and disconnect the crew."""
+        for sim_bin in self.bins:
+            sim_bin.agent.stop()
+        if self._crew is not None:
+            self._crew.disconnect()
+            self._crew.loop_stop()
+        self._read_pickups()
+
+    def summary(self) -> dict[str, Any]:
+        """Totals over the fleet."""
+        totals = BinCounters()
+        for sim_bin in self.bins:
+            for name in vars(totals):
+                setattr(totals, name, getattr(totals, name) + getattr(sim_bin.counters, name))
+        requested = {n.pickup.pickup_id for n in self.pickups_seen}
+        collected = {
+            n.pickup.pickup_id for n in self.pickups_seen if n.pickup.status == "collected"
+        }
+        return {
+            "bins": len(self.bins),
+            "virtual_days": self.options.days,
+            "visitors": totals.visitors,
+            "deposits": totals.items,
+            "accepted": totals.accepted,
+            "rejected": totals.rejected,
+            "turned_away": totals.turned_away,
+            "pickups": len(requested),
+            "collected": len(collected),
+            "emptied": totals.emptied,
+            "hours_full": round(totals.full_s / HOUR, 1),
+        }
+
+    def summary_json(self) -> str:
+        """The summary as one JSON object."""
+        return json.dumps(self.summary())
