@@ -19,6 +19,7 @@ from agent.hal.gpio import BOTH, IN, PUD_UP, Gpio
 logger = logging.getLogger(__name__)
 
 POLL_SAMPLES = 4
+MAX_SETTLE_DEBOUNCES = 5
 
 
 class DebouncedInput:
@@ -58,17 +59,32 @@ class DebouncedInput:
             self.edges += 1
 
     def level(self) -> int:
-        """The debounced level (0 or 1)."""
-        if self.edge_driven:
+        """The debounced level (0 or 1) now.
+
+        In the middle of a bounce it waits (a few debounce times at most) for the
+        contact to settle, so a caller never gets a level from before a change it could
+        have seen; if the line keeps bouncing it returns the last trusted level.
+        """
+        if not self.edge_driven:
+            return self._polled_level()
+        deadline: int | None = None
+        while True:
             raw = self._gpio.input(self._pin)  # on the simulator this delivers due edges
             now = self._clock.monotonic_ns()
             with self._lock:
-                quiet = self._last_edge_ns is None or now - self._last_edge_ns >= self._debounce_ns
-                if quiet and raw != self._stable:
-                    self._stable = raw
-                    self._stable_since_ns = now
-                return self._stable
-        return self._polled_level()
+                quiet_at = (
+                    now if self._last_edge_ns is None else self._last_edge_ns + self._debounce_ns
+                )
+                if now >= quiet_at:
+                    if raw != self._stable:
+                        self._stable = raw
+                        self._stable_since_ns = now
+                    return self._stable
+                if deadline is None:
+                    deadline = now + MAX_SETTLE_DEBOUNCES * self._debounce_ns
+                elif now >= deadline:
+                    return self._stable
+            self._clock.sleep(min(quiet_at, deadline) / 1e9 - now / 1e9)
 
     def stable_for_ns(self) -> int:
         """How long the debounced level has held."""
