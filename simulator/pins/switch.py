@@ -47,7 +47,7 @@ class BouncingSwitch(PinModel):
         self.changes += 1
         target = self._active_level if seen else 1 - self._active_level
         # An odd number of transitions, alternating, so the last one lands on the target.
-        toggles = 1 if self._bounce_ns == 0 else self._rng.randrange(1, self._max_toggles, 2)
+        toggles = 1 if self._bounce_ns == 0 else self._rng.randrange(3, self._max_toggles + 1, 2)
         offsets = sorted(round(self._rng.uniform(0, self._bounce_ns)) for _ in range(toggles))
         offsets[0] = 0
         self._schedule = [
