@@ -74,7 +74,9 @@ def measure_empty_depth(
     sensor: DistanceSensor, temp_c: float | None = None, rounds: int = 3
 ) -> float:
     """The distance to the floor of the empty container: the median of a few rounds."""
-    return float(statistics.median(sensor.measure_distance(temp_c).distance_mm for _ in range(rounds)))
+    return float(
+        statistics.median(sensor.measure_distance(temp_c).distance_mm for _ in range(rounds))
+    )
 
 
 def write_calibration(path: Path, values: dict[str, int | float]) -> None:

@@ -29,14 +29,21 @@ class CheckResult:
     detail: str
 
 
+_VERDICTS: dict[str, Verdict] = {"ok": "pass", "degraded": "warn", "failed": "fail"}
+
+
 def _verdict(status: DeviceStatus) -> Verdict:
-    return {"ok": "pass", "degraded": "warn", "failed": "fail"}[status.health]
+    return _VERDICTS[status.health]
 
 
 def _status_detail(measured: str, status: DeviceStatus) -> str:
     if status.health == "ok":
         return measured
-    return f"{measured}; {status.code}: {status.detail}" if measured else f"{status.code}: {status.detail}"
+    return (
+        f"{measured}; {status.code}: {status.detail}"
+        if measured
+        else f"{status.code}: {status.detail}"
+    )
 
 
 def run_selftest(hardware: BinHardware, *, camera_timeout_s: float = 2.0) -> list[CheckResult]:

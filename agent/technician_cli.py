@@ -152,7 +152,9 @@ def calibrate_tare(config_path: Path, yes: bool) -> None:
 @calibrate_group.command("scale")
 @CONFIG_OPTION
 @click.option(
-    "--mass-g", type=click.FloatRange(min=1.0, max=50_000.0), required=True,
+    "--mass-g",
+    type=click.FloatRange(min=1.0, max=50_000.0),
+    required=True,
     help="The known mass placed on the tray, in grams.",
 )
 @YES_OPTION
@@ -180,8 +182,11 @@ def calibrate_empty_depth(config_path: Path, yes: bool) -> None:
         if not isinstance(sensor, DistanceSensor):
             _fail(f"the {type(sensor).__name__} fill sensor cannot be calibrated")
         if not yes and hardware.simulation is None:
-            click.prompt("Empty the container and close the lid, then press Enter", default="",
-                         show_default=False)
+            click.prompt(
+                "Empty the container and close the lid, then press Enter",
+                default="",
+                show_default=False,
+            )
         depth = measure_empty_depth(sensor, hardware.temperature.read_c())
         if depth <= config.calibration.full_distance_mm:
             raise CalibrationError(

@@ -43,7 +43,9 @@ def test_tare_scale_and_depth_round_trip(profile: Path) -> None:
 
     run("calibrate", "scale", "--mass-g", "500", "--config", str(profile))
     config = load_config(profile)
-    assert config.calibration.scale_counts_per_g == pytest.approx(true.hx711_counts_per_g, rel=0.002)
+    assert config.calibration.scale_counts_per_g == pytest.approx(
+        true.hx711_counts_per_g, rel=0.002
+    )
 
     run("calibrate", "empty-depth", "--config", str(profile))
     config = load_config(profile)
@@ -78,7 +80,7 @@ def test_an_invalid_result_is_not_written(profile: Path) -> None:
 
 
 def test_unknown_calibration_key_is_refused(profile: Path) -> None:
-    with pytest.raises(CalibrationError, match="calibration.gain"):
+    with pytest.raises(CalibrationError, match=r"calibration\.gain"):
         write_calibration(profile, {"gain": 1})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 
@@ -45,7 +46,7 @@ class Bench:
             self.gpio.clock,
             dout=DOUT,
             sck=SCK,
-            settings=LoadCell(gain=gain, samples=3),  # type: ignore[arg-type]
+            settings=LoadCell(gain=gain, samples=3),
             calibration=self.calibration,
         )
 
@@ -82,7 +83,9 @@ def test_25_pulses_per_read_at_gain_128() -> None:
 
 
 @pytest.mark.parametrize(("gain", "pulses"), [(64, 27), (32, 26)])
-def test_pulse_count_selects_gain_and_a_priming_read_follows_power_up(gain: int, pulses: int) -> None:
+def test_pulse_count_selects_gain_and_a_priming_read_follows_power_up(
+    gain: int, pulses: int
+) -> None:
     bench = Bench(gain=gain, mass=100.0)
     raw = bench.scale.read_raw(1)
     assert bench.model.gain == gain
@@ -99,8 +102,9 @@ def test_every_clock_high_phase_is_short() -> None:
     bench = Bench()
     bench.scale.read_raw(3)
     history = bench.gpio.history(SCK)
-    highs = [t1 - t0 for (t0, l0), (t1, _) in zip(history, history[1:], strict=False) if l0 == 1]
-    assert highs and max(highs) <= 5_000
+    highs = [t1 - t0 for (t0, l0), (t1, _) in itertools.pairwise(history) if l0 == 1]
+    assert highs
+    assert max(highs) <= 5_000
 
 
 def test_a_clock_held_high_powers_the_chip_down_and_low_resets_it() -> None:

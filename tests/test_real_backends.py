@@ -36,7 +36,8 @@ def test_rpi_gpio_import_fails_with_one_line_naming_the_library() -> None:
         import_rpi_gpio()
     message = str(caught.value)
     assert message.startswith("RPi.GPIO is not available (")
-    assert "rpi-lgpio" in message and "\n" not in message
+    assert "rpi-lgpio" in message
+    assert "\n" not in message
 
 
 def test_not_a_raspberry_pi_runtime_error_becomes_the_same_line(
@@ -154,15 +155,15 @@ def test_picamera2_absent_and_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
         Picamera2Backend(0, fake_picamera2).open()
     monkeypatch.setattr(FakePicamera2, "cameras", [{"Model": "imx708"}])
     monkeypatch.setattr(FakePicamera2, "never_ready", True)
-    with pytest.raises(TimeoutError, match="no frame within 0.5 s"):
+    with pytest.raises(TimeoutError, match=r"no frame within 0\.5 s"):
         Picamera2Backend(0, fake_picamera2).capture(0.5)
 
 
 def test_rpi_backend_off_a_pi_names_the_missing_library() -> None:
     config = load_config(RPI_PROFILE)
-    with pytest.raises(HardwareUnavailable, match="RPi.GPIO is not available"):
+    with pytest.raises(HardwareUnavailable, match=r"RPi\.GPIO is not available"):
         build_hardware(config, SystemClock())
-    with pytest.raises(HardwareUnavailable, match="RPi.GPIO is not available"):
+    with pytest.raises(HardwareUnavailable, match=r"RPi\.GPIO is not available"):
         build_configured(config, SystemClock())  # through the entry point
 
 

@@ -35,7 +35,8 @@ def test_photo_follows_category_and_index(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "photos")
     camera = ImageFolderCamera(with_item("glass", 3), images_dir=folder)
     frame = camera.capture(1.0)
-    assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+    assert frame.shape == (24, 32, 3)
+    assert frame.dtype == np.uint8
     assert tuple(frame[0, 0]) == (40, 240, 40)  # index 3 wraps to glass1.png
     assert camera.last_photo == folder / "glass" / "glass1.png"
 
@@ -43,8 +44,10 @@ def test_photo_follows_category_and_index(tmp_path: Path) -> None:
 def test_real_photos_are_served(trashnet_dir: Path) -> None:
     camera = ImageFolderCamera(with_item("cardboard", 0), images_dir=trashnet_dir)
     frame = camera.capture(1.0)
-    assert frame.ndim == 3 and frame.shape[2] == 3
-    assert camera.last_photo is not None and camera.last_photo.parent.name == "cardboard"
+    assert frame.ndim == 3
+    assert frame.shape[2] == 3
+    assert camera.last_photo is not None
+    assert camera.last_photo.parent.name == "cardboard"
 
 
 def test_empty_tray_and_unknown_category(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -63,7 +66,10 @@ def test_faults_reach_the_driver(tmp_path: Path) -> None:
     faults = FaultInjector()
     slept: list[float] = []
     backend = ImageFolderCamera(
-        with_item("glass"), images_dir=make_folder(tmp_path / "p"), faults=faults, sleep=slept.append
+        with_item("glass"),
+        images_dir=make_folder(tmp_path / "p"),
+        faults=faults,
+        sleep=slept.append,
     )
     driver = CameraDriver(backend)
     faults.inject(camera="absent")

@@ -94,7 +94,7 @@ def test_output_history_and_listeners_carry_timestamps() -> None:
     gpio.output(18, 0)
     levels = [level for _, level in gpio.history(18)]
     assert levels == [0, 1, 0]
-    (t0, _), (t1, _), (t2, _) = gpio.history(18)
+    (_t0, _), (t1, _), (t2, _) = gpio.history(18)
     assert t2 - t1 == 1_001_000
     assert recorder.seen[-2:] == [(t1, 1), (t2, 0)]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from agent.devices import DeviceError
@@ -22,7 +24,7 @@ def test_a_bouncing_door_reads_one_clean_change(edges: bool) -> None:
             sim.physical.door_open = True
         readings.append(door.is_open())
         rig.clock.sleep(0.001)
-    changes = sum(1 for a, b in zip(readings, readings[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(readings) if a != b)
     assert changes == 1
     assert readings[-1] is True
     pin_levels = [level for _, level in sim.gpio.history(config.pins.door_switch)]
@@ -95,6 +97,7 @@ def test_lock_follows_the_solenoid() -> None:
     rig = make_sim_rig()
     sim = rig.need_sim()
     rig.hardware.lock.set_locked(True)
-    assert sim.physical.door_locked and rig.hardware.lock.locked
+    assert sim.physical.door_locked
+    assert rig.hardware.lock.locked
     rig.hardware.lock.set_locked(False)
     assert not sim.physical.door_locked

@@ -25,7 +25,8 @@ def test_selftest_fails_with_an_injected_fault(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["selftest", "--config", str(path)])
     assert result.exit_code == 1
     fill_line = next(line for line in result.output.splitlines() if "│ fill" in line)
-    assert "FAIL" in fill_line and "no_echo" in fill_line
+    assert "FAIL" in fill_line
+    assert "no_echo" in fill_line
     assert "self-test failed: fill" in result.output
 
 
@@ -39,7 +40,13 @@ def test_bad_config_is_reported_by_key(tmp_path: Path) -> None:
 
 def test_every_technician_command_has_help() -> None:
     runner = CliRunner()
-    for args in (["selftest"], ["calibrate"], ["calibrate", "tare"], ["calibrate", "scale"],
-                 ["calibrate", "empty-depth"]):
+    for args in (
+        ["selftest"],
+        ["calibrate"],
+        ["calibrate", "tare"],
+        ["calibrate", "scale"],
+        ["calibrate", "empty-depth"],
+    ):
         result = runner.invoke(cli, [*args, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output
+        assert result.exit_code == 0
+        assert "Usage" in result.output

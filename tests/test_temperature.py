@@ -46,7 +46,11 @@ def test_no_probe_degrades_the_fill_component(tmp_path: Path) -> None:
     sensor = Ds18b20(SysfsW1Bus(tmp_path / "missing"), read_timeout_ms=1000)
     assert sensor.read_c() is None
     status = sensor.status()
-    assert (sensor.component, status.health, status.code) == ("ultrasonic", "degraded", "temp_absent")
+    assert (sensor.component, status.health, status.code) == (
+        "ultrasonic",
+        "degraded",
+        "temp_absent",
+    )
 
 
 class HangingBus:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from agent.devices import DeviceError
@@ -36,10 +38,10 @@ def test_trigger_is_at_least_10_us_and_pings_at_least_60_ms_apart() -> None:
     rig.hardware.fill.measure(None)
     history = sim.gpio.history(rig.config.pins.ultrasonic_trigger)
     rises = [t for t, level in history if level == 1]
-    widths = [t1 - t0 for (t0, l0), (t1, _) in zip(history, history[1:], strict=False) if l0 == 1]
+    widths = [t1 - t0 for (t0, l0), (t1, _) in itertools.pairwise(history) if l0 == 1]
     assert len(rises) == rig.config.ultrasonic.pings
     assert min(widths) >= 10_000
-    gaps = [b - a for a, b in zip(rises, rises[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(rises)]
     assert min(gaps) >= rig.config.ultrasonic.ping_interval_ms * 1_000_000
     assert sim.ultrasonic.short_triggers == 0
 
@@ -82,7 +84,8 @@ def test_some_lost_pings_degrade_but_still_measure() -> None:
 
     sim.ultrasonic._echo_width_ns = flaky  # type: ignore[method-assign]
     reading = rig.hardware.fill.measure(18.0)
-    assert reading.valid_pings == 5 and reading.total_pings == 7
+    assert reading.valid_pings == 5
+    assert reading.total_pings == 7
     status = rig.hardware.fill.status()
     assert (status.health, status.code) == ("degraded", "no_echo")
     assert "5 of 7" in (status.detail or "")
@@ -97,8 +100,9 @@ def test_no_echo_behaviour_of_each_sensor(sensor: str, pulse_ms: int) -> None:
     with pytest.raises(DeviceError, match="no_echo"):
         rig.hardware.fill.measure(None)
     history = sim.gpio.history(config.pins.ultrasonic_echo)
-    widths = [t1 - t0 for (t0, l0), (t1, _) in zip(history, history[1:], strict=False) if l0 == 1]
-    assert widths and all(w == pytest.approx(pulse_ms * 1_000_000, rel=0.01) for w in widths)
+    widths = [t1 - t0 for (t0, l0), (t1, _) in itertools.pairwise(history) if l0 == 1]
+    assert widths
+    assert all(w == pytest.approx(pulse_ms * 1_000_000, rel=0.01) for w in widths)
 
 
 def test_target_out_of_the_sensor_range_reads_as_no_echo() -> None:

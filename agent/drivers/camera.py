@@ -49,7 +49,9 @@ class CameraDriver:
                 raise self._health.fail("absent", str(err)) from None
             except TimeoutError as err:
                 self._close_backend()
-                raise self._health.fail("timeout", str(err) or f"no frame in {timeout_s:g} s") from None
+                raise self._health.fail(
+                    "timeout", str(err) or f"no frame in {timeout_s:g} s"
+                ) from None
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
                 raise self._health.fail("bad_frame", f"frame {frame.shape} {frame.dtype}")
             brightness = float(frame.mean())

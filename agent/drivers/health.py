@@ -25,7 +25,9 @@ class Health:
         """The device works (a fault it had is cleared)."""
         self.set("ok")
 
-    def set(self, health: ComponentHealth, code: str | None = None, detail: str | None = None) -> None:
+    def set(
+        self, health: ComponentHealth, code: str | None = None, detail: str | None = None
+    ) -> None:
         """Set the health, with a fault code and detail when it is not ``ok``."""
         status = DeviceStatus() if health == "ok" else DeviceStatus(health, code, detail)
         with self._lock:

@@ -120,7 +120,9 @@ class Hx711Scale:
             except _ReadFault as fault:
                 raise self._health.fail(fault.code, fault.detail) from None
             self._health.ok()
-        return filtered_median(values, self._settings.outlier_g * self.calibration.scale_counts_per_g)
+        return filtered_median(
+            values, self._settings.outlier_g * self.calibration.scale_counts_per_g
+        )
 
     def close(self) -> None:
         """Leave the clock low (the chip keeps converting) and release the pins."""
@@ -165,7 +167,8 @@ class Hx711Scale:
             )
         if self._gpio.input(self._dout) == LOW:
             raise _ReadFault(
-                "data_stuck", "DOUT still low after a complete read: data line stuck low",
+                "data_stuck",
+                "DOUT still low after a complete read: data line stuck low",
                 retry=False,
             )
         value = decode_24bit(word)

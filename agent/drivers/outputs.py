@@ -105,7 +105,9 @@ class _FlapBase(ABC):
 
     component = "flap"
 
-    def __init__(self, clock: TimingClock, settings: FlapDrive, tray_clear: TrayClear | None) -> None:
+    def __init__(
+        self, clock: TimingClock, settings: FlapDrive, tray_clear: TrayClear | None
+    ) -> None:
         self._clock = clock
         self._settings = settings
         self._tray_clear = tray_clear
@@ -135,8 +137,7 @@ class _FlapBase(ABC):
                 return
             raise self._health.fail(
                 "jammed",
-                f"tray still occupied {self._settings.clear_timeout_ms} ms after the flap "
-                "opened",
+                f"tray still occupied {self._settings.clear_timeout_ms} ms after the flap opened",
             )
 
     def _wait_clear(self) -> bool:

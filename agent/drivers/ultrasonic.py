@@ -141,11 +141,13 @@ class UltrasonicFillSensor:
 
     def _ping(self, temp_c: float, limit_mm: float) -> Ping:
         gpio, clock = self._gpio, self._clock
-        if gpio.input(self._echo) == HIGH:
-            # Still high from the last ping's lost echo? Give it the no-echo time to fall.
-            if self._wait_level(LOW, clock.monotonic_ns() + self._no_echo_ns * 2) is None:
-                self._last_trigger_ns = clock.monotonic_ns()
-                return Ping(None, "echo_stuck")
+        # Still high from the last ping's lost echo? Give it the no-echo time to fall.
+        if (
+            gpio.input(self._echo) == HIGH
+            and self._wait_level(LOW, clock.monotonic_ns() + self._no_echo_ns * 2) is None
+        ):
+            self._last_trigger_ns = clock.monotonic_ns()
+            return Ping(None, "echo_stuck")
         gpio.output(self._trigger, HIGH)
         clock.sleep(TRIGGER_S)
         gpio.output(self._trigger, LOW)

@@ -88,7 +88,7 @@ class Picamera2Backend:
             config = camera.create_still_configuration(main={"format": "RGB888"})
             camera.configure(config)
             camera.start()
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 (libcamera raises many kinds; all mean absent)
             camera.close()
             raise CameraAbsent(f"camera {self._camera_num} cannot start: {err}") from None
         self._camera = camera

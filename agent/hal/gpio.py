@@ -35,11 +35,11 @@ class Pwm(Protocol):
         """Start with a duty cycle in percent (0 to 100)."""
         ...
 
-    def ChangeDutyCycle(self, dutycycle: float) -> None:  # noqa: N802 (RPi.GPIO's name)
+    def ChangeDutyCycle(self, dutycycle: float) -> None:
         """Change the duty cycle, in percent."""
         ...
 
-    def ChangeFrequency(self, frequency: float) -> None:  # noqa: N802 (RPi.GPIO's name)
+    def ChangeFrequency(self, frequency: float) -> None:
         """Change the frequency, in hertz."""
         ...
 
@@ -101,7 +101,7 @@ class Gpio(Protocol):
         """Whether an edge was seen since the last call (then clears the flag)."""
         ...
 
-    def PWM(self, channel: int, frequency: float) -> Pwm:  # noqa: N802 (RPi.GPIO's name)
+    def PWM(self, channel: int, frequency: float) -> Pwm:
         """A software PWM on an output channel."""
         ...
 

@@ -48,7 +48,7 @@ class RpiGpio:
         """Choose the pin numbering; failures (no /dev/gpiomem, unknown SoC) are one line."""
         try:
             self._gpio.setmode(mode)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 (lgpio.error is a bare Exception)
             raise HardwareUnavailable(
                 f"RPi.GPIO cannot drive the pins ({_one_line(err)}): check that this is a "
                 "Raspberry Pi and that the user is in the 'gpio' group"
@@ -67,7 +67,7 @@ class RpiGpio:
                 self._gpio.setup(channel, direction, pull_up_down=pull_up_down)
             else:
                 self._gpio.setup(channel, direction, pull_up_down=pull_up_down, initial=initial)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 (lgpio.error is a bare Exception)
             raise HardwareUnavailable(
                 f"GPIO {channel} cannot be set up ({_one_line(err)}): is another process "
                 "using it, or is the pin number wrong?"
@@ -120,7 +120,7 @@ class RpiGpio:
         """Forwarded."""
         return bool(self._gpio.event_detected(channel))
 
-    def PWM(self, channel: int, frequency: float) -> Pwm:  # noqa: N802 (RPi.GPIO's name)
+    def PWM(self, channel: int, frequency: float) -> Pwm:
         """Forwarded: RPi.GPIO's PWM object has the :class:`Pwm` methods."""
         return cast(Pwm, self._gpio.PWM(channel, frequency))
 

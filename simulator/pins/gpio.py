@@ -63,11 +63,11 @@ class SimPwm:
         self.running = True
         self._set(self.frequency, dutycycle)
 
-    def ChangeDutyCycle(self, dutycycle: float) -> None:  # noqa: N802 (RPi.GPIO's name)
+    def ChangeDutyCycle(self, dutycycle: float) -> None:
         """Change the duty cycle (0 to 100)."""
         self._set(self.frequency, dutycycle)
 
-    def ChangeFrequency(self, frequency: float) -> None:  # noqa: N802 (RPi.GPIO's name)
+    def ChangeFrequency(self, frequency: float) -> None:
         """Change the frequency."""
         if frequency <= 0:
             raise ValueError("frequency must be greater than 0.0")
@@ -221,7 +221,9 @@ class SimGpio:
             if direction not in (G.IN, G.OUT):
                 raise ValueError("An invalid direction was passed to setup()")
             if pull_up_down not in (G.PUD_OFF, G.PUD_UP, G.PUD_DOWN):
-                raise ValueError("Invalid value for pull_up_down - should be either PUD_OFF, PUD_UP or PUD_DOWN")
+                raise ValueError(
+                    "Invalid value for pull_up_down - should be either PUD_OFF, PUD_UP or PUD_DOWN"
+                )
             if direction == G.OUT and pull_up_down != G.PUD_OFF:
                 raise ValueError("pull_up_down parameter is not valid for outputs")
             pin = self._pin(bcm)
@@ -264,7 +266,9 @@ class SimGpio:
             pin = self._input_pin(bcm)
             self._check_edge_supported(edge)
             if pin.edge is not None:
-                raise RuntimeError("Conflicting edge detection already enabled for this GPIO channel")
+                raise RuntimeError(
+                    "Conflicting edge detection already enabled for this GPIO channel"
+                )
             if timeout is None:
                 raise RuntimeError(
                     "wait_for_edge without a timeout would block the simulation forever"
@@ -293,7 +297,9 @@ class SimGpio:
             pin = self._input_pin(bcm)
             self._check_edge_supported(edge)
             if pin.edge is not None:
-                raise RuntimeError("Conflicting edge detection already enabled for this GPIO channel")
+                raise RuntimeError(
+                    "Conflicting edge detection already enabled for this GPIO channel"
+                )
             pin.edge = edge
             pin.event = False
             if callback is not None:
@@ -304,7 +310,9 @@ class SimGpio:
         with self._call():
             pin = self._input_pin(self._bcm(channel))
             if pin.edge is None:
-                raise RuntimeError("Add event detection using add_event_detect first before adding a callback")
+                raise RuntimeError(
+                    "Add event detection using add_event_detect first before adding a callback"
+                )
             pin.callbacks.append(callback)
 
     def remove_event_detect(self, channel: int) -> None:
@@ -322,7 +330,7 @@ class SimGpio:
             seen, pin.event = pin.event, False
             return seen
 
-    def PWM(self, channel: int, frequency: float) -> SimPwm:  # noqa: N802 (RPi.GPIO's name)
+    def PWM(self, channel: int, frequency: float) -> SimPwm:
         """A software PWM on an output channel."""
         with self._call():
             bcm = self._bcm(channel)
@@ -367,7 +375,10 @@ class SimGpio:
             yield
             self.calls += 1
             cost = self.call_cost_ns
-            if self.faults.gpio_stall_probability and self._rng.random() < self.faults.gpio_stall_probability:
+            if (
+                self.faults.gpio_stall_probability
+                and self._rng.random() < self.faults.gpio_stall_probability
+            ):
                 cost += round(self.faults.gpio_stall_us * 1000)
                 self.stalls += 1
             self._step_to(self._now + cost)

@@ -103,7 +103,8 @@ class Hx711Model(PinModel):
 
     def next_event_ns(self, now_ns: int) -> int | None:
         """When DOUT may change by itself: the next conversion, or power-down."""
-        times = [self._next_conversion_ns(now_ns)]
+        idle_ready = not self._reading and self._available(now_ns) > self._consumed
+        times = [] if idle_ready else [self._next_conversion_ns(now_ns)]
         if self._sck_high_since is not None:
             times.append(self._sck_high_since + POWER_DOWN_NS + 1)
         later = [t for t in times if t > now_ns]

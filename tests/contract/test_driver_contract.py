@@ -58,7 +58,8 @@ def test_switches_answer_booleans(rig: Rig) -> None:
 def test_camera_returns_an_rgb_frame(rig: Rig) -> None:
     frame = rig.hardware.camera.capture(2.0)
     assert frame.dtype == np.uint8
-    assert frame.ndim == 3 and frame.shape[2] == 3
+    assert frame.ndim == 3
+    assert frame.shape[2] == 3
     assert rig.hardware.camera.status().health == "ok"
 
 
