@@ -69,8 +69,8 @@ class RpiGpio:
                 self._gpio.setup(channel, direction, pull_up_down=pull_up_down, initial=initial)
         except Exception as err:  # noqa: BLE001 (lgpio.error is a bare Exception)
             raise HardwareUnavailable(
-                f"GPIO {channel} cannot be set up ({_one_line(err)}): is another process "
-                "using it, or is the pin number wrong?"
+                f"GPIO {channel} cannot be set up ({_one_line(err)}): check that no other "
+                "process holds it and that the user is in the 'gpio' group"
             ) from None
 
     def input(self, channel: int) -> int:
