@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
 import click
 
+from agent.cli_support import fail, load_or_exit
 from agent.clock import SystemClock
 from agent.errors import AgentError
 from agent.status import read_status, render_status
-from firmware_config import ConfigError, DeviceConfig, load_config
+from agent.technician_cli import calibrate_group, selftest_command
 from protocol.transport import parse_broker_url
 
 
@@ -36,29 +36,8 @@ def config_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def config_validate(file: Path) -> None:
     """Validate FILE; print every error with its key path and exit 1 if there is any."""
-    try:
-        config = load_config(file)
-    except ConfigError as err:
-        for issue in err.issues:
-            click.echo(f"{file}: {issue}", err=True)
-        sys.exit(1)
+    config = load_or_exit(file)
     click.echo(f"{file}: valid configuration for bin {config.identity.bin_id}")
-
-
-def load_or_exit(file: Path) -> DeviceConfig:
-    """Load a configuration, or print its errors (one per line) and exit 1."""
-    try:
-        return load_config(file)
-    except ConfigError as err:
-        for issue in err.issues:
-            click.echo(f"{file}: {issue}", err=True)
-        sys.exit(1)
-
-
-def fail(message: str) -> None:
-    """Print one line on stderr and exit 1 (no traceback for expected failures)."""
-    click.echo(f"bin-agent: {message}", err=True)
-    sys.exit(1)
 
 
 @cli.command("run")
@@ -115,6 +94,10 @@ def status(config_file: Path, as_json: bool) -> None:
     except AgentError as err:
         fail(str(err))
     click.echo(render_status(report, as_json=as_json))
+
+
+cli.add_command(selftest_command)
+cli.add_command(calibrate_group)
 
 
 def main() -> None:

@@ -169,6 +169,9 @@ class BinHardware:
     lock: Lock
     indicators: Indicators
     extra_close: list[object] = field(default_factory=list)
+    simulation: object | None = None
+    """The simulated world behind simulated hardware (for a world model to drive and tests
+    to inject faults into); None on real hardware."""
 
     def devices(self) -> list[Device]:
         """All devices, for health reports and self-tests."""

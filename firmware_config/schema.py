@@ -158,6 +158,12 @@ class LoadCell(Section):
         le=10_000.0,
         description="Readings this far from the median are dropped.",
     )
+    max_pulse_us: int = Field(
+        default=50,
+        ge=5,
+        le=60,
+        description="A clock pulse longer than this may have powered the HX711 down: re-read.",
+    )
 
 
 class Ultrasonic(Section):
@@ -399,6 +405,155 @@ class Storage(Section):
     )
 
 
+class Switches(Section):
+    """How the door switch and IR beam are debounced."""
+
+    door_debounce_ms: int = Field(
+        default=20, ge=1, le=500, description="Door switch must be stable this long to count."
+    )
+    beam_debounce_ms: int = Field(
+        default=10, ge=1, le=500, description="IR beam must be stable this long to count."
+    )
+
+
+class FlapDrive(Section):
+    """How the flap is driven and how a jam is recognised."""
+
+    servo_hz: int = Field(default=50, ge=40, le=400, description="Servo PWM frequency.")
+    closed_pulse_us: int = Field(
+        default=1000, ge=400, le=2600, description="Servo pulse width holding the flap closed."
+    )
+    open_pulse_us: int = Field(
+        default=2000, ge=400, le=2600, description="Servo pulse width opening the flap."
+    )
+    open_ms: int = Field(
+        default=600, ge=50, le=5000, description="How long the flap stays open per drop."
+    )
+    solenoid_pulse_ms: int = Field(
+        default=300, ge=20, le=5000, description="Solenoid flap energised this long per drop."
+    )
+    clear_timeout_ms: int = Field(
+        default=1000,
+        ge=50,
+        le=10_000,
+        description="After a drop the beam must clear within this time, or the flap is jammed.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_pulses(self) -> Self:
+        if self.open_pulse_us == self.closed_pulse_us:
+            raise ValueError("flap.open_pulse_us must differ from flap.closed_pulse_us")
+        return self
+
+
+class TemperatureProbe(Section):
+    """Where the DS18B20 is read and how long a read may take."""
+
+    w1_devices_dir: Path = Field(
+        default=Path("/sys/bus/w1/devices"), description="1-wire sysfs directory of the probe."
+    )
+    read_timeout_ms: int = Field(
+        default=1500, ge=100, le=10_000, description="Longest DS18B20 read before it counts failed."
+    )
+
+
+class CameraCheck(Section):
+    """How captured frames are checked."""
+
+    black_level: float = Field(
+        default=8.0,
+        ge=0.0,
+        le=128.0,
+        description="Frames whose mean brightness (0-255) is below this are black frames.",
+    )
+
+
+class SimulationFaults(Section):
+    """Faults injected into the pin-level simulator at start (tests change them live)."""
+
+    hx711: Literal["none", "stuck_high", "stuck_low", "floating", "saturated"] = Field(
+        default="none",
+        description=(
+            "HX711 DOUT stuck high (never ready), stuck low, floating (picks up the clock: "
+            "reads all ones) or a saturated reading (load cell wiring broken)."
+        ),
+    )
+    ultrasonic: Literal["none", "no_echo", "echo_stuck", "blind_zone"] = Field(
+        default="none",
+        description="No echo, echo line stuck high, or a target inside the blind zone.",
+    )
+    camera: Literal["none", "absent", "timeout", "black_frame"] = Field(
+        default="none", description="Camera missing, never delivering a frame, or black frames."
+    )
+    flap: Literal["none", "jammed"] = Field(default="none", description="Flap stuck closed.")
+    door: Literal["none", "left_open"] = Field(
+        default="none", description="Door held open whatever consumers do."
+    )
+    temperature: Literal["none", "absent", "crc_error", "power_on_reset"] = Field(
+        default="none",
+        description="DS18B20 missing, failing its CRC, or stuck at its 85 degC power-on value.",
+    )
+    gpio_stall_probability: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Chance that a GPIO call is pre-empted (an HX711 clock pulse too long).",
+    )
+    gpio_stall_us: float = Field(
+        default=120.0, ge=1.0, le=100_000.0, description="How long a pre-empted GPIO call takes."
+    )
+
+
+class SimulationPins(Section):
+    """The simulated circuit behind the pins of the pin-level simulator."""
+
+    gpio_call_us: float = Field(
+        default=1.0, ge=0.1, le=1000.0, description="Virtual time one GPIO call costs."
+    )
+    container_depth_mm: float | None = Field(
+        default=None,
+        ge=100.0,
+        le=6000.0,
+        description="True container depth; empty means calibration.empty_distance_mm.",
+    )
+    air_temp_c: float = Field(
+        default=18.0, ge=-40.0, le=60.0, description="Air temperature in the container at start."
+    )
+    hx711_offset: int = Field(
+        default=84_000, ge=-(2**22), le=2**22, description="True raw reading of the empty tray."
+    )
+    hx711_counts_per_g: float = Field(
+        default=428.0, ge=1.0, le=10_000.0, description="True raw counts per gram at gain 128."
+    )
+    hx711_noise_counts: float = Field(
+        default=60.0, ge=0.0, le=100_000.0, description="Standard deviation of HX711 noise."
+    )
+    hx711_drift_counts_per_c: float = Field(
+        default=25.0,
+        ge=-10_000.0,
+        le=10_000.0,
+        description="Offset drift per degree Celsius away from 20 degC.",
+    )
+    hx711_rate_sps: Literal[10, 80] = Field(
+        default=10, description="HX711 output rate (RATE pin low: 10, high: 80)."
+    )
+    ultrasonic_noise_mm: float = Field(
+        default=2.0, ge=0.0, le=200.0, description="Standard deviation of echo distance noise."
+    )
+    wall_echo_mm: float | None = Field(
+        default=None,
+        ge=20.0,
+        le=8000.0,
+        description="Distance of a side wall that sometimes answers first (wide beam).",
+    )
+    wall_echo_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Chance a ping hears the wall, not the contents."
+    )
+    switch_bounce_ms: float = Field(
+        default=3.0, ge=0.0, le=100.0, description="How long a switch contact bounces."
+    )
+
+
 class Simulation(Section):
     """Settings of the simulated backends; ignored on real hardware."""
 
@@ -412,6 +567,12 @@ class Simulation(Section):
     )
     deposits_per_hour: float = Field(
         default=4.0, ge=0.0, le=600.0, description="Mean deposit rate at the busiest hour."
+    )
+    pins: SimulationPins = Field(
+        default_factory=SimulationPins, description="The circuit behind the simulated pins."
+    )
+    faults: SimulationFaults = Field(
+        default_factory=SimulationFaults, description="Faults injected at start."
     )
 
 
@@ -433,4 +594,10 @@ class DeviceConfig(Section):
     intervals: Intervals = Field(default_factory=Intervals, description="Periods.")
     broker: Broker = Field(default_factory=Broker, description="MQTT connection.")
     storage: Storage = Field(default_factory=Storage, description="Local storage.")
+    switches: Switches = Field(default_factory=Switches, description="Door and beam inputs.")
+    flap: FlapDrive = Field(default_factory=FlapDrive, description="Flap drive.")
+    temperature: TemperatureProbe = Field(
+        default_factory=TemperatureProbe, description="DS18B20 probe."
+    )
+    camera: CameraCheck = Field(default_factory=CameraCheck, description="Camera checks.")
     simulation: Simulation = Field(default_factory=Simulation, description="Simulated world.")
