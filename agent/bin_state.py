@@ -28,8 +28,8 @@ class BinState(BaseModel):
     active_alarms: dict[str, str | None] = Field(default_factory=dict)
     lock_reasons: list[str] = Field(default_factory=list)
     """Why the intake door is locked (overflow, flap_jammed, remote); empty: unlocked."""
-    active_faults: dict[str, str] = Field(default_factory=dict)
-    """component -> fault code currently raised."""
+    active_faults: dict[str, str | None] = Field(default_factory=dict)
+    """``component/code`` -> detail of every fault currently raised."""
 
     @classmethod
     def load(cls, db: LocalDb) -> BinState:

@@ -56,11 +56,19 @@ class FaultMonitor:
     """Watches devices' health; thread-safe, so a health timer and a state machine may
     both call :meth:`poll`."""
 
-    def __init__(self, devices: Iterable[Device], emit: Emit) -> None:
+    def __init__(
+        self,
+        devices: Iterable[Device],
+        emit: Emit,
+        *,
+        initial: dict[tuple[str, str], str | None] | None = None,
+    ) -> None:
+        """``initial`` holds the faults raised before a restart, so they are not raised
+        again, and are cleared if the device has recovered meanwhile."""
         self._devices = list(devices)
         self._emit = emit
         self._lock = threading.Lock()
-        self._active: dict[tuple[str, str], str | None] = {}
+        self._active: dict[tuple[str, str], str | None] = dict(initial or {})
         self._sensors: dict[str, ComponentHealth] = {}
         for device in self._devices:
             if contract_component(device.component) is None:

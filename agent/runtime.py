@@ -22,6 +22,7 @@ from agent import __version__
 from agent.bin_state import STATE_KEY, BinState
 from agent.clock import Clock
 from agent.devices import BinHardware, DeviceError
+from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine
 from agent.localdb import LocalDb
 from agent.messages import MODELS_BY_EVENT, MessageFactory
@@ -92,6 +93,14 @@ class AgentRuntime:
         self._wake = threading.Event()
         self._step_lock = threading.RLock()
         self._telemetry_after_fill = False
+        device_faults: dict[tuple[str, str], str | None] = {}
+        for key, detail in self.state.active_faults.items():
+            component, _, code = key.partition("/")
+            if component not in ("storage", "network"):
+                device_faults[(component, code)] = detail
+        self.fault_monitor = FaultMonitor(
+            hardware.devices(), self._record_fault, initial=device_faults
+        )
         self.intake: IntakeMachine | None = None
         if classifier is not None:
             self.intake = IntakeMachine(
@@ -208,44 +217,40 @@ class AgentRuntime:
         log.warning("alarm %s %s: %s", kind, "raised" if active else "cleared", detail)
         self.emit_event("alarm", {"kind": kind, "active": active, "detail": detail})
 
+    def _record_fault(self, component: str, code: str, active: bool, detail: str | None) -> None:
+        """Store one fault transition with the state that remembers it (one transaction)."""
+        key = f"{component}/{code}"
+        if active:
+            self.state.active_faults[key] = detail
+        else:
+            self.state.active_faults.pop(key, None)
+        fields = {"component": component, "code": code, "active": active, "detail": detail}
+        self.emit_event("fault", fields)
+
     def set_fault(self, component: str, code: str | None, detail: str | None = None) -> None:
-        """Record a component's fault code (None when healthy); changes produce events."""
-        current = self.state.active_faults.get(component)
-        if current == code:
+        """Set the one fault of a non-device component (storage, network); None clears it."""
+        prefix = f"{component}/"
+        current = [k for k in self.state.active_faults if k.startswith(prefix)]
+        if current == ([f"{prefix}{code}"] if code else []):
             return
-        self.state.active_faults.pop(component, None)
-        if current is not None:
-            log.info("fault %s/%s cleared", component, current)
-            fields = {"component": component, "code": current, "active": False, "detail": None}
-            self.emit_event("fault", fields)
+        for key in current:
+            log.info("fault %s cleared", key)
+            self._record_fault(component, key[len(prefix) :], False, "recovered")
         if code is not None:
-            self.state.active_faults[component] = code
             log.warning("fault %s/%s: %s", component, code, detail)
-            fields = {"component": component, "code": code, "active": True, "detail": detail}
-            self.emit_event("fault", fields)
+            self._record_fault(component, code, True, detail)
 
     def sensor_health(self) -> dict[str, ComponentHealth]:
         """Worst health per contract component, for ``health.sensors``."""
-        rank = {"ok": 0, "degraded": 1, "failed": 2}
-        worst: dict[str, ComponentHealth] = {}
-        for device in self.hardware.devices():
-            health = device.status().health
-            if rank[health] >= rank[worst.get(device.component, "ok")]:
-                worst[device.component] = health
-        worst["storage"] = "degraded" if "storage" in self.state.active_faults else "ok"
-        worst["network"] = "degraded" if "network" in self.state.active_faults else "ok"
-        return worst
+        sensors = self.fault_monitor.sensors()
+        for component in ("storage", "network"):
+            faulty = any(k.startswith(f"{component}/") for k in self.state.active_faults)
+            sensors[component] = "degraded" if faulty else "ok"
+        return sensors
 
     def check_devices(self) -> None:
-        """Turn device status changes into fault events."""
-        seen: dict[str, tuple[str | None, str | None]] = {}
-        for device in self.hardware.devices():
-            status = device.status()
-            if status.health != "ok" and device.component not in seen:
-                seen[device.component] = (status.code or status.health, status.detail)
-            seen.setdefault(device.component, (None, None))
-        for component, (code, detail) in seen.items():
-            self.set_fault(component, code, detail)
+        """Turn device status changes into fault events (raised once, cleared once)."""
+        self.fault_monitor.poll()
 
     # -- measurements -------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ class StatusReport:
     connection_since: str | None
     bd_seq: int
     active_alarms: list[str]
-    active_faults: dict[str, str]
+    active_faults: list[str]
 
 
 def read_status(config: DeviceConfig) -> StatusReport:
@@ -73,7 +73,7 @@ def read_status(config: DeviceConfig) -> StatusReport:
             connection_since=link.get("since"),
             bd_seq=int(db.get("bd_seq", 0)),
             active_alarms=sorted(state.active_alarms),
-            active_faults=dict(state.active_faults),
+            active_faults=sorted(state.active_faults),
         )
     finally:
         db.close()
@@ -117,7 +117,6 @@ def render_status(report: StatusReport, *, as_json: bool) -> str:
         + (f" ({report.fill_mm:.0f} mm)" if report.fill_mm is not None else ""),
         f"deposits       {report.deposits_since_empty} since last emptied",
         f"alarms         {', '.join(report.active_alarms) or 'none'}",
-        "faults         "
-        + (", ".join(f"{c}/{code}" for c, code in report.active_faults.items()) or "none"),
+        "faults         " + (", ".join(report.active_faults) or "none"),
     ]
     return "\n".join(lines)
