@@ -106,8 +106,10 @@ class Agent:
         return cls(config, clock, hardware, db, outbox, messages, runtime, link, lock)
 
     def start_link(self) -> None:
-        """Connect to the broker in the background."""
+        """Connect to the broker in the background (and let a simulated world begin)."""
         self.link.start()
+        if self.hardware.world is not None:
+            self.hardware.world.start()
 
     def start(self) -> None:
         """Connect and run the runtime on its own thread (real time)."""

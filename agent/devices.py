@@ -155,6 +155,19 @@ class Indicators(Device, Protocol):
         ...
 
 
+@runtime_checkable
+class World(Protocol):
+    """Something that acts on simulated hardware while the agent runs."""
+
+    def start(self) -> None:
+        """Begin acting."""
+        ...
+
+    def stop(self) -> None:
+        """Stop acting."""
+        ...
+
+
 @dataclass
 class BinHardware:
     """Every device of one bin, as the agent sees it."""
@@ -172,6 +185,9 @@ class BinHardware:
     simulation: object | None = None
     """The simulated world behind simulated hardware (for a world model to drive and tests
     to inject faults into); None on real hardware."""
+    world: World | None = None
+    """Simulated visitors for a simulated bin run on its own (``bin-agent run``); the
+    agent starts them with the runtime. None on real hardware and in fleet runs."""
 
     def devices(self) -> list[Device]:
         """All devices, for health reports and self-tests."""
@@ -189,6 +205,8 @@ class BinHardware:
 
     def close(self) -> None:
         """Release pins and cameras; safe to call twice."""
+        if self.world is not None:
+            self.world.stop()
         for item in [*self.devices(), *self.extra_close]:
             close = getattr(item, "close", None)
             if callable(close):

@@ -20,20 +20,24 @@ from agent.devices import (
     DeviceStatus,
     FillReading,
 )
+from agent.drivers.camera import CameraDriver
 from firmware_config.schema import DeviceConfig
+from simulator.camera import ImageFolderCamera
+from simulator.faults import FaultInjector
 from simulator.physical import PhysicalBin
 
-
-@dataclass
-class DeviceFaults:
-    """Faults injected at device level; each flag makes one device misbehave."""
-
-    fill_no_echo: bool = False
-    scale_disconnected: bool = False
-    scale_noise_g: float = 0.5
-    """Standard deviation of tray readings; large values keep the weight from settling."""
-    flap_jammed: bool = False
-    temperature_absent: bool = False
+# How each injected fault shows at device level: (fault code, detail).
+ULTRASONIC_FAULTS = {
+    "no_echo": ("no_echo", "no ping returned an echo"),
+    "echo_stuck": ("echo_stuck", "echo line stuck high"),
+    "blind_zone": ("blind_zone", "target inside the blind zone"),
+}
+HX711_FAULTS = {
+    "stuck_high": ("not_ready", "HX711 never became ready"),
+    "stuck_low": ("data_stuck", "HX711 data line stuck low"),
+    "floating": ("disconnected", "HX711 reads all ones"),
+    "saturated": ("saturated", "HX711 reading saturated"),
+}
 
 
 class _Status:
@@ -62,7 +66,11 @@ class SimFillSensor(_Status):
     component = "ultrasonic"
 
     def __init__(
-        self, physical: PhysicalBin, config: DeviceConfig, rng: random.Random, faults: DeviceFaults
+        self,
+        physical: PhysicalBin,
+        config: DeviceConfig,
+        rng: random.Random,
+        faults: FaultInjector,
     ) -> None:
         super().__init__()
         self.physical = physical
@@ -73,8 +81,9 @@ class SimFillSensor(_Status):
 
     def measure(self, temp_c: float | None = None) -> FillReading:
         """Fill from the surface distance, with 1 % ping noise and a rare wall echo."""
-        if self.faults.fill_no_echo:
-            raise self._fail("no_echo", f"0 of {self.pings} pings returned an echo")
+        fault = ULTRASONIC_FAULTS.get(self.faults.ultrasonic)
+        if fault is not None:
+            raise self._fail(*fault)
         true = self.physical.surface_distance_mm
         samples = sorted(true * (1 + self.rng.gauss(0, 0.01)) for _ in range(self.pings))
         distance = samples[len(samples) // 2]
@@ -95,15 +104,16 @@ class SimTemperature(_Status):
 
     component = "ultrasonic"
 
-    def __init__(self, physical: PhysicalBin, faults: DeviceFaults) -> None:
+    def __init__(self, physical: PhysicalBin, faults: FaultInjector) -> None:
         super().__init__()
         self.physical = physical
         self.faults = faults
 
     def read_c(self) -> float | None:
-        """Air temperature, or None when the sensor is absent."""
-        if self.faults.temperature_absent:
-            self._status = DeviceStatus("degraded", "temp_absent", "no temperature sensor")
+        """Air temperature, or None when the probe has failed."""
+        fault = self.faults.temperature
+        if fault != "none":
+            self._status = DeviceStatus("degraded", f"temp_{fault}", "temperature probe failed")
             return None
         self._ok()
         return self.physical.air_temp_c
@@ -114,19 +124,22 @@ class SimScale(_Status):
 
     component = "loadcell"
 
-    def __init__(self, physical: PhysicalBin, rng: random.Random, faults: DeviceFaults) -> None:
+    def __init__(self, physical: PhysicalBin, rng: random.Random, faults: FaultInjector) -> None:
         super().__init__()
         self.physical = physical
         self.rng = rng
         self.faults = faults
         self.offset_g = 0.0
+        self.noise_g = 0.5
+        """Standard deviation of readings; a large value keeps the weight from settling."""
 
     def read_g(self) -> float:
         """Net grams on the tray."""
-        if self.faults.scale_disconnected:
-            raise self._fail("disconnected", "HX711 reads all ones")
+        fault = HX711_FAULTS.get(self.faults.hx711)
+        if fault is not None:
+            raise self._fail(*fault)
         self._ok()
-        noise = self.rng.gauss(0, self.faults.scale_noise_g)
+        noise = self.rng.gauss(0, self.noise_g)
         return self.physical.tray_mass_g + noise - self.offset_g
 
     def tare(self) -> int:
@@ -140,13 +153,14 @@ class SimDoor(_Status):
 
     component = "door"
 
-    def __init__(self, physical: PhysicalBin) -> None:
+    def __init__(self, physical: PhysicalBin, faults: FaultInjector) -> None:
         super().__init__()
         self.physical = physical
+        self.faults = faults
 
     def is_open(self) -> bool:
-        """Whether a consumer holds the door open."""
-        return self.physical.door_open
+        """Whether the door is open (a consumer, or a door that will not close)."""
+        return self.physical.door_open or self.faults.door == "left_open"
 
 
 class SimBeam(_Status):
@@ -168,14 +182,14 @@ class SimFlap(_Status):
 
     component = "flap"
 
-    def __init__(self, physical: PhysicalBin, faults: DeviceFaults) -> None:
+    def __init__(self, physical: PhysicalBin, faults: FaultInjector) -> None:
         super().__init__()
         self.physical = physical
         self.faults = faults
 
     def drop(self) -> None:
         """Open and close the flap."""
-        if self.faults.flap_jammed:
+        if self.faults.flap == "jammed":
             raise self._fail("jammed", "item still on the tray after the flap cycle")
         self.physical.drop_tray_into_container()
         self._ok()
@@ -235,19 +249,26 @@ def build_device_hardware(
     config: DeviceConfig,
     clock: Clock,
     physical: PhysicalBin,
-    camera: Camera,
+    camera: Camera | None = None,
     *,
     rng: random.Random | None = None,
-    faults: DeviceFaults | None = None,
+    faults: FaultInjector | None = None,
 ) -> BinHardware:
-    """The device-level hardware of one simulated bin."""
+    """The device-level hardware of one simulated bin.
+
+    Without a ``camera``, photos come from the ImageFolder camera (by what is on the
+    tray), through the same camera driver a real bin uses.
+    """
     rng = rng or random.Random(config.simulation.seed)
-    faults = faults or DeviceFaults()
+    faults = faults or FaultInjector(config.simulation.faults)
+    if camera is None:
+        folder = ImageFolderCamera(physical, images_dir=config.simulation.images_dir, faults=faults)
+        camera = CameraDriver(folder)
     hardware = BinHardware(
         fill=SimFillSensor(physical, config, rng, faults),
         temperature=SimTemperature(physical, faults),
         scale=SimScale(physical, rng, faults),
-        door=SimDoor(physical),
+        door=SimDoor(physical, faults),
         beam=SimBeam(physical),
         camera=camera,
         flap=SimFlap(physical, faults),

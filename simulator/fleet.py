@@ -35,9 +35,10 @@ from firmware_config import DeviceConfig, validate_config
 from protocol.codec import decode
 from protocol.messages import Pickup
 from protocol.transport import BrokerUrl
-from simulator.devices import SimIndicators, build_device_hardware
+from simulator.devices import build_device_hardware
 from simulator.oracle import OracleClassifier
-from simulator.physical import Item, PhysicalBin
+from simulator.physical import PhysicalBin
+from simulator.visitors import VisitCounters, Visitors
 from simulator.world import ArrivalProcess, ItemCatalog
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,8 @@ class FleetOptions:
 
 @dataclass
 class BinCounters:
-    """What happened at one bin, as the world saw it."""
+    """What the crew did at one bin and how long it stood full."""
 
-    visitors: int = 0
-    items: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    turned_away: int = 0
     emptied: int = 0
     full_s: float = 0.0
 
@@ -99,10 +95,8 @@ class SimBin:
     config: DeviceConfig
     physical: PhysicalBin
     agent: Agent
-    arrivals: ArrivalProcess
-    catalog: ItemCatalog
+    visitors: Visitors
     counters: BinCounters = field(default_factory=BinCounters)
-    busy: bool = False
     next_wake: float = math.inf
     pickup_pending: bool = False
 
@@ -111,11 +105,19 @@ class SimBin:
         """The bin's id."""
         return self.config.identity.bin_id
 
-    @property
-    def colour(self) -> str:
-        """The LED the visitor sees."""
-        indicators = self.agent.hardware.indicators
-        return indicators.colour if isinstance(indicators, SimIndicators) else "off"
+
+@dataclass
+class _BinScheduler:
+    """The fleet's event queue as one bin's visitors see it."""
+
+    fleet: FleetSim
+    index: int
+
+    def after(self, delay: float, action: Callable[[], None]) -> None:
+        self.fleet.at(self.fleet.clock.monotonic() + delay, action)
+
+    def poke(self) -> None:
+        self.fleet.poke(self.fleet.bins[self.index])
 
 
 @dataclass(frozen=True)
@@ -202,14 +204,14 @@ class FleetSim:
             classifier=classifier,
         )
         popularity = math.exp(rng.gauss(0, 0.35))
-        return SimBin(
-            index=index,
-            config=config,
-            physical=physical,
-            agent=agent,
-            arrivals=ArrivalProcess(rng, self.options.peak_per_hour, popularity),
-            catalog=ItemCatalog(rng),
+        visitors = Visitors(
+            physical,
+            ArrivalProcess(rng, self.options.peak_per_hour, popularity),
+            ItemCatalog(rng),
+            _BinScheduler(self, index),
+            self.clock,
         )
+        return SimBin(index=index, config=config, physical=physical, agent=agent, visitors=visitors)
 
     # -- the event queue -----------------------------------------------------------------
 
@@ -230,69 +232,6 @@ class FleetSim:
         sim_bin.next_wake = math.inf
         wanted = sim_bin.agent.runtime.step()
         self.poke(sim_bin, max(wanted - self.clock.monotonic(), 0.0))
-
-    # -- visitors ------------------------------------------------------------------------
-
-    def _schedule_visit(self, sim_bin: SimBin) -> None:
-        gap = sim_bin.arrivals.next_after(self.clock.now())
-        if math.isfinite(gap):
-            self.at(self.clock.monotonic() + gap, lambda: self._visit(sim_bin))
-
-    def _visit(self, sim_bin: SimBin) -> None:
-        self._schedule_visit(sim_bin)
-        sim_bin.counters.visitors += 1
-        self._deposit(sim_bin, sim_bin.arrivals.items_per_visit())
-
-    def _deposit(self, sim_bin: SimBin, items_left: int) -> None:
-        """Open the door, put an item on the tray, close it, look at the light."""
-        physical = sim_bin.physical
-        now = self.clock.monotonic()
-        if physical.door_locked:
-            sim_bin.counters.turned_away += 1
-            return
-        if sim_bin.busy or physical.door_open or physical.tray is not None:
-            self.at(now + 20.0, lambda: self._deposit(sim_bin, items_left))
-            return
-        sim_bin.busy = True
-        item = sim_bin.catalog.draw()
-        physical.door_open = True
-        self.poke(sim_bin)
-        self.at(now + 2.0, lambda: self._place(sim_bin, item))
-        self.at(now + 4.0, lambda: self._close(sim_bin))
-        self.at(now + 6.5, lambda: self._look(sim_bin, item, items_left))
-
-    def _place(self, sim_bin: SimBin, item: Item) -> None:
-        sim_bin.physical.place_on_tray(item)
-        sim_bin.counters.items += 1
-        self.poke(sim_bin)
-
-    def _close(self, sim_bin: SimBin) -> None:
-        sim_bin.physical.door_open = False
-        self.poke(sim_bin)
-
-    def _look(self, sim_bin: SimBin, item: Item, items_left: int) -> None:
-        now = self.clock.monotonic()
-        if sim_bin.physical.tray is None:
-            sim_bin.counters.accepted += 1
-            self._next_item(sim_bin, items_left, now + 3.0)
-            return
-        # Rejected (red) or stuck: take it back.
-        sim_bin.counters.rejected += 1
-        sim_bin.physical.door_open = not sim_bin.physical.door_locked
-        self.poke(sim_bin)
-        self.at(now + 2.0, lambda: self._take_back(sim_bin, items_left))
-
-    def _take_back(self, sim_bin: SimBin, items_left: int) -> None:
-        if sim_bin.physical.door_open:
-            sim_bin.physical.take_from_tray()
-            sim_bin.physical.door_open = False
-            self.poke(sim_bin)
-        self._next_item(sim_bin, items_left, self.clock.monotonic() + 5.0)
-
-    def _next_item(self, sim_bin: SimBin, items_left: int, when: float) -> None:
-        sim_bin.busy = False
-        if items_left > 1:
-            self.at(when, lambda: self._deposit(sim_bin, items_left - 1))
 
     # -- the crew ------------------------------------------------------------------------
 
@@ -361,7 +300,7 @@ class FleetSim:
         for sim_bin in self.bins:
             sim_bin.agent.start_link()
             self.poke(sim_bin)
-            self._schedule_visit(sim_bin)
+            sim_bin.visitors.start()
         self.at(self.clock.monotonic() + 300.0, lambda: self._account_full(300.0))
 
     def run(self, progress: Callable[[float], None] | None = None) -> None:
@@ -409,9 +348,14 @@ class FleetSim:
     def summary(self) -> dict[str, Any]:
         """Totals over the fleet."""
         totals = BinCounters()
+        visits = VisitCounters()
         for sim_bin in self.bins:
             for name in vars(totals):
                 setattr(totals, name, getattr(totals, name) + getattr(sim_bin.counters, name))
+            for name in vars(visits):
+                setattr(
+                    visits, name, getattr(visits, name) + getattr(sim_bin.visitors.counters, name)
+                )
         requested = {n.pickup.pickup_id for n in self.pickups_seen}
         collected = {
             n.pickup.pickup_id for n in self.pickups_seen if n.pickup.status == "collected"
@@ -419,11 +363,11 @@ class FleetSim:
         return {
             "bins": len(self.bins),
             "virtual_days": self.options.days,
-            "visitors": totals.visitors,
-            "deposits": totals.items,
-            "accepted": totals.accepted,
-            "rejected": totals.rejected,
-            "turned_away": totals.turned_away,
+            "visitors": visits.visitors,
+            "deposits": visits.items,
+            "accepted": visits.accepted,
+            "rejected": visits.rejected,
+            "turned_away": visits.turned_away,
             "pickups": len(requested),
             "collected": len(collected),
             "emptied": totals.emptied,

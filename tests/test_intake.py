@@ -145,7 +145,7 @@ def test_door_opened_and_closed_with_nothing_records_nothing(rig: Rig) -> None:
 
 
 def test_weight_that_never_settles_is_rejected(rig: Rig) -> None:
-    rig.bin.faults.scale_noise_g = 40.0
+    rig.bin.agent.hardware.scale.noise_g = 40.0  # type: ignore[attr-defined]
     rig.deposit(Item("metal", 300, 0.5), settle_s=5)
     (deposit,) = rig.events("/events/deposit")
     assert (deposit["accepted"], deposit["reason"]) == (False, "weight_unstable")
@@ -188,7 +188,7 @@ def test_camera_failure_classifies_unknown_and_follows_policy(rig: Rig) -> None:
 
 
 def test_scale_failure_leaves_the_decision_to_the_camera(rig: Rig) -> None:
-    rig.bin.faults.scale_disconnected = True
+    rig.bin.faults.inject(hx711="floating")
     rig.deposit(BOTTLE)
     (deposit,) = rig.events("/events/deposit")
     assert deposit["accepted"] is True
@@ -201,7 +201,7 @@ def test_scale_failure_leaves_the_decision_to_the_camera(rig: Rig) -> None:
 
 
 def test_flap_jam_faults_locks_and_counts_the_item_once(rig: Rig) -> None:
-    rig.bin.faults.flap_jammed = True
+    rig.bin.faults.inject(flap="jammed")
     rig.deposit(BOTTLE)
     rig.run(10)
     (deposit,) = rig.events("/events/deposit")
@@ -214,7 +214,7 @@ def test_flap_jam_faults_locks_and_counts_the_item_once(rig: Rig) -> None:
     ]
     runtime = rig.bin.agent.runtime
     assert not runtime.clear_jam()  # still jammed
-    rig.bin.faults.flap_jammed = False
+    rig.bin.faults.clear("flap")
     assert runtime.clear_jam()
     rig.run(10)
     assert not rig.is_locked()

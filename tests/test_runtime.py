@@ -134,14 +134,14 @@ def test_fire_and_door_stuck_alarms(sim: tuple[SimulatedBin, ManualClock]) -> No
 def test_device_fault_raised_and_cleared(sim: tuple[SimulatedBin, ManualClock]) -> None:
     test_bin, clock = sim
     run_for(test_bin, clock, 10)
-    test_bin.faults.fill_no_echo = True
+    test_bin.faults.inject(ultrasonic="no_echo")
     run_for(test_bin, clock, 60)
     faults = stored(test_bin, "/events/fault")
     assert [(f["component"], f["code"], f["active"]) for f in faults] == [
         ("ultrasonic", "no_echo", True)
     ]
     assert stored(test_bin, "/telemetry")[-1]["fill_pct"] is None
-    test_bin.faults.fill_no_echo = False
+    test_bin.faults.clear("ultrasonic")
     run_for(test_bin, clock, 60)
     faults = stored(test_bin, "/events/fault")
     assert [(f["component"], f["active"]) for f in faults] == [

@@ -25,6 +25,7 @@ from simulator.pins.onewire import SimW1Bus
 from simulator.pins.outputs import LockModel, ServoFlapModel, SolenoidFlapModel
 from simulator.pins.switch import BouncingSwitch
 from simulator.pins.ultrasonic import UltrasonicModel
+from simulator.visitors import StandaloneWorld
 
 TEST_MASS_CATEGORY = "calibration-mass"
 
@@ -183,5 +184,13 @@ def build_pin_hardware(
 
 def build_hardware(config: DeviceConfig, clock: Clock) -> BinHardware:
     """Entry point ``sim-pin``: a fresh physical bin from the configuration, with the
-    profile's ``[simulation.faults]`` injected."""
-    return build_pin_hardware(config, clock, physical_from_config(config))
+    profile's ``[simulation.faults]`` injected and visitors ready for ``bin-agent run``."""
+    physical = physical_from_config(config)
+    hardware = build_pin_hardware(config, clock, physical)
+    hardware.world = StandaloneWorld(
+        physical,
+        clock,
+        seed=config.simulation.seed,
+        peak_per_hour=config.simulation.deposits_per_hour,
+    )
+    return hardware

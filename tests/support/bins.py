@@ -12,7 +12,8 @@ from agent.devices import Camera
 from agent.intake import DepositClassifier
 from firmware_config import DeviceConfig, parse_config
 from protocol.transport import BrokerUrl
-from simulator.devices import DeviceFaults, build_device_hardware
+from simulator.devices import build_device_hardware
+from simulator.faults import FaultInjector
 from simulator.physical import PhysicalBin
 from tests.support.fakes import GreyCamera
 
@@ -43,7 +44,7 @@ class SimulatedBin:
 
     agent: Agent
     physical: PhysicalBin
-    faults: DeviceFaults
+    faults: FaultInjector
 
 
 def make_bin(
@@ -58,7 +59,7 @@ def make_bin(
     """A real agent on device-level simulated hardware, pointed at a local broker."""
     clock = clock or SystemClock(synced=True)
     physical = PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
-    faults = DeviceFaults()
+    faults = FaultInjector()
     hardware = build_device_hardware(
         config, clock, physical, camera or GreyCamera(), rng=random.Random(seed), faults=faults
     )
