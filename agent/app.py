@@ -93,8 +93,11 @@ class Agent:
             state_payload=lambda bd_seq, online, reason: messages.state(
                 outbox.last_seq, bd_seq, online, reason
             ),
-            subscriptions=[],
-            on_message=lambda topic, payload: runtime.wake(),
+            subscriptions=[
+                messages.topic(TopicKind.CONFIG_DESIRED),
+                messages.topic(TopicKind.CMD),
+            ],
+            on_message=runtime.receive,
         )
         outbox.add_listener(link.wake)
 

@@ -13,6 +13,7 @@ talks to the broker directly except for retained state through the link.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,13 +30,17 @@ from agent.messages import MODELS_BY_EVENT, MessageFactory
 from agent.outbox import Outbox
 from agent.sysinfo import cpu_temp_c, disk_free_mb
 from firmware_config.schema import DeviceConfig
+from protocol.errors import UnknownTopic
 from protocol.messages import ComponentHealth, Health, Telemetry
-from protocol.topics import TopicKind
+from protocol.topics import BinTopic, TopicKind, parse_bin_topic
 
 log = logging.getLogger(__name__)
 
 CHECK_PERIOD_S = 30.0
 """How often storage, network and device health are looked at between operations."""
+
+InboundHandler = Callable[[bytes], None]
+"""Handles the payload of one cloud-to-bin message (``cmd``, ``config/desired``)."""
 
 StepHook = Callable[[float], float | None]
 """A component driven by the runtime: called with the monotonic time, returns its next wake-up."""
@@ -91,6 +96,8 @@ class AgentRuntime:
         self._door_opened_at: float | None = None
         self._offline_since: float | None = None
         self._wake = threading.Event()
+        self.inbox: queue.SimpleQueue[tuple[BinTopic, bytes]] = queue.SimpleQueue()
+        self.handlers: dict[TopicKind, InboundHandler] = {}
         self._step_lock = threading.RLock()
         self._telemetry_after_fill = False
         device_faults: dict[tuple[str, str], str | None] = {}
@@ -376,6 +383,36 @@ class AgentRuntime:
                 "network", "offline", f"no broker connection for {now - self._offline_since:.0f} s"
             )
 
+    # -- messages from the cloud ------------------------------------------------------
+
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Queue a cloud-to-bin message (called on the MQTT thread; never blocks)."""
+        try:
+            parsed = parse_bin_topic(topic, prefix=self.config.broker.topic_prefix)
+        except UnknownTopic as err:
+            log.warning("ignoring a message: %s", err)
+            return
+        if parsed.bin_id != self.config.identity.bin_id:
+            log.warning("ignoring a message for %s on %s", parsed.bin_id, topic)
+            return
+        self.inbox.put((parsed, payload))
+        self.wake()
+
+    def _process_inbox(self) -> None:
+        while True:
+            try:
+                parsed, payload = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            handler = self.handlers.get(parsed.kind)
+            if handler is None:
+                log.warning("no handler for %s messages", parsed.kind.value)
+                continue
+            try:
+                handler(payload)
+            except Exception:
+                log.exception("handling a %s message failed", parsed.kind.value)
+
     # -- the loop -----------------------------------------------------------------------
 
     def wake(self) -> None:
@@ -388,6 +425,7 @@ class AgentRuntime:
             now = self.clock.monotonic()
             intervals = self.config.intervals
             wakeups: list[float] = []
+            self._process_inbox()
             for hook in self.hooks:
                 wanted = hook(now)
                 if wanted is not None:
