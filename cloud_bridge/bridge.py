@@ -278,6 +278,8 @@ class Bridge:
                     len(inbound),
                     self.settings.ingest.retry_delay_s,
                 )
+                with self._changed:
+                    self._changed.notify_all()
                 if self._stop_requested.wait(self.settings.ingest.retry_delay_s):
                     return None
             except Exception:
