@@ -76,7 +76,9 @@ class Bridge:
         self.settings = settings
         self._owns_store = store is None
         self.store: Store = store or SQLiteStore(
-            settings.store.path, synchronous=settings.store.synchronous
+            settings.store.path,
+            synchronous=settings.store.synchronous,
+            wal_autocheckpoint_pages=settings.store.wal_autocheckpoint_pages,
         )
         self._clock = clock
         self._monotonic = monotonic

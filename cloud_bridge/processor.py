@@ -44,7 +44,7 @@ INTERNAL_REASON = "internal"
 """Rejection reason of a message the bridge itself failed on (logged with its traceback)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Inbound:
     """One message as received, with what is needed to acknowledge it later."""
 
@@ -106,6 +106,7 @@ class Processor:
         now = self._clock()
         rejections: dict[str, _Rejections] = {}
         telemetry: list[tuple[Telemetry, datetime]] = []
+        new: list[StoredMessage] = []
         with self._store.transaction():
             for item in batch:
                 try:
@@ -119,10 +120,12 @@ class Processor:
                 except ProtocolError as err:
                     self._reject(rejections, err.reason, item.topic, str(err))
                     continue
-                if self._apply(message, item, now, telemetry):
+                if self._apply(message, item, now, telemetry, new):
                     outcome.stored += 1
                 else:
                     outcome.duplicates += 1
+            if new:
+                self._store.add_messages(new)
             if telemetry:
                 self._store.add_telemetry(telemetry)
             self._store.save_bins(self.fleet.take_dirty())
@@ -159,8 +162,13 @@ class Processor:
         item: Inbound,
         now: datetime,
         telemetry: list[tuple[Telemetry, datetime]],
+        new: list[StoredMessage],
     ) -> bool:
-        """Store and apply one valid message; False if it was a duplicate."""
+        """Store and apply one valid message; False if it was a duplicate.
+
+        A message above the bin's ``stored_seq`` is new for certain and joins ``new``
+        (written with one statement per batch); one at or below it is looked up.
+        """
         if isinstance(message, State):
             record = self.fleet.heard(message, now)
             applied = self.fleet.apply_state(record, message, now)
@@ -175,9 +183,17 @@ class Processor:
             received_at=now,
             payload=item.payload.decode("utf-8"),
         )
-        if not self._store.add_message(stored):
-            return False
+        known = self.fleet.get(message.bin_id)
+        if known is not None and message.seq <= known.stored_seq:
+            if new:
+                self._store.add_messages(new)
+                new.clear()
+            if not self._store.add_message(stored):
+                return False
+        else:
+            new.append(stored)
         record = self.fleet.heard(message, now)
+        record.stored_seq = max(record.stored_seq, message.seq)
         if isinstance(message, Telemetry):
             telemetry.append((message, now))
             if self.fleet.apply_telemetry(record, message):

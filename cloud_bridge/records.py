@@ -29,6 +29,8 @@ class BinRecord:
 
     Each group of fields remembers the ``seq`` it came from, so a message delivered
     late (lower ``seq``) is stored but never rolls the current state back.
+    ``stored_seq`` is the highest ``seq`` in the message log: anything above it cannot
+    be a duplicate, which spares the common in-order case a lookup.
     """
 
     bin_id: str
@@ -41,6 +43,7 @@ class BinRecord:
     agent_version: str | None = None
     config_version: int | None = None
     last_seq: int = 0
+    stored_seq: int = 0
     last_ts: datetime | None = None
     clock_synced: bool | None = None
     last_seen: datetime | None = None

@@ -164,6 +164,16 @@ class StoreSettings(Section):
         ),
     )
 
+    wal_autocheckpoint_pages: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description=(
+            "WAL pages (4 KiB) after which a commit checkpoints into the database file; "
+            "SQLite's default of 1,000 checkpoints (and syncs) every few batches."
+        ),
+    )
+
 
 class IngestSettings(Section):
     """How received messages are written."""

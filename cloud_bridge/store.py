@@ -14,15 +14,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cloud_bridge.records import BinRecord, PickupRecord, Publication, RejectionCount
 from protocol import DepositEvent, ManifestEntry, State, Telemetry
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A deduplicated bin message as received (everything enveloped except ``state``)."""
+class StoredMessage(NamedTuple):
+    """A deduplicated bin message as received (everything enveloped except ``state``).
+
+    A named tuple rather than a dataclass: one is made per message on the hot path.
+    """
 
     bin_id: str
     seq: int
@@ -60,6 +62,10 @@ class Store(Protocol):
 
     def add_message(self, message: StoredMessage) -> bool:
         """Record a message once; return False when ``(bin_id, seq)`` was already stored."""
+        ...
+
+    def add_messages(self, messages: Sequence[StoredMessage]) -> None:
+        """Record messages known to be new (duplicates among them are still ignored)."""
         ...
 
     def add_telemetry(self, rows: Sequence[tuple[Telemetry, datetime]]) -> None:
