@@ -36,12 +36,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_bridge.bridge import Bridge  # noqa: E402
-from cloud_bridge.cli import SWITCH_INTERVAL_S  # noqa: E402
-from cloud_bridge.settings import BridgeSettings, validate_settings  # noqa: E402
-from cloud_bridge.sqlite_store import SQLiteStore  # noqa: E402
-from tests.support.bins import telemetry  # noqa: E402
-from tests.support.mosquitto import Mosquitto  # noqa: E402
+from cloud_bridge.bridge import Bridge
+from cloud_bridge.cli import SWITCH_INTERVAL_S
+from cloud_bridge.settings import BridgeSettings, validate_settings
+from cloud_bridge.sqlite_store import SQLiteStore
+from tests.support.bins import telemetry
+from tests.support.mosquitto import Mosquitto
 
 TOPIC = "bins/v1/+/telemetry"
 MODES = ("NORMAL", "FULL")

@@ -4,8 +4,8 @@ WAL journal, ``synchronous`` NORMAL or FULL from the settings, one explicit
 transaction per batch, and small named migrations applied in order, each in its own
 transaction, recorded in ``schema_migrations``. The high-volume tables (``messages``,
 ``telemetry``) are rowid tables with a unique ``(bin_id, seq)`` index: appends stay
-sequential, which halves the insert cost of a clustered ``WITHOUT ROWID`` key. Readers (the CLI) open the same file
-read-only while the bridge writes.
+sequential, which halves the insert cost of a clustered ``WITHOUT ROWID`` key.
+Readers (the CLI) open the same file read-only while the bridge writes.
 """
 
 from __future__ import annotations
@@ -173,9 +173,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 
 _BIN_COLUMNS = (
     "bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason, agent_version, "
-    "config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen, telemetry_seq, fill_pct, "
-    "fill_mm, weight_kg, temp_c, door, deposits_since_empty, emptied_seq, alarms, faults, "
-    "health_seq, config_seq"
+    "config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen, telemetry_seq, "
+    "fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty, emptied_seq, alarms, "
+    "faults, health_seq, config_seq"
 )
 _PICKUP_COLUMNS = (
     "pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at, due_by, "
