@@ -191,6 +191,17 @@ def _fmt(value: datetime) -> str:
     return format_ts(value)
 
 
+_PICKUP_UPSERT = (
+    f"INSERT INTO pickups ({_PICKUP_COLUMNS}) VALUES ({', '.join('?' * 23)}) "
+    "ON CONFLICT (pickup_id) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = excluded.{column}"
+        for column in (c.strip() for c in _PICKUP_COLUMNS.split(","))
+        if column != "pickup_id"
+    )
+)
+
+
 def _ts(value: datetime | None) -> str | None:
     return None if value is None else _fmt(value)
 
@@ -495,10 +506,14 @@ class SQLiteStore:
         )
 
     def save_pickup(self, pickup: PickupRecord) -> None:
-        """``INSERT OR REPLACE`` of the whole pickup."""
+        """Insert or update by ``pickup_id``; a second open pickup of a bin is an error.
+
+        An upsert rather than ``INSERT OR REPLACE``, which would silently delete the
+        other open pickup that the one-open-per-bin index conflicts with.
+        """
         p = pickup
         self._db.execute(
-            f"INSERT OR REPLACE INTO pickups ({_PICKUP_COLUMNS}) VALUES ({', '.join('?' * 23)})",
+            _PICKUP_UPSERT,
             (
                 p.pickup_id,
                 p.bin_id,
