@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from cloud_bridge.backoff import Backoff
 from cloud_bridge.processor import SUBSCRIPTIONS, Inbound
 from cloud_bridge.settings import BrokerSettings
 from protocol import bin_wildcard
@@ -45,11 +46,10 @@ class MqttLink:
         self._settings = settings
         self._deliver = deliver
         self._published = published
-        self._rng = rng
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._generation = 0
-        self._attempt = 0
+        self._backoff = Backoff(settings.backoff_min_s, settings.backoff_max_s, rng)
         self._connected_at: float | None = None
         self._stopping = False
         self.ready = threading.Event()
@@ -175,7 +175,7 @@ class MqttLink:
             connected_at is not None
             and self._monotonic() - connected_at >= self._settings.stable_after_s
         ):
-            self._attempt = 0
+            self._backoff.reset()
         delay = self._schedule_retry()
         logger.warning("lost the broker (%s); reconnecting in %.2f s", reason_code, delay)
 
@@ -214,10 +214,8 @@ class MqttLink:
     # -- backoff --------------------------------------------------------------------------
 
     def _schedule_retry(self) -> float:
-        """Exponential backoff with jitter (paho's own has none): half to all of the step."""
-        step = min(self._settings.backoff_max_s, self._settings.backoff_min_s * 2.0**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        delay = step * self._rng.uniform(0.5, 1.0)
+        """Set paho's next reconnect delay from the jittered backoff; return it."""
+        delay = self._backoff.next_delay()
         # paho annotates the delays as int but only does arithmetic with them.
         cast(Any, self._client).reconnect_delay_set(min_delay=delay, max_delay=delay)
         return delay

@@ -149,11 +149,11 @@ class PickupService:
                 event.pickup_id,
                 pickup.pickup_id,
             )
-        fill_before = event.fill_before_pct if event.fill_before_pct is not None else None
+        fill_before = event.fill_before_pct
         self._collect(
             record,
             pickup,
-            fill_before=fill_before if fill_before is not None else pickup.fill_pct,
+            fill_before=pickup.fill_pct if fill_before is None else fill_before,
             before_seq=event.seq,
         )
 

@@ -13,7 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from cloud_bridge.errors import BrokerUrlError, SettingsError
@@ -133,6 +134,14 @@ class BrokerSettings(Section):
     def _valid_url(cls, value: str) -> str:
         parse_broker_url(value)
         return value
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Self:
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_min_s ({self.backoff_min_s}) exceeds backoff_max_s ({self.backoff_max_s})"
+            )
+        return self
 
     @property
     def address(self) -> BrokerAddress:

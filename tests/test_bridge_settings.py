@@ -88,6 +88,10 @@ pickup_threshold_pct = 70
         ("[regions.'no/slash']\ndue_hours = 1\n", "regions.no/slash"),
         ("[ingest]\nbatch_max = 'many'\n", "ingest.batch_max"),
         ("[broker\n", "(toml)"),
+        (
+            "[broker]\nbackoff_min_s = 30\nbackoff_max_s = 2\n",
+            "broker: backoff_min_s (30.0) exceeds",
+        ),
     ],
 )
 def test_settings_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
