@@ -40,7 +40,7 @@ from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli import SWITCH_INTERVAL_S
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
-from tests.support.bins import telemetry
+from tests.support.bin_messages import telemetry
 from tests.support.mosquitto import Mosquitto
 
 TOPIC = "bins/v1/+/telemetry"

@@ -19,7 +19,7 @@ from cloud_bridge.processor import Inbound, Processor
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup
-from tests.support import bins as msg
+from tests.support import bin_messages as msg
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Client
 

@@ -16,7 +16,7 @@ from cloud_bridge.bridge import Bridge
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
-from tests.support import bins as msg
+from tests.support import bin_messages as msg
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Client
 

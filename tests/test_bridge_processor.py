@@ -17,8 +17,8 @@ from cloud_bridge.processor import Inbound, Processor
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
-from tests.support import bins as msg
-from tests.support.bins import T0
+from tests.support import bin_messages as msg
+from tests.support.bin_messages import T0
 
 
 class FakeNow:

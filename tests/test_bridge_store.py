@@ -18,8 +18,8 @@ from cloud_bridge.records import BinRecord, Flag, PickupRecord
 from cloud_bridge.sqlite_store import MIGRATIONS, SQLiteStore
 from cloud_bridge.store import Store, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, decode
-from tests.support import bins as msg
-from tests.support.bins import T0
+from tests.support import bin_messages as msg
+from tests.support.bin_messages import T0
 
 STORES = ["sqlite-memory", "sqlite-file"]
 
