@@ -97,6 +97,7 @@ class Bridge:
         self._unconfirmed: dict[int, int] = {}
         self._stop_requested = threading.Event()
         self._writer: threading.Thread | None = None
+        self._stopped = False
         self._stop_timeout = 10.0
         self.error: BaseException | None = None
         """Set if the writer thread died; the bridge then no longer stores anything."""
@@ -105,8 +106,8 @@ class Bridge:
 
     def start(self) -> None:
         """Start the writer, connect, and republish what the outbox still holds."""
-        if self._writer is not None:
-            raise RuntimeError("the bridge is already running")
+        if self._writer is not None or self._stopped:
+            raise RuntimeError("a Bridge starts once; make a new one to run again")
         pending = self.store.pending_publications()
         if pending:
             logger.info("republishing %d unconfirmed pickup messages", len(pending))
@@ -133,6 +134,7 @@ class Bridge:
             logger.error("the writer did not finish within %.1f s", timeout + 5.0)
         self._link.stop()
         self._writer = None
+        self._stopped = True
         if self._owns_store:
             self.store.close()
 

@@ -15,7 +15,7 @@ import pytest
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
-from protocol import Pickup, decode
+from protocol import DepositEvent, Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Client
@@ -259,6 +259,53 @@ def test_nothing_is_acknowledged_before_it_is_committed(
         assert bridge.wait_processed(50, TIMEOUT)
     with reading(settings) as store:
         assert store.message_counts() == {"telemetry": 50}
+
+
+class PoisonStore:
+    """Wraps a store and fails (as a bug would) on one particular deposit."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self._inner = inner
+        self.transient_errors = inner.transient_errors
+
+    def add_deposit(self, event: DepositEvent) -> None:
+        if event.deposit_id.endswith("-d2"):
+            raise KeyError("poison")
+        self._inner.add_deposit(event)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_one_message_the_bridge_fails_on_does_not_stop_the_others(
+    settings: BridgeSettings, publisher: Client
+) -> None:
+    inner = SQLiteStore(settings.store.path)
+    with running(settings, store=PoisonStore(inner)) as bridge:
+        publisher.publish_many(
+            [
+                msg.deposit("bin-001", 1),
+                msg.deposit("bin-001", 2),
+                msg.deposit("bin-001", 3),
+                msg.telemetry("bin-001", 4, 30.0),
+            ]
+        )
+        assert bridge.wait_processed(4, TIMEOUT)
+        assert bridge.stats.rejected == {"internal": 1}
+        assert bridge.stats.stored == 3
+    assert inner.message_counts() == {"events/deposit": 2, "telemetry": 1}
+    (count,) = inner.rejection_counts()
+    assert (count.reason, count.last_topic) == ("internal", "bins/v1/bin-001/events/deposit")
+    assert count.last_detail is not None
+    assert "poison" in count.last_detail
+    inner.close()
+
+
+def test_a_bridge_runs_once(settings: BridgeSettings) -> None:
+    with running(settings) as bridge:
+        pass
+    with pytest.raises(RuntimeError, match="starts once"):
+        bridge.start()
 
 
 def test_a_broker_restart_loses_nothing(tmp_path: Path, settings: BridgeSettings) -> None:
