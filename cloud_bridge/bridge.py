@@ -41,6 +41,8 @@ class BridgeStats:
     published: int = 0
     unconfirmed: int = 0
     connections: int = 0
+    dropped: int = 0
+    """QoS 0 messages dropped unread because the queue was full (also in ``rejected``)."""
 
     @property
     def processed(self) -> int:
@@ -94,6 +96,9 @@ class Bridge:
         self._changed = threading.Condition()
         self._stats = BridgeStats()
         self._received = 0
+        self._dropped = 0
+        self._dropped_counted = 0
+        self._dropped_topic = ""
         self._unconfirmed: dict[int, int] = {}
         self._stop_requested = threading.Event()
         self._writer: threading.Thread | None = None
@@ -163,6 +168,7 @@ class Bridge:
             published=self._stats.published,
             unconfirmed=len(self._unconfirmed),
             connections=self._link.connections,
+            dropped=self._dropped,
         )
 
     def wait_ready(self, timeout: float) -> bool:
@@ -185,7 +191,16 @@ class Bridge:
     # -- the writer ---------------------------------------------------------------------
 
     def _receive(self, item: Inbound) -> None:
+        """Queue a message (paho thread): never blocks; drops QoS 0 when the queue is full."""
         self._received += 1
+        if item.qos == 0 and self._queue.qsize() >= self.settings.ingest.queue_max:
+            self._dropped += 1
+            self._dropped_topic = item.topic
+            if self._dropped == 1 or self._dropped % 10_000 == 0:
+                logger.warning("ingest queue full: %d QoS 0 messages dropped", self._dropped)
+            with self._changed:
+                self._changed.notify_all()
+            return
         self._queue.put(item)
 
     def _run(self) -> None:
@@ -272,8 +287,13 @@ class Bridge:
         Returns None only when a stop interrupted the retries (nothing is acknowledged).
         """
         while True:
+            dropped = self._dropped
             try:
-                return self._processor.process(inbound)
+                outcome = self._processor.process(
+                    inbound, overload=(dropped - self._dropped_counted, self._dropped_topic)
+                )
+                self._dropped_counted = dropped
+                return outcome
             except self.store.transient_errors as err:
                 self._processor.reload()
                 logger.error(

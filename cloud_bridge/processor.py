@@ -40,6 +40,9 @@ from protocol.topics import valid_region
 
 logger = logging.getLogger(__name__)
 
+OVERLOAD_REASON = "overload"
+"""Rejection reason of QoS 0 messages dropped because the ingest queue was full."""
+
 INTERNAL_REASON = "internal"
 """Rejection reason of a message the bridge itself failed on (logged with its traceback)."""
 
@@ -100,11 +103,21 @@ class Processor:
         self.fleet.reset(self._store.load_bins())
         self.pickups.load(self._store.list_pickups(open_only=True))
 
-    def process(self, batch: Sequence[Inbound]) -> BatchOutcome:
-        """Handle ``batch`` in one transaction; raise (after rolling back) if the store fails."""
+    def process(
+        self, batch: Sequence[Inbound], *, overload: tuple[int, str] | None = None
+    ) -> BatchOutcome:
+        """Handle ``batch`` in one transaction; raise (after rolling back) if the store fails.
+
+        ``overload`` is (count, latest topic) of messages dropped unread since the last
+        batch because the queue was full; they are counted with the batch.
+        """
         outcome = BatchOutcome()
         now = self._clock()
         rejections: dict[str, _Rejections] = {}
+        if overload is not None and overload[0] > 0:
+            rejections[OVERLOAD_REASON] = _Rejections(
+                overload[0], overload[1], "dropped unread: the ingest queue was full"
+            )
         telemetry: list[tuple[Telemetry, datetime]] = []
         new: list[StoredMessage] = []
         with self._store.transaction():

@@ -190,6 +190,16 @@ class IngestSettings(Section):
     batch_max: int = Field(
         default=1000, ge=1, le=100_000, description="Most messages committed in one transaction."
     )
+    queue_max: int = Field(
+        default=100_000,
+        ge=100,
+        le=10_000_000,
+        description=(
+            "Most received messages waiting for the writer. Beyond it QoS 0 messages are "
+            "dropped and counted as 'overload' (a flood cannot exhaust memory); QoS 1 "
+            "messages are bounded by the broker's in-flight window instead."
+        ),
+    )
     retry_delay_s: float = Field(
         default=1.0, ge=0.01, le=300.0, description="Wait before retrying a failed commit."
     )

@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -298,6 +299,47 @@ def test_one_message_the_bridge_fails_on_does_not_stop_the_others(
     assert (count.reason, count.last_topic) == ("internal", "bins/v1/bin-001/events/deposit")
     assert count.last_detail is not None
     assert "poison" in count.last_detail
+    inner.close()
+
+
+class GatedStore:
+    """Wraps a store; its transactions wait until the test opens the gate."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self._inner = inner
+        self.transient_errors = inner.transient_errors
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        self.waiting.set()
+        assert self.gate.wait(TIMEOUT)
+        return self._inner.transaction()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_a_qos0_flood_is_dropped_and_counted_not_queued_without_bound(
+    settings: BridgeSettings, publisher: Client
+) -> None:
+    inner = SQLiteStore(settings.store.path)
+    gated = GatedStore(inner)
+    small = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"queue_max": 100})}
+    )
+    with running(small, store=gated) as bridge:
+        publisher.publish(*msg.telemetry("bin-001", 1, 10.0))
+        assert gated.waiting.wait(TIMEOUT)  # the writer holds message 1, the queue is empty
+        for seq in range(2, 502):
+            publisher.publish(*msg.telemetry("bin-001", seq, 10.0), qos=0)
+        assert bridge.wait_for(lambda s: s.dropped >= 400, TIMEOUT)
+        dropped = bridge.stats.dropped
+        gated.gate.set()
+        assert bridge.wait_processed(501, TIMEOUT)
+        assert bridge.stats.rejected == {"overload": dropped}
+        assert bridge.stats.stored == 501 - dropped
+    assert {c.reason: c.count for c in inner.rejection_counts()} == {"overload": dropped}
     inner.close()
 
 
