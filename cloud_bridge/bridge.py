@@ -64,7 +64,13 @@ _Item = Inbound | _Published | _Stop | list[Publication]
 
 
 class Bridge:
-    """The running cloud bridge."""
+    """The running cloud bridge.
+
+    ``store`` defaults to the SQLite file of the settings (opened here, closed by
+    :meth:`stop`); ``clock`` is the bridge's "now" (virtual in the simulator); ``rng``
+    draws reconnect jitter; ``monotonic`` times log rate limits and how long a
+    connection lasted. A Bridge starts once.
+    """
 
     def __init__(
         self,
@@ -83,7 +89,6 @@ class Bridge:
             wal_autocheckpoint_pages=settings.store.wal_autocheckpoint_pages,
         )
         self._clock = clock
-        self._monotonic = monotonic
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._processor = Processor(settings, self.store, clock, monotonic=monotonic)
         self._link = MqttLink(
@@ -233,7 +238,7 @@ class Bridge:
                     elif isinstance(item, _Published):
                         confirmed.append(item.mid)
                     elif isinstance(item, _Stop):
-                        stopping_at = self._monotonic()
+                        stopping_at = time.monotonic()
                     else:
                         republish.extend(item)
                 if len(inbound) >= batch_max:
@@ -249,7 +254,7 @@ class Bridge:
             if confirmed:
                 self._confirm(confirmed)
             if stopping_at is not None and (
-                not self._unconfirmed or self._monotonic() - stopping_at > self._stop_timeout
+                not self._unconfirmed or time.monotonic() - stopping_at > self._stop_timeout
             ):
                 if self._unconfirmed:
                     logger.warning(
