@@ -1,0 +1,364 @@
+"""The bridge as one embeddable object: MQTT in, SQLite through one writer, pickups out.
+
+``Bridge(settings, store=..., clock=...)`` with :meth:`Bridge.start` and
+:meth:`Bridge.stop` is what ``bin-bridge run`` and the fleet simulator run. The paho
+network thread only queues what arrives; a single writer thread takes the queue in
+batches, commits each batch in one transaction, then acknowledges its messages and
+publishes the pickups it decided. Tests wait on :meth:`Bridge.wait_for` instead of
+sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cloud_bridge.clock import Clock, system_clock
+from cloud_bridge.ingest import MqttLink
+from cloud_bridge.processor import BatchOutcome, Inbound, Processor
+from cloud_bridge.records import Publication
+from cloud_bridge.settings import BridgeSettings
+from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStats:
+    """Counters since the bridge started (not persisted; the store holds the totals)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    published: int = 0
+    unconfirmed: int = 0
+    connections: int = 0
+    dropped: int = 0
+    """QoS 0 messages dropped unread because the queue was full (also in ``rejected``)."""
+
+    @property
+    def processed(self) -> int:
+        """Messages committed one way or another: stored, duplicate or rejected."""
+        return self.stored + self.duplicates + sum(self.rejected.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Published:
+    mid: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+_Item = Inbound | _Published | _Stop | list[Publication]
+
+
+class Bridge:
+    """The running cloud bridge.
+
+    ``store`` defaults to the SQLite file of the settings (opened here, closed by
+    :meth:`stop`); ``clock`` is the bridge's "now" (virtual in the simulator); ``rng``
+    draws reconnect jitter; ``monotonic`` times log rate limits and how long a
+    connection lasted. A Bridge starts once.
+    """
+
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        *,
+        store: Store | None = None,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._owns_store = store is None
+        self.store: Store = store or SQLiteStore(
+            settings.store.path,
+            synchronous=settings.store.synchronous,
+            wal_autocheckpoint_pages=settings.store.wal_autocheckpoint_pages,
+        )
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._processor = Processor(settings, self.store, clock, monotonic=monotonic)
+        self._link = MqttLink(
+            settings.broker,
+            deliver=self._receive,
+            published=lambda mid: self._queue.put(_Published(mid)),
+            rng=rng or random.Random(),
+            monotonic=monotonic,
+        )
+        self._changed = threading.Condition()
+        self._stats = BridgeStats()
+        self._received = 0
+        self._dropped = 0
+        self._dropped_counted = 0
+        self._dropped_topic = ""
+        self._unconfirmed: dict[int, int] = {}
+        self._stop_requested = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._stopped = False
+        self._stop_timeout = 10.0
+        self.error: BaseException | None = None
+        """Set if the writer thread died; the bridge then no longer stores anything."""
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer, connect, and republish what the outbox still holds."""
+        if self._writer is not None or self._stopped:
+            raise RuntimeError("a Bridge starts once; make a new one to run again")
+        pending = self.store.pending_publications()
+        if pending:
+            logger.info("republishing %d unconfirmed pickup messages", len(pending))
+            self._queue.put(pending)
+        self._stop_requested.clear()
+        self._writer = threading.Thread(target=self._run, name="bridge-writer", daemon=True)
+        self._writer.start()
+        self._link.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commit and acknowledge what was queued, wait for publications, then disconnect.
+
+        Messages still arriving after the stop was requested are not acknowledged: the
+        broker keeps them in the session for the next start.
+        """
+        writer = self._writer
+        if writer is None:
+            return
+        self._stop_timeout = timeout
+        self._stop_requested.set()
+        self._queue.put(_Stop())
+        writer.join(timeout + 5.0)
+        if writer.is_alive():
+            logger.error("the writer did not finish within %.1f s", timeout + 5.0)
+        self._link.stop()
+        self._writer = None
+        self._stopped = True
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Bridge:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- observing ----------------------------------------------------------------------
+
+    @property
+    def stats(self) -> BridgeStats:
+        """A snapshot of the counters."""
+        with self._changed:
+            return self._snapshot()
+
+    def _snapshot(self) -> BridgeStats:
+        return BridgeStats(
+            received=self._received,
+            stored=self._stats.stored,
+            duplicates=self._stats.duplicates,
+            rejected=dict(self._stats.rejected),
+            batches=self._stats.batches,
+            published=self._stats.published,
+            unconfirmed=len(self._unconfirmed),
+            connections=self._link.connections,
+            dropped=self._dropped,
+        )
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the bridge is connected and subscribed."""
+        return self._link.ready.wait(timeout)
+
+    def wait_for(self, predicate: Callable[[BridgeStats], bool], timeout: float) -> bool:
+        """Wait until ``predicate(stats)`` holds after a batch; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self._snapshot()), timeout)
+
+    def wait_processed(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` messages were committed (stored, duplicate or rejected)."""
+        return self.wait_for(lambda stats: stats.processed >= count, timeout)
+
+    def wait_published(self, timeout: float) -> bool:
+        """Wait until the broker confirmed every pickup message published so far."""
+        return self.wait_for(lambda stats: stats.unconfirmed == 0, timeout)
+
+    # -- the writer ---------------------------------------------------------------------
+
+    def _receive(self, item: Inbound) -> None:
+        """Queue a message (paho thread): never blocks; drops QoS 0 when the queue is full."""
+        self._received += 1
+        if item.qos == 0 and self._queue.qsize() >= self.settings.ingest.queue_max:
+            self._dropped += 1
+            self._dropped_topic = item.topic
+            if self._dropped == 1 or self._dropped % 10_000 == 0:
+                logger.warning("ingest queue full: %d QoS 0 messages dropped", self._dropped)
+            with self._changed:
+                self._changed.notify_all()
+            return
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:
+            self.error = err
+            logger.critical("the bridge's writer stopped", exc_info=err)
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def _loop(self) -> None:
+        batch_max = self.settings.ingest.batch_max
+        stopping_at: float | None = None
+        while True:
+            try:
+                first = self._queue.get(timeout=None if stopping_at is None else 0.05)
+            except queue.Empty:
+                first = None
+            items: list[_Item] = [] if first is None else [first]
+            inbound: list[Inbound] = []
+            confirmed: list[int] = []
+            republish: list[Publication] = []
+            while True:
+                for item in items:
+                    if isinstance(item, Inbound):
+                        if stopping_at is None:
+                            inbound.append(item)
+                    elif isinstance(item, _Published):
+                        confirmed.append(item.mid)
+                    elif isinstance(item, _Stop):
+                        stopping_at = time.monotonic()
+                    else:
+                        republish.extend(item)
+                if len(inbound) >= batch_max:
+                    break
+                try:
+                    items = [self._queue.get_nowait()]
+                except queue.Empty:
+                    break
+            if republish:
+                self._publish(republish)
+            if inbound:
+                self._handle(inbound)
+            if confirmed:
+                self._confirm(confirmed)
+            if stopping_at is not None and (
+                not self._unconfirmed or time.monotonic() - stopping_at > self._stop_timeout
+            ):
+                if self._unconfirmed:
+                    logger.warning(
+                        "%d pickup messages unconfirmed at stop; they stay in the outbox",
+                        len(self._unconfirmed),
+                    )
+                return
+
+    def _handle(self, inbound: Sequence[Inbound]) -> None:
+        outcome = self._commit(inbound)
+        if outcome is None:
+            return
+        for item in inbound:
+            self._link.ack(item)
+        self._publish(outcome.publications)
+        with self._changed:
+            stats = self._stats
+            rejected = dict(stats.rejected)
+            for reason, count in outcome.rejected.items():
+                rejected[reason] = rejected.get(reason, 0) + count
+            self._stats = BridgeStats(
+                stored=stats.stored + outcome.stored,
+                duplicates=stats.duplicates + outcome.duplicates,
+                rejected=rejected,
+                batches=stats.batches + 1,
+                published=stats.published,
+            )
+            self._changed.notify_all()
+
+    def _commit(self, inbound: Sequence[Inbound]) -> BatchOutcome | None:
+        """Commit a batch, retrying while the store fails transiently.
+
+        A batch that fails otherwise (a message the code cannot handle) is retried one
+        message at a time, and the message that still fails is counted as ``internal``.
+        Returns None only when a stop interrupted the retries (nothing is acknowledged).
+        """
+        while True:
+            dropped = self._dropped
+            try:
+                outcome = self._processor.process(
+                    inbound, overload=(dropped - self._dropped_counted, self._dropped_topic)
+                )
+                self._dropped_counted = dropped
+                return outcome
+            except self.store.transient_errors as err:
+                self._processor.reload()
+                logger.error(
+                    "store failed (%s); retrying %d messages in %.1f s",
+                    err,
+                    len(inbound),
+                    self.settings.ingest.retry_delay_s,
+                )
+                with self._changed:
+                    self._changed.notify_all()
+                if self._stop_requested.wait(self.settings.ingest.retry_delay_s):
+                    return None
+            except Exception:
+                self._processor.reload()
+                if len(inbound) == 1:
+                    raise
+                return self._one_by_one(inbound)
+
+    def _one_by_one(self, inbound: Sequence[Inbound]) -> BatchOutcome | None:
+        total = BatchOutcome()
+        for item in inbound:
+            try:
+                outcome = self._commit([item])
+            except Exception as err:  # noqa: BLE001 - one poison message must not stop ingest
+                self._processor.reload()
+                try:
+                    self._processor.reject_internal(item, err)
+                except Exception:
+                    logger.exception("could not count the failure on %s", item.topic)
+                total.rejected["internal"] = total.rejected.get("internal", 0) + 1
+                continue
+            if outcome is None:
+                return None
+            total.stored += outcome.stored
+            total.duplicates += outcome.duplicates
+            for reason, count in outcome.rejected.items():
+                total.rejected[reason] = total.rejected.get(reason, 0) + count
+            total.publications.extend(outcome.publications)
+        return total
+
+    def _publish(self, publications: Sequence[Publication]) -> None:
+        for publication in publications:
+            mid = self._link.publish(publication.topic, publication.payload)
+            self._unconfirmed[mid] = publication.id
+
+    def _confirm(self, mids: Sequence[int]) -> None:
+        ids = [self._unconfirmed.pop(mid) for mid in mids if mid in self._unconfirmed]
+        if ids:
+            try:
+                with self.store.transaction():
+                    self.store.remove_publications(ids)
+            except self.store.transient_errors as err:
+                logger.error("could not clear %d confirmed publications: %s", len(ids), err)
+        with self._changed:
+            stats = self._stats
+            self._stats = BridgeStats(
+                stored=stats.stored,
+                duplicates=stats.duplicates,
+                rejected=stats.rejected,
+                batches=stats.batches,
+                published=stats.published + len(ids),
+            )
+            self._changed.notify_all()

@@ -1,0 +1,240 @@
+"""Turning a batch of received MQTT messages into stored facts, in one transaction.
+
+The processor is the whole ingest path except the network: it validates each
+message, rejects bad ones with a counted, logged reason, stores good ones once per
+``(bin_id, seq)``, moves each bin's state and presence forward and lets the pickup
+service react. Nothing here knows about MQTT, so the tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cloud_bridge.clock import Clock
+from cloud_bridge.fleet import Fleet
+from cloud_bridge.pickups import PickupService
+from cloud_bridge.ratelimit import RateLimitedLog
+from cloud_bridge.records import Publication
+from cloud_bridge.settings import BridgeSettings
+from cloud_bridge.store import Store, StoredMessage
+from protocol import (
+    AlarmEvent,
+    BinMessage,
+    ConfigReported,
+    DepositEvent,
+    EmptiedEvent,
+    FaultEvent,
+    Health,
+    ProtocolError,
+    SchemaError,
+    State,
+    Telemetry,
+    TopicKind,
+    decode_bin_message,
+)
+from protocol.topics import valid_region
+
+logger = logging.getLogger(__name__)
+
+OVERLOAD_REASON = "overload"
+"""Rejection reason of QoS 0 messages dropped because the ingest queue was full."""
+
+INTERNAL_REASON = "internal"
+"""Rejection reason of a message the bridge itself failed on (logged with its traceback)."""
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One message as received, with what is needed to acknowledge it later."""
+
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0
+    retained: bool = False
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What a committed batch did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    publications: list[Publication] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Rejections:
+    count: int
+    topic: str
+    detail: str
+
+
+class Processor:
+    """Validates, stores and applies batches; owns the in-memory fleet and pickups."""
+
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        store: Store,
+        clock: Clock,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._prefix = settings.broker.topic_prefix
+        self.fleet = Fleet(store.load_bins(), default_region=settings.default_region)
+        self.pickups = PickupService(settings, store, clock)
+        self.pickups.load(store.list_pickups(open_only=True))
+        self._reject_log = RateLimitedLog(
+            logger, settings.ingest.rejection_logs_per_minute, monotonic=monotonic
+        )
+
+    def reload(self) -> None:
+        """Forget in-memory changes of a rolled-back batch: read the state back."""
+        self.fleet.reset(self._store.load_bins())
+        self.pickups.load(self._store.list_pickups(open_only=True))
+
+    def process(
+        self, batch: Sequence[Inbound], *, overload: tuple[int, str] | None = None
+    ) -> BatchOutcome:
+        """Handle ``batch`` in one transaction; raise (after rolling back) if the store fails.
+
+        ``overload`` is (count, latest topic) of messages dropped unread since the last
+        batch because the queue was full; they are counted with the batch.
+        """
+        outcome = BatchOutcome()
+        now = self._clock()
+        rejections: dict[str, _Rejections] = {}
+        if overload is not None and overload[0] > 0:
+            rejections[OVERLOAD_REASON] = _Rejections(
+                overload[0], overload[1], "dropped unread: the ingest queue was full"
+            )
+        telemetry: list[tuple[Telemetry, datetime]] = []
+        new: list[StoredMessage] = []
+        with self._store.transaction():
+            for item in batch:
+                try:
+                    _, message = decode_bin_message(item.topic, item.payload, prefix=self._prefix)
+                    if isinstance(message, State) and not valid_region(message.region):
+                        raise SchemaError(
+                            f"field 'region' is {message.region!r}, which cannot be a topic level",
+                            fields=["region"],
+                            topic=item.topic,
+                        )
+                except ProtocolError as err:
+                    self._reject(rejections, err.reason, item.topic, str(err))
+                    continue
+                if self._apply(message, item, now, telemetry, new):
+                    outcome.stored += 1
+                else:
+                    outcome.duplicates += 1
+            if new:
+                self._store.add_messages(new)
+            if telemetry:
+                self._store.add_telemetry(telemetry)
+            self._store.save_bins(self.fleet.take_dirty())
+            for reason, entry in rejections.items():
+                self._store.count_rejections(reason, entry.count, entry.topic, entry.detail, now)
+        outcome.rejected = {reason: entry.count for reason, entry in rejections.items()}
+        outcome.publications = self.pickups.take_publications()
+        return outcome
+
+    def reject_internal(self, item: Inbound, error: BaseException) -> None:
+        """Count, in its own transaction, a message the bridge could not handle."""
+        logger.error("message on %s could not be handled", item.topic, exc_info=error)
+        with self._store.transaction():
+            self._store.count_rejections(
+                INTERNAL_REASON, 1, item.topic, f"{type(error).__name__}: {error}", self._clock()
+            )
+
+    def _reject(
+        self, rejections: dict[str, _Rejections], reason: str, topic: str, detail: str
+    ) -> None:
+        detail = detail[:500]
+        entry = rejections.get(reason)
+        if entry is None:
+            rejections[reason] = _Rejections(1, topic, detail)
+        else:
+            entry.count += 1
+            entry.topic = topic
+            entry.detail = detail
+        self._reject_log.warning(reason, "rejected (%s) %s", reason, detail)
+
+    def _apply(
+        self,
+        message: BinMessage,
+        item: Inbound,
+        now: datetime,
+        telemetry: list[tuple[Telemetry, datetime]],
+        new: list[StoredMessage],
+    ) -> bool:
+        """Store and apply one valid message; False if it was a duplicate.
+
+        A message above the bin's ``stored_seq`` is new for certain and joins ``new``
+        (written with one statement per batch); one at or below it is looked up.
+        """
+        if isinstance(message, State):
+            record = self.fleet.heard(message, now)
+            applied = self.fleet.apply_state(record, message, now)
+            self._store.log_state(message, now, applied)
+            return True
+        kind = item.topic[len(self._prefix) + len(message.bin_id) + 2 :]
+        stored = StoredMessage(
+            bin_id=message.bin_id,
+            seq=message.seq,
+            kind=kind,
+            ts=message.ts,
+            received_at=now,
+            payload=item.payload.decode("utf-8"),
+        )
+        known = self.fleet.get(message.bin_id)
+        if known is not None and message.seq <= known.stored_seq:
+            if new:
+                self._store.add_messages(new)
+                new.clear()
+            if not self._store.add_message(stored):
+                return False
+        else:
+            new.append(stored)
+        record = self.fleet.heard(message, now)
+        record.stored_seq = max(record.stored_seq, message.seq)
+        if isinstance(message, Telemetry):
+            telemetry.append((message, now))
+            if self.fleet.apply_telemetry(record, message):
+                self.pickups.on_telemetry(record, message)
+        elif isinstance(message, DepositEvent):
+            self._store.add_deposit(message)
+            self.pickups.on_deposit(record, message)
+        elif isinstance(message, EmptiedEvent):
+            self.pickups.on_emptied(record, message)
+            self.fleet.apply_emptied(record, message)
+        elif isinstance(message, AlarmEvent):
+            if self.fleet.apply_alarm(record, message):
+                self.pickups.on_alarm(record, message)
+        elif isinstance(message, FaultEvent):
+            self.fleet.apply_fault(record, message)
+        elif isinstance(message, Health):
+            self.fleet.apply_health(record, message)
+        elif isinstance(message, ConfigReported):
+            self.fleet.apply_config_reported(record, message)
+        return True
+
+
+SUBSCRIPTIONS: tuple[TopicKind, ...] = (
+    TopicKind.STATE,
+    TopicKind.TELEMETRY,
+    TopicKind.EVENT,
+    TopicKind.HEALTH,
+    TopicKind.CONFIG_REPORTED,
+    TopicKind.CMD_RESULT,
+)
+"""The bin-to-cloud topic kinds the bridge subscribes to (never the cloud-to-bin ones)."""

@@ -1,0 +1,349 @@
+"""The bridge's settings: broker, store, ingest and per-region pickup policy.
+
+Every section forbids unknown keys and bounds every number, so a misspelt or
+out-of-range key in the TOML file is an error that names it. Secrets never live in
+the file: the broker password is read from the environment variable it names, when
+connecting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cloud_bridge.errors import BrokerUrlError, SettingsError
+
+REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker listens and whether the connection uses TLS."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        """The address written back as a URL."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """Parse ``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]``; errors name the bad part."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:
+        raise BrokerUrlError(f"broker URL {url!r}: {err}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise BrokerUrlError(
+            f"broker URL {url!r}: scheme {parts.scheme or '(none)'!r} is not mqtt or mqtts"
+        )
+    if parts.username or parts.password:
+        raise BrokerUrlError(
+            f"broker URL {url!r}: credentials do not belong in the URL; "
+            "use broker.username and broker.password_env"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BrokerUrlError(f"broker URL {url!r}: unexpected path or query after the port")
+    host = parts.hostname
+    if not host:
+        raise BrokerUrlError(f"broker URL {url!r}: host is missing")
+    try:
+        port = parts.port
+    except ValueError:
+        raw = parts.netloc.rpartition(":")[2]
+        raise BrokerUrlError(f"broker URL {url!r}: port {raw!r} is not in 1..65535") from None
+    if port == 0:
+        raise BrokerUrlError(f"broker URL {url!r}: port 0 is not in 1..65535")
+    tls = scheme == "mqtts"
+    return BrokerAddress(host=host, port=port or (8883 if tls else 1883), tls=tls)
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerSettings(Section):
+    """The MQTT connection of the bridge."""
+
+    url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="Broker address, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS).",
+    )
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        default="revloop-bridge",
+        description="Fixed MQTT client id; the broker keeps the persistent session under it.",
+    )
+    topic_prefix: Annotated[str, StringConstraints(pattern=r"^[^#+]+[^/#+]$")] = Field(
+        default="bins/v1", description="Prefix of the bins' topics (no wildcards)."
+    )
+    username: str | None = Field(default=None, description="MQTT user name, if any.")
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable holding the MQTT password.",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificate for mqtts (system CAs when unset)."
+    )
+    cert_file: Path | None = Field(default=None, description="Client certificate (mqtts).")
+    key_file: Path | None = Field(default=None, description="Client private key (mqtts).")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive.")
+    backoff_min_s: float = Field(
+        default=0.5, ge=0.01, le=60.0, description="First reconnect delay (before jitter)."
+    )
+    backoff_max_s: float = Field(
+        default=60.0, ge=0.1, le=3600.0, description="Longest reconnect delay."
+    )
+    stable_after_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="A connection that lasted this long resets the reconnect backoff.",
+    )
+    receive_window: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="Most unacknowledged QoS 1 messages the bridge lets the broker send.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parse_broker_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Self:
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_min_s ({self.backoff_min_s}) exceeds backoff_max_s ({self.backoff_max_s})"
+            )
+        return self
+
+    @property
+    def address(self) -> BrokerAddress:
+        """The parsed URL."""
+        return parse_broker_url(self.url)
+
+    def password(self) -> str | None:
+        """The MQTT password, read from the environment only when connecting."""
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise SettingsError(
+                "broker", [f"broker.password_env: names {self.password_env}, which is not set"]
+            )
+        return value
+
+
+class StoreSettings(Section):
+    """Where and how the bridge keeps its data."""
+
+    path: Path = Field(default=Path("bridge.db"), description="SQLite database file.")
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description=(
+            "SQLite synchronous mode in WAL: NORMAL survives process crashes (a power "
+            "loss can lose the last commits, which the broker then redelivers only if "
+            "they were not yet acknowledged); FULL also survives power loss, slower."
+        ),
+    )
+
+    wal_autocheckpoint_pages: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description=(
+            "WAL pages (4 KiB) after which a commit checkpoints into the database file; "
+            "SQLite's default of 1,000 checkpoints (and syncs) every few batches."
+        ),
+    )
+
+
+class IngestSettings(Section):
+    """How received messages are written."""
+
+    batch_max: int = Field(
+        default=1000, ge=1, le=100_000, description="Most messages committed in one transaction."
+    )
+    queue_max: int = Field(
+        default=100_000,
+        ge=100,
+        le=10_000_000,
+        description=(
+            "Most received messages waiting for the writer. Beyond it QoS 0 messages are "
+            "dropped and counted as 'overload' (a flood cannot exhaust memory); QoS 1 "
+            "messages are bounded by the broker's in-flight window instead."
+        ),
+    )
+    retry_delay_s: float = Field(
+        default=1.0, ge=0.01, le=300.0, description="Wait before retrying a failed commit."
+    )
+    rejection_logs_per_minute: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="Most rejection warnings logged per reason per minute (the rest are counted).",
+    )
+
+
+class RegionSettings(Section):
+    """Pickup policy of one logistics region."""
+
+    pickup_threshold_pct: float = Field(
+        default=80.0, gt=0.0, le=100.0, description="Fill at or above which a pickup is raised."
+    )
+    due_hours: float = Field(
+        default=24.0, gt=0.0, le=24.0 * 60, description="Time from a request to its due_by."
+    )
+    high_priority_due_hours: float = Field(
+        default=4.0, gt=0.0, le=24.0 * 60, description="due_by of a high-priority request."
+    )
+    republish_fill_step_pct: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=100.0,
+        description="An open pickup is republished when fill moved this much since it was sent.",
+    )
+    manifest_republish_min_s: float = Field(
+        default=900.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Least time between republishes caused only by a changed manifest.",
+    )
+    emptied_below_pct: float = Field(
+        default=20.0,
+        ge=0.0,
+        lt=100.0,
+        description="Fill at or below which, after a drop, the bin counts as emptied.",
+    )
+    emptied_drop_pct: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=100.0,
+        description="Least fall of fill (from the pickup's fill) that counts as emptying.",
+    )
+
+
+class RegionOverride(Section):
+    """Per-region changes to the default pickup policy; unset keys inherit it."""
+
+    pickup_threshold_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
+    high_priority_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
+    republish_fill_step_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    manifest_republish_min_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
+    emptied_below_pct: float | None = Field(default=None, ge=0.0, lt=100.0)
+    emptied_drop_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+
+
+class BridgeSettings(Section):
+    """Everything the bridge needs to run."""
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, description="MQTT.")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="Storage.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Writing.")
+    default_region: Region = Field(
+        default="default", description="Region of a bin that has not announced one."
+    )
+    pickups: RegionSettings = Field(
+        default_factory=RegionSettings, description="Pickup policy of every region."
+    )
+    regions: dict[Region, RegionOverride] = Field(
+        default_factory=dict, description="Per-region changes to the pickup policy."
+    )
+
+    def region(self, name: str) -> RegionSettings:
+        """The pickup policy in force for region ``name``."""
+        override = self.regions.get(name)
+        if override is None:
+            return self.pickups
+        changes = override.model_dump(exclude_none=True)
+        return self.pickups.model_copy(update=changes)
+
+
+def load_settings(path: Path | str) -> BridgeSettings:
+    """Read a TOML settings file; raise :class:`SettingsError` naming every bad key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SettingsError(str(path), [f"(file): {err.strerror or err}"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(str(path), [f"(toml): {err}"]) from None
+    settings = validate_settings(data, source=str(path))
+    store_path = settings.store.path.expanduser()
+    if not store_path.is_absolute():
+        store_path = path.resolve().parent / store_path
+    return settings.model_copy(
+        update={"store": settings.store.model_copy(update={"path": store_path})}
+    )
+
+
+def validate_settings(data: dict[str, Any], *, source: str = "<settings>") -> BridgeSettings:
+    """Validate a settings mapping; errors carry the dotted key path."""
+    try:
+        return BridgeSettings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(source, [_issue(item) for item in err.errors()]) from None
+
+
+def _issue(item: Any) -> str:
+    loc = [str(part) for part in item["loc"] if not _is_tag(part)]
+    path = ".".join(loc) or "(root)"
+    message = str(item["msg"])
+    if item["type"] == "extra_forbidden":
+        message = "unknown key"
+        guess = _did_you_mean(loc)
+        if guess:
+            message += f"; did you mean '{guess}'?"
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"{path}: {message}"
+
+
+def _is_tag(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("constrained-"))
+
+
+def _did_you_mean(loc: list[str]) -> str | None:
+    if len(loc) == 3 and loc[0] == "regions":
+        model: type[BaseModel] | None = RegionOverride
+    else:
+        model = BridgeSettings
+        for part in loc[:-1]:
+            field = model.model_fields.get(part) if model is not None else None
+            annotation = field.annotation if field else None
+            model = (
+                annotation
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+                else None
+            )
+    if model is None:
+        return None
+    matches = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    return matches[0] if matches else None

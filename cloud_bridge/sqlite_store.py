@@ -1,0 +1,707 @@
+"""SQLite implementation of the bridge's :class:`~cloud_bridge.store.Store`.
+
+WAL journal, ``synchronous`` NORMAL or FULL from the settings, one explicit
+transaction per batch, and small named migrations applied in order, each in its own
+transaction, recorded in ``schema_migrations``. The high-volume tables (``messages``,
+``telemetry``) are rowid tables with a unique ``(bin_id, seq)`` index: appends stay
+sequential, which halves the insert cost of a clustered ``WITHOUT ROWID`` key.
+Readers (the CLI) open the same file read-only while the bridge writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from cloud_bridge.errors import StoreError
+from cloud_bridge.records import (
+    OPEN_STATUSES,
+    BinRecord,
+    Flag,
+    PickupRecord,
+    Publication,
+    RejectionCount,
+)
+from cloud_bridge.store import FillPoint, StoredMessage
+from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, format_ts, parse_ts
+
+logger = logging.getLogger(__name__)
+
+_ZERO = timedelta(0)
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "001_messages",
+        """
+        CREATE TABLE messages (
+            bin_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            UNIQUE (bin_id, seq)
+        );
+        CREATE TABLE telemetry (
+            bin_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            fill_pct REAL,
+            fill_mm REAL,
+            weight_kg REAL,
+            temp_c REAL,
+            door TEXT NOT NULL,
+            deposits_since_empty INTEGER NOT NULL,
+            UNIQUE (bin_id, seq)
+        );
+        CREATE TABLE deposits (
+            bin_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            deposit_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            category TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            accepted INTEGER NOT NULL,
+            reason TEXT,
+            weight_g REAL NOT NULL,
+            model TEXT NOT NULL,
+            PRIMARY KEY (bin_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE state_log (
+            bin_id TEXT NOT NULL,
+            bd_seq INTEGER NOT NULL,
+            online INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            applied INTEGER NOT NULL,
+            PRIMARY KEY (bin_id, bd_seq, online)
+        ) WITHOUT ROWID;
+        CREATE VIEW events AS
+            SELECT bin_id, seq, kind, ts, received_at, payload FROM messages
+            WHERE kind LIKE 'events/%';
+        """,
+    ),
+    (
+        "002_bins",
+        """
+        CREATE TABLE bins (
+            bin_id TEXT PRIMARY KEY,
+            region TEXT NOT NULL,
+            lat REAL,
+            lon REAL,
+            registered_at TEXT,
+            online INTEGER NOT NULL,
+            bd_seq INTEGER,
+            state_reason TEXT,
+            agent_version TEXT,
+            config_version INTEGER,
+            last_seq INTEGER NOT NULL,
+            stored_seq INTEGER NOT NULL,
+            last_ts TEXT,
+            clock_synced INTEGER,
+            last_seen TEXT,
+            telemetry_seq INTEGER NOT NULL,
+            fill_pct REAL,
+            fill_mm REAL,
+            weight_kg REAL,
+            temp_c REAL,
+            door TEXT,
+            deposits_since_empty INTEGER,
+            emptied_seq INTEGER NOT NULL,
+            alarms TEXT NOT NULL,
+            faults TEXT NOT NULL,
+            health_seq INTEGER NOT NULL,
+            config_seq INTEGER NOT NULL
+        );
+        """,
+    ),
+    (
+        "003_pickups",
+        """
+        CREATE TABLE pickups (
+            pickup_id TEXT PRIMARY KEY,
+            bin_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            fill_pct REAL,
+            predicted_full_at TEXT,
+            due_by TEXT NOT NULL,
+            lat REAL,
+            lon REAL,
+            has_location INTEGER NOT NULL,
+            manifest TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            trigger_seq INTEGER NOT NULL,
+            closed_at TEXT,
+            crossings INTEGER NOT NULL,
+            below_threshold INTEGER NOT NULL,
+            sent_fill_pct REAL,
+            sent_priority TEXT,
+            sent_manifest TEXT,
+            sent_at TEXT
+        );
+        CREATE UNIQUE INDEX pickups_one_open_per_bin ON pickups (bin_id)
+            WHERE status IN ('requested', 'scheduled', 'escalated');
+        CREATE INDEX pickups_by_bin ON pickups (bin_id, requested_at);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            topic TEXT NOT NULL,
+            payload BLOB NOT NULL
+        );
+        CREATE TABLE rejections (
+            reason TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            last_topic TEXT,
+            last_detail TEXT,
+            last_at TEXT
+        );
+        """,
+    ),
+)
+
+_BIN_COLUMNS = (
+    "bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason, agent_version, "
+    "config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen, telemetry_seq, "
+    "fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty, emptied_seq, alarms, "
+    "faults, health_seq, config_seq"
+)
+_PICKUP_COLUMNS = (
+    "pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at, due_by, "
+    "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
+    "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at"
+)
+
+
+def _fmt(value: datetime) -> str:
+    """``format_ts`` for the hot path: aware UTC datetimes (as the models give) via isoformat."""
+    if value.utcoffset() == _ZERO:
+        return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    return format_ts(value)
+
+
+_PICKUP_UPSERT = (
+    f"INSERT INTO pickups ({_PICKUP_COLUMNS}) VALUES ({', '.join('?' * 23)}) "
+    "ON CONFLICT (pickup_id) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = excluded.{column}"
+        for column in (c.strip() for c in _PICKUP_COLUMNS.split(","))
+        if column != "pickup_id"
+    )
+)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else _fmt(value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else parse_ts(value)
+
+
+def _flags_json(flags: dict[str, Flag]) -> str:
+    return json.dumps({key: [flag.active, flag.seq] for key, flag in flags.items()})
+
+
+def _flags(text: str) -> dict[str, Flag]:
+    return {key: Flag(bool(active), int(seq)) for key, (active, seq) in json.loads(text).items()}
+
+
+def _manifest_json(manifest: dict[str, ManifestEntry] | None) -> str | None:
+    if manifest is None:
+        return None
+    return json.dumps({key: [entry.count, entry.kg] for key, entry in manifest.items()})
+
+
+def _manifest(text: str | None) -> dict[str, ManifestEntry] | None:
+    if text is None:
+        return None
+    return {
+        key: ManifestEntry(count=int(count), kg=float(kg))
+        for key, (count, kg) in json.loads(text).items()
+    }
+
+
+class SQLiteStore:
+    """The bridge's store in one SQLite file (or in memory, for tests).
+
+    One connection, used by one thread at a time: the bridge's writer thread. Open
+    with ``readonly=True`` to inspect a database another process is writing.
+    """
+
+    transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        wal_autocheckpoint_pages: int = 10_000,
+        readonly: bool = False,
+    ) -> None:
+        self.path = str(path)
+        self.readonly = readonly
+        memory = self.path == ":memory:"
+        try:
+            if readonly:
+                if memory or not Path(self.path).is_file():
+                    raise StoreError(f"{self.path}: no bridge database here")
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                if not memory:
+                    try:
+                        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    except OSError as err:
+                        raise StoreError(f"{self.path}: {err.strerror or err}") from None
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            if not readonly:
+                if not memory:
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                if synchronous not in ("NORMAL", "FULL"):
+                    raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+                self._db.execute(f"PRAGMA synchronous = {synchronous}")
+                self._db.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint_pages)}")
+                self._migrate()
+            else:
+                self._check_schema()
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: cannot open the bridge database: {err}") from None
+        self._in_transaction = False
+        self._last_received: datetime | None = None
+        self._ts_memo: dict[int, str] = {}
+        self._multi_sql: dict[tuple[str, int], str] = {}
+        self._max_variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._last_received_text = ""
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        done = {row[0] for row in self._db.execute("SELECT name FROM schema_migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            logger.info("applying migration %s to %s", name, self.path)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _check_schema(self) -> None:
+        try:
+            done = {row[0] for row in self._db.execute("SELECT name FROM schema_migrations")}
+        except sqlite3.DatabaseError:
+            raise StoreError(f"{self.path}: not a bridge database") from None
+        missing = [name for name, _ in MIGRATIONS if name not in done]
+        if missing:
+            raise StoreError(f"{self.path}: database lacks migrations {', '.join(missing)}")
+
+    def migrations(self) -> list[str]:
+        """Names of the applied migrations, in order."""
+        return [row[0] for row in self._db.execute("SELECT name FROM schema_migrations")]
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception."""
+        if self._in_transaction:
+            raise RuntimeError("transactions do not nest")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._ts_memo.clear()
+            self._in_transaction = False
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._ts_memo.clear()
+        self._in_transaction = False
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # -- writes -------------------------------------------------------------------------
+
+    def add_message(self, message: StoredMessage) -> bool:
+        """``INSERT OR IGNORE`` on the primary key ``(bin_id, seq)``."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?)", self._message_row(message)
+        )
+        return cursor.rowcount == 1
+
+    def add_messages(self, messages: Sequence[StoredMessage]) -> None:
+        """Multi-row ``INSERT OR IGNORE`` statements."""
+        self._insert_rows(
+            "INSERT OR IGNORE INTO messages VALUES ",
+            6,
+            [self._message_row(message) for message in messages],
+        )
+
+    def _insert_rows(self, head: str, width: int, rows: Sequence[tuple[object, ...]]) -> None:
+        """Insert ``rows`` with few multi-row statements instead of ``executemany``.
+
+        ``executemany`` steps once per row and releases the GIL at every step; with the
+        MQTT thread busy, each step then waits to get it back. A statement of many rows
+        steps once. Chunks have power-of-two sizes so the prepared statements are reused.
+        """
+        most = 1 << (min(self._max_variables // width, 512).bit_length() - 1)
+        start = 0
+        while start < len(rows):
+            size = most
+            while size > len(rows) - start:
+                size >>= 1
+            sql = self._multi_sql.get((head, size))
+            if sql is None:
+                row = "(" + ", ".join("?" * width) + ")"
+                sql = self._multi_sql[(head, size)] = head + ", ".join([row] * size)
+            self._db.execute(sql, [value for r in rows[start : start + size] for value in r])
+            start += size
+
+    def _message_row(self, m: StoredMessage) -> tuple[object, ...]:
+        return (
+            m.bin_id,
+            m.seq,
+            m.kind,
+            self._bin_ts(m.ts),
+            self._received(m.received_at),
+            m.payload,
+        )
+
+    def _bin_ts(self, value: datetime) -> str:
+        """Format a message's own timestamp once, though two tables store it."""
+        key = id(value)
+        text = self._ts_memo.get(key)
+        if text is None:
+            text = self._ts_memo[key] = _fmt(value)
+        return text
+
+    def _received(self, value: datetime) -> str:
+        """Format a batch's reception time once (every message of a batch shares it)."""
+        if value is not self._last_received:
+            self._last_received = value
+            self._last_received_text = _fmt(value)
+        return self._last_received_text
+
+    def add_telemetry(self, rows: Sequence[tuple[Telemetry, datetime]]) -> None:
+        """Multi-row inserts for the whole batch."""
+        self._insert_rows(
+            "INSERT OR IGNORE INTO telemetry VALUES ",
+            10,
+            [
+                (
+                    t.bin_id,
+                    t.seq,
+                    self._bin_ts(t.ts),
+                    self._received(received_at),
+                    t.fill_pct,
+                    t.fill_mm,
+                    t.weight_kg,
+                    t.temp_c,
+                    t.door,
+                    t.deposits_since_empty,
+                )
+                for t, received_at in rows
+            ],
+        )
+
+    def add_deposit(self, event: DepositEvent) -> None:
+        """A typed row per deposit, for manifests."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO deposits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.bin_id,
+                event.seq,
+                event.deposit_id,
+                format_ts(event.ts),
+                event.category,
+                event.confidence,
+                int(event.accepted),
+                event.reason,
+                event.weight_g,
+                event.model,
+            ),
+        )
+
+    def log_state(self, state: State, received_at: datetime, applied: bool) -> None:
+        """Births and deaths, once each per ``bd_seq``."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO state_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                state.bin_id,
+                state.bd_seq,
+                int(state.online),
+                state.seq,
+                state.reason,
+                format_ts(state.ts),
+                format_ts(received_at),
+                int(applied),
+            ),
+        )
+
+    def save_bins(self, bins: Iterable[BinRecord]) -> None:
+        """``INSERT OR REPLACE`` of whole records."""
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO bins ({_BIN_COLUMNS}) VALUES ({', '.join('?' * 27)})",
+            [
+                (
+                    b.bin_id,
+                    b.region,
+                    b.location.lat if b.location else None,
+                    b.location.lon if b.location else None,
+                    _ts(b.registered_at),
+                    int(b.online),
+                    b.bd_seq,
+                    b.state_reason,
+                    b.agent_version,
+                    b.config_version,
+                    b.last_seq,
+                    b.stored_seq,
+                    _ts(b.last_ts),
+                    None if b.clock_synced is None else int(b.clock_synced),
+                    _ts(b.last_seen),
+                    b.telemetry_seq,
+                    b.fill_pct,
+                    b.fill_mm,
+                    b.weight_kg,
+                    b.temp_c,
+                    b.door,
+                    b.deposits_since_empty,
+                    b.emptied_seq,
+                    _flags_json(b.alarms),
+                    _flags_json(b.faults),
+                    b.health_seq,
+                    b.config_seq,
+                )
+                for b in bins
+            ],
+        )
+
+    def save_pickup(self, pickup: PickupRecord) -> None:
+        """Insert or update by ``pickup_id``; a second open pickup of a bin is an error.
+
+        An upsert rather than ``INSERT OR REPLACE``, which would silently delete the
+        other open pickup that the one-open-per-bin index conflicts with.
+        """
+        p = pickup
+        self._db.execute(
+            _PICKUP_UPSERT,
+            (
+                p.pickup_id,
+                p.bin_id,
+                p.region,
+                p.status,
+                p.priority,
+                p.reason,
+                p.fill_pct,
+                _ts(p.predicted_full_at),
+                format_ts(p.due_by),
+                p.location.lat if p.location else None,
+                p.location.lon if p.location else None,
+                int(p.location is not None),
+                _manifest_json(p.manifest),
+                format_ts(p.ts),
+                format_ts(p.requested_at),
+                p.trigger_seq,
+                _ts(p.closed_at),
+                p.crossings,
+                int(p.below_threshold),
+                p.sent_fill_pct,
+                p.sent_priority,
+                _manifest_json(p.sent_manifest),
+                _ts(p.sent_at),
+            ),
+        )
+
+    def queue_publication(self, topic: str, payload: bytes) -> int:
+        """Append to the outbox."""
+        cursor = self._db.execute(
+            "INSERT INTO outbox (topic, payload) VALUES (?, ?)", (topic, payload)
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def remove_publications(self, ids: Iterable[int]) -> None:
+        """Delete acknowledged outbox entries."""
+        self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def count_rejections(
+        self, reason: str, count: int, topic: str, detail: str, at: datetime
+    ) -> None:
+        """Upsert the counter row of ``reason``."""
+        self._db.execute(
+            "INSERT INTO rejections VALUES (?, ?, ?, ?, ?) ON CONFLICT (reason) DO UPDATE SET "
+            "count = count + excluded.count, last_topic = excluded.last_topic, "
+            "last_detail = excluded.last_detail, last_at = excluded.last_at",
+            (reason, count, topic, detail, format_ts(at)),
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    def load_bins(self) -> list[BinRecord]:
+        """Every bin record, ordered by id."""
+        rows = self._db.execute(f"SELECT {_BIN_COLUMNS} FROM bins ORDER BY bin_id")
+        return [self._bin(row) for row in rows]
+
+    @staticmethod
+    def _bin(row: Any) -> BinRecord:
+        (
+            bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason,
+            agent_version, config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen,
+            telemetry_seq, fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty,
+            emptied_seq, alarms, faults, health_seq, config_seq,
+        ) = row  # fmt: skip
+        location = None if lat is None and lon is None else Location(lat=lat, lon=lon)
+        return BinRecord(
+            bin_id=bin_id,
+            region=region,
+            location=location,
+            registered_at=_dt(registered_at),
+            online=bool(online),
+            bd_seq=bd_seq,
+            state_reason=state_reason,
+            agent_version=agent_version,
+            config_version=config_version,
+            last_seq=last_seq,
+            stored_seq=stored_seq,
+            last_ts=_dt(last_ts),
+            clock_synced=None if clock_synced is None else bool(clock_synced),
+            last_seen=_dt(last_seen),
+            telemetry_seq=telemetry_seq,
+            fill_pct=fill_pct,
+            fill_mm=fill_mm,
+            weight_kg=weight_kg,
+            temp_c=temp_c,
+            door=door,
+            deposits_since_empty=deposits_since_empty,
+            emptied_seq=emptied_seq,
+            alarms=_flags(alarms),
+            faults=_flags(faults),
+            health_seq=health_seq,
+            config_seq=config_seq,
+        )
+
+    def list_pickups(self, *, open_only: bool = False) -> list[PickupRecord]:
+        """Pickups in request order (open ones only, if asked)."""
+        where = ""
+        if open_only:
+            where = "WHERE status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES)) + ")"
+        rows = self._db.execute(
+            f"SELECT {_PICKUP_COLUMNS} FROM pickups {where} ORDER BY requested_at, pickup_id"
+        )
+        return [self._pickup(row) for row in rows]
+
+    @staticmethod
+    def _pickup(row: Any) -> PickupRecord:
+        (
+            pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at,
+            due_by, lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at,
+            crossings, below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at,
+        ) = row  # fmt: skip
+        return PickupRecord(
+            pickup_id=pickup_id,
+            bin_id=bin_id,
+            region=region,
+            status=status,
+            priority=priority,
+            reason=reason,
+            fill_pct=fill_pct,
+            predicted_full_at=_dt(predicted_full_at),
+            due_by=parse_ts(due_by),
+            location=Location(lat=lat, lon=lon) if has_location else None,
+            manifest=_manifest(manifest) or {},
+            ts=parse_ts(ts),
+            requested_at=parse_ts(requested_at),
+            trigger_seq=trigger_seq,
+            closed_at=_dt(closed_at),
+            crossings=crossings,
+            below_threshold=bool(below_threshold),
+            sent_fill_pct=sent_fill_pct,
+            sent_priority=sent_priority,
+            sent_manifest=_manifest(sent_manifest),
+            sent_at=_dt(sent_at),
+        )
+
+    def manifest(
+        self, bin_id: str, after_seq: int, before_seq: int | None = None
+    ) -> dict[str, ManifestEntry]:
+        """Aggregated from the ``deposits`` table."""
+        upper = "" if before_seq is None else f"AND seq < {int(before_seq)}"
+        rows = self._db.execute(
+            "SELECT category, COUNT(*), SUM(weight_g) FROM deposits "
+            f"WHERE bin_id = ? AND seq > ? {upper} AND accepted = 1 "
+            "GROUP BY category ORDER BY category",
+            (bin_id, after_seq),
+        )
+        return {
+            category: ManifestEntry(count=count, kg=round((grams or 0.0) / 1000.0, 3))
+            for category, count, grams in rows
+        }
+
+    def pending_publications(self) -> list[Publication]:
+        """The outbox, oldest first."""
+        rows = self._db.execute("SELECT id, topic, payload FROM outbox ORDER BY id")
+        return [Publication(id=i, topic=t, payload=bytes(p)) for i, t, p in rows]
+
+    def rejection_counts(self) -> list[RejectionCount]:
+        """One row per reason."""
+        rows = self._db.execute(
+            "SELECT reason, count, last_topic, last_detail, last_at FROM rejections ORDER BY reason"
+        )
+        return [
+            RejectionCount(reason=r, count=c, last_topic=t, last_detail=d, last_at=_dt(a))
+            for r, c, t, d, a in rows
+        ]
+
+    def message_counts(self) -> dict[str, int]:
+        """``COUNT(*)`` of ``messages`` grouped by kind."""
+        rows = self._db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind ORDER BY kind")
+        return {kind: int(count) for kind, count in rows}
+
+    def fill_history(self, bin_id: str) -> list[FillPoint]:
+        """From the ``telemetry`` table."""
+        rows = self._db.execute(
+            "SELECT seq, ts, fill_pct, weight_kg FROM telemetry WHERE bin_id = ? ORDER BY seq",
+            (bin_id,),
+        )
+        return [FillPoint(seq=s, ts=parse_ts(t), fill_pct=f, weight_kg=w) for s, t, f, w in rows]
+
+    def stored_messages(self, bin_id: str) -> Iterator[StoredMessage]:
+        """From the ``messages`` table."""
+        rows = self._db.execute(
+            "SELECT bin_id, seq, kind, ts, received_at, payload FROM messages "
+            "WHERE bin_id = ? ORDER BY seq",
+            (bin_id,),
+        )
+        for b, s, k, t, r, p in rows:
+            yield StoredMessage(
+                bin_id=b, seq=s, kind=k, ts=parse_ts(t), received_at=parse_ts(r), payload=p
+            )

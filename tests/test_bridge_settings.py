@@ -1,0 +1,108 @@
+"""Bridge settings: broker URLs, TOML files and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud_bridge.errors import BrokerUrlError, SettingsError
+from cloud_bridge.settings import BrokerAddress, load_settings, parse_broker_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://127.0.0.1:1884", BrokerAddress("127.0.0.1", 1884, False)),
+        ("mqtts://broker.example.org:8884", BrokerAddress("broker.example.org", 8884, True)),
+        ("mqtt://localhost", BrokerAddress("localhost", 1883, False)),
+        ("MQTTS://broker", BrokerAddress("broker", 8883, True)),
+        ("mqtt://[::1]:1883", BrokerAddress("::1", 1883, False)),
+    ],
+)
+def test_broker_urls_parse(url: str, expected: BrokerAddress) -> None:
+    assert parse_broker_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://host:1883", "scheme 'http'"),
+        ("host:1883", "scheme 'host'"),
+        ("mqtt://:1883", "host is missing"),
+        ("mqtt://host:port", "port 'port'"),
+        ("mqtt://host:70000", "port '70000'"),
+        ("mqtt://host:0", "port 0"),
+        ("mqtt://user:secret@host:1883", "credentials"),
+        ("mqtt://host:1883/path", "path"),
+    ],
+)
+def test_bad_broker_urls_name_the_bad_part(url: str, named: str) -> None:
+    with pytest.raises(BrokerUrlError, match=named):
+        parse_broker_url(url)
+
+
+def test_settings_load_from_toml_with_regions(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.toml"
+    path.write_text(
+        """
+default_region = "central"
+[broker]
+url = "mqtts://broker.example.org:8883"
+username = "bridge"
+password_env = "REVLOOP_TEST_MQTT_PASSWORD"
+[store]
+path = "data/bridge.db"
+synchronous = "FULL"
+[pickups]
+due_hours = 12
+[regions.north]
+pickup_threshold_pct = 70
+""",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.broker.address == BrokerAddress("broker.example.org", 8883, True)
+    assert settings.store.path == tmp_path / "data" / "bridge.db"
+    assert settings.store.synchronous == "FULL"
+    assert settings.region("north").pickup_threshold_pct == 70
+    assert settings.region("north").due_hours == 12
+    assert settings.region("central").pickup_threshold_pct == 80
+    with pytest.raises(SettingsError, match="REVLOOP_TEST_MQTT_PASSWORD, which is not set"):
+        settings.broker.password()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[broker]\nurl = 'ftp://x'\n", "broker.url: broker URL 'ftp://x': scheme 'ftp'"),
+        (
+            "[store]\nsynchronus = 'FULL'\n",
+            "store.synchronus: unknown key; did you mean 'synchronous'",
+        ),
+        ("[pickups]\npickup_threshold_pct = 120\n", "pickups.pickup_threshold_pct"),
+        (
+            "[regions.north]\npickup_treshold_pct = 70\n",
+            "regions.north.pickup_treshold_pct: unknown key; did you mean 'pickup_threshold_pct'",
+        ),
+        ("[regions.'no/slash']\ndue_hours = 1\n", "regions.no/slash"),
+        ("[ingest]\nbatch_max = 'many'\n", "ingest.batch_max"),
+        ("[broker\n", "(toml)"),
+        (
+            "[broker]\nbackoff_min_s = 30\nbackoff_max_s = 2\n",
+            "broker: backoff_min_s (30.0) exceeds",
+        ),
+    ],
+)
+def test_settings_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bridge.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_settings_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"absent\.toml"):
+        load_settings(tmp_path / "absent.toml")

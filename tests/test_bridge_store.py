@@ -1,0 +1,215 @@
+"""Contract tests of the bridge's Store, run against every implementation available.
+
+Only SQLite (in memory and in a file) exists today; a PostgreSQL store would be added
+to ``STORES`` and must pass the same tests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cloud_bridge.errors import StoreError
+from cloud_bridge.records import BinRecord, Flag, PickupRecord
+from cloud_bridge.sqlite_store import MIGRATIONS, SQLiteStore
+from cloud_bridge.store import Store, StoredMessage
+from protocol import DepositEvent, Location, ManifestEntry, decode
+from tests.support import bin_messages as msg
+from tests.support.bin_messages import T0
+
+STORES = ["sqlite-memory", "sqlite-file"]
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLiteStore]:
+    path = ":memory:" if request.param == "sqlite-memory" else tmp_path / "bridge.db"
+    db = SQLiteStore(path)
+    yield db
+    db.close()
+
+
+def stored(bin_id: str, seq: int, kind: str = "telemetry") -> StoredMessage:
+    return StoredMessage(bin_id, seq, kind, T0 + timedelta(seconds=seq), T0, '{"x": 1}')
+
+
+def test_a_message_is_stored_once_per_bin_and_seq(store: Store) -> None:
+    with store.transaction():
+        assert store.add_message(stored("bin-001", 1))
+        assert not store.add_message(stored("bin-001", 1, "events/deposit"))
+        assert store.add_message(stored("bin-002", 1))
+        store.add_messages([stored("bin-001", 1), stored("bin-001", 2)])
+    assert store.message_counts() == {"telemetry": 3}
+    assert [m.seq for m in store.stored_messages("bin-001")] == [1, 2]
+    first = next(store.stored_messages("bin-001"))
+    assert first.ts == T0 + timedelta(seconds=1)
+    assert first.payload == '{"x": 1}'
+
+
+def test_many_messages_in_one_batch_are_all_stored(store: Store) -> None:
+    with store.transaction():
+        store.add_messages([stored("bin-001", seq) for seq in range(1, 1302)])
+    assert store.message_counts() == {"telemetry": 1301}
+
+
+def _fail_inside(store: Store) -> None:
+    with store.transaction():
+        store.add_message(stored("bin-001", 1))
+        raise RuntimeError("boom")
+
+
+def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        _fail_inside(store)
+    assert store.message_counts() == {}
+    with store.transaction():
+        assert store.add_message(stored("bin-001", 1))
+
+
+def test_bins_round_trip(store: Store) -> None:
+    record = BinRecord(
+        bin_id="bin-001",
+        region="north",
+        location=Location(lat=52.5, lon=None),
+        registered_at=T0,
+        online=True,
+        bd_seq=4,
+        last_seq=10,
+        stored_seq=9,
+        last_ts=T0,
+        clock_synced=False,
+        last_seen=T0,
+        telemetry_seq=9,
+        fill_pct=40.5,
+        door="open",
+        emptied_seq=3,
+        alarms={"overflow": Flag(True, 8)},
+        faults={"camera/timeout": Flag(False, 7)},
+    )
+    with store.transaction():
+        store.save_bins([record, BinRecord(bin_id="bin-000", region="default")])
+    loaded = store.load_bins()
+    assert [b.bin_id for b in loaded] == ["bin-000", "bin-001"]
+    assert loaded[1] == record
+    assert loaded[0].location is None
+
+
+def _pickup(pickup_id: str, status: str = "requested") -> PickupRecord:
+    return PickupRecord(
+        pickup_id=pickup_id,
+        bin_id="bin-001",
+        region="north",
+        status=status,  # type: ignore[arg-type]
+        priority="normal",
+        reason="threshold",
+        fill_pct=81.0,
+        predicted_full_at=None,
+        due_by=T0 + timedelta(hours=24),
+        location=Location(lat=1.0, lon=2.0),
+        manifest={"glass": ManifestEntry(count=2, kg=0.8)},
+        ts=T0,
+        requested_at=T0,
+        trigger_seq=12,
+    )
+
+
+def test_pickups_round_trip_and_only_one_is_open_per_bin(store: Store) -> None:
+    collected = _pickup("pk-1", "collected")
+    collected.closed_at = T0
+    with store.transaction():
+        store.save_pickup(collected)
+        store.save_pickup(_pickup("pk-2"))
+    assert [p.pickup_id for p in store.list_pickups()] == ["pk-1", "pk-2"]
+    assert [p.pickup_id for p in store.list_pickups(open_only=True)] == ["pk-2"]
+    assert store.list_pickups(open_only=True)[0] == _pickup("pk-2")
+    with pytest.raises(sqlite3.IntegrityError):
+        _save(store, _pickup("pk-3"))
+
+
+def _save(store: Store, pickup: PickupRecord) -> None:
+    with store.transaction():
+        store.save_pickup(pickup)
+
+
+def test_manifest_counts_accepted_deposits_between_emptyings(store: Store) -> None:
+    deposits = [
+        msg.deposit("bin-001", 1, "glass", grams=100),
+        msg.deposit("bin-001", 2, "glass", grams=300),
+        msg.deposit("bin-001", 3, "metal", grams=50),
+        msg.deposit("bin-001", 4, "metal", grams=50, accepted=False),
+        msg.deposit("bin-002", 5, "paper", grams=10),
+    ]
+    with store.transaction():
+        for _, payload in deposits:
+            store.add_deposit(decode(DepositEvent, payload))
+    assert store.manifest("bin-001", 0) == {
+        "glass": ManifestEntry(count=2, kg=0.4),
+        "metal": ManifestEntry(count=1, kg=0.05),
+    }
+    assert store.manifest("bin-001", 1, before_seq=3) == {"glass": ManifestEntry(count=1, kg=0.3)}
+    assert store.manifest("bin-003", 0) == {}
+
+
+def test_outbox_keeps_publications_until_removed(store: Store) -> None:
+    with store.transaction():
+        first = store.queue_publication("fleet/v1/pickups/north", b"one")
+        second = store.queue_publication("fleet/v1/pickups/south", b"two")
+    assert [(p.id, p.payload) for p in store.pending_publications()] == [
+        (first, b"one"),
+        (second, b"two"),
+    ]
+    with store.transaction():
+        store.remove_publications([first])
+    assert [p.topic for p in store.pending_publications()] == ["fleet/v1/pickups/south"]
+
+
+def test_rejections_accumulate_per_reason(store: Store) -> None:
+    with store.transaction():
+        store.count_rejections("malformed", 2, "bins/v1/a/telemetry", "bad", T0)
+        store.count_rejections("malformed", 3, "bins/v1/b/telemetry", "worse", T0)
+        store.count_rejections("oversized", 1, "bins/v1/c/telemetry", "big", T0)
+    counts = store.rejection_counts()
+    assert [(c.reason, c.count, c.last_topic) for c in counts] == [
+        ("malformed", 5, "bins/v1/b/telemetry"),
+        ("oversized", 1, "bins/v1/c/telemetry"),
+    ]
+
+
+def test_fill_history_is_in_seq_order(store: Store) -> None:
+    from protocol import Telemetry
+
+    rows = [(decode(Telemetry, msg.telemetry("bin-001", s, s * 10.0)[1]), T0) for s in (3, 1, 2)]
+    with store.transaction():
+        store.add_telemetry(rows)
+    assert [(p.seq, p.fill_pct) for p in store.fill_history("bin-001")] == [
+        (1, 10.0),
+        (2, 20.0),
+        (3, 30.0),
+    ]
+
+
+def test_reopening_a_file_applies_no_migration_twice(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.db"
+    SQLiteStore(path).close()
+    again = SQLiteStore(path)
+    assert again.migrations() == [name for name, _ in MIGRATIONS]
+    again.close()
+    reader = SQLiteStore(path, readonly=True)
+    assert reader.load_bins() == []
+    reader.close()
+
+
+def test_readers_get_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no bridge database"):
+        SQLiteStore(tmp_path / "absent.db", readonly=True)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(StoreError, match="not a bridge database"):
+        SQLiteStore(other, readonly=True)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not SQLite at all" * 100)
+    with pytest.raises(StoreError, match=r"(not a bridge database)|(cannot open)"):
+        SQLiteStore(text, readonly=True)
