@@ -98,8 +98,10 @@ class AgentRuntime:
         self._wake = threading.Event()
         self.inbox: queue.SimpleQueue[tuple[BinTopic, bytes]] = queue.SimpleQueue()
         self.handlers: dict[TopicKind, InboundHandler] = {}
+        self._foreign_topics: set[str] = set()
         self._step_lock = threading.RLock()
         self._telemetry_after_fill = False
+        self._reported_fill: float | None = None
         device_faults: dict[tuple[str, str], str | None] = {}
         for key, detail in self.state.active_faults.items():
             component, _, code = key.partition("/")
@@ -174,6 +176,7 @@ class AgentRuntime:
 
     def emit_telemetry(self) -> int | None:
         """Store a telemetry message built from the latest measurements."""
+        self._reported_fill = self.state.fill_pct
         return self.outbox.append(
             self.messages.topic(TopicKind.TELEMETRY),
             self.messages.build(
@@ -269,6 +272,13 @@ class AgentRuntime:
             return "open" if self.hardware.door.is_open() else "closed"
         except DeviceError:
             return "closed"
+
+    def _fill_moved(self) -> bool:
+        """Whether the fill changed enough since the last telemetry to report it now."""
+        now, then = self.state.fill_pct, self._reported_fill
+        if now is None or then is None:
+            return now is not then
+        return abs(now - then) >= self.config.thresholds.report_fill_step_pct
 
     def sample_temperature(self) -> None:
         """Read the container temperature (speed of sound, fire alarm)."""
@@ -393,7 +403,15 @@ class AgentRuntime:
             log.warning("ignoring a message: %s", err)
             return
         if parsed.bin_id != self.config.identity.bin_id:
-            log.warning("ignoring a message for %s on %s", parsed.bin_id, topic)
+            # The broker delivered another bin's message: an ACL or broker fault. Say so
+            # once per topic, not once per message.
+            if topic not in self._foreign_topics:
+                self._foreign_topics.add(topic)
+                log.warning(
+                    "%s ignores a message meant for another bin on %s",
+                    self.config.identity.bin_id,
+                    topic,
+                )
             return
         self.inbox.put((parsed, payload))
         self.wake()
@@ -441,7 +459,7 @@ class AgentRuntime:
                 else:
                     self.sample_fill()
                     self.schedule.after("fill", now, intervals.fill_sample_s)
-                    if self._telemetry_after_fill:
+                    if self._telemetry_after_fill or self._fill_moved():
                         self._telemetry_after_fill = False
                         self.schedule.due["telemetry"] = now
             if self.schedule.is_due("telemetry", now):

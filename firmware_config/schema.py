@@ -205,6 +205,12 @@ class Thresholds(Section):
     door_open_alarm_s: float = Field(
         default=120.0, ge=10.0, le=3600.0, description="Door open this long raises door_stuck."
     )
+    report_fill_step_pct: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=100.0,
+        description="A fill change this large since the last telemetry sends telemetry at once.",
+    )
     empty_drop_pct: float = Field(
         default=30.0,
         ge=5.0,

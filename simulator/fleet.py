@@ -255,7 +255,8 @@ class FleetSim:
         client.loop_start()
         self._crew = client
 
-    def _read_pickups(self) -> None:
+    def read_pickups(self) -> None:
+        """Act on the pickup messages the crew has received (called from the sim loop)."""
         while True:
             try:
                 pickup = self._inbox.get_nowait()
@@ -318,7 +319,7 @@ class FleetSim:
                     time.sleep(min(lead, 0.25))
             self.clock.advance(max(when - self.clock.monotonic(), 0.0))
             action()
-            self._read_pickups()
+            self.read_pickups()
             if progress and time.monotonic() - last_report > 0.2:
                 last_report = time.monotonic()
                 progress((self.clock.monotonic() - start_virtual) / (end - start_virtual))
@@ -330,7 +331,7 @@ class FleetSim:
         """Wait (real time) until every agent's outbox is empty."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._read_pickups()
+            self.read_pickups()
             if all(b.agent.outbox.stats().depth == 0 for b in self.bins):
                 return True
             time.sleep(0.05)
@@ -343,7 +344,7 @@ class FleetSim:
         if self._crew is not None:
             self._crew.disconnect()
             self._crew.loop_stop()
-        self._read_pickups()
+        self.read_pickups()
 
     def summary(self) -> dict[str, Any]:
         """Totals over the fleet."""

@@ -1,0 +1,83 @@
+"""``bin-sim``: simulated bins, from one to a whole fleet, without any hardware."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from simulator.fleet import FleetOptions
+
+
+def _options(bins: int, days: float, speed: float, seed: int, peak: float) -> FleetOptions:
+    return FleetOptions(bins=bins, days=days, speed=speed, seed=seed, peak_per_hour=peak)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="revloop", prog_name="bin-sim")
+def cli() -> None:
+    """Run simulated Revloop bins: a demo fleet, a load-test fleet or a single bin."""
+
+
+@cli.command("demo")
+@click.option("--bins", default=12, show_default=True, type=click.IntRange(1, 500))
+@click.option("--days", default=3.0, show_default=True, type=click.FloatRange(0.01, 60))
+@click.option(
+    "--speed",
+    default=4000.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Virtual seconds per real second (0: as fast as possible).",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--peak", default=8.0, show_default=True, help="Visitors per hour at the peak.")
+@click.option("--broker", help="Use this broker (mqtt://HOST:PORT) instead of an embedded one.")
+@click.option("--workdir", type=click.Path(path_type=Path), help="Keep the databases here.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the summary, as JSON.")
+def demo(
+    bins: int,
+    days: float,
+    speed: float,
+    seed: int,
+    peak: float,
+    broker: str | None,
+    workdir: Path | None,
+    as_json: bool,
+) -> None:
+    """A fleet, the bridge and a collection crew on an embedded broker, faster than life."""
+    from simulator.demo import run_demo, summary_table
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(stderr=as_json)
+    if not as_json:
+        console.print(
+            f"[bold]Revloop demo[/bold]: {bins} bins, {days:g} days at {speed:g}x "
+            f"on {'the broker at ' + broker if broker else 'an embedded broker'}"
+        )
+    try:
+        result = run_demo(
+            _options(bins, days, speed, seed, peak),
+            broker_url=broker,
+            workdir=workdir,
+            console=console,
+            quiet=as_json,
+        )
+    except (RuntimeError, ValueError, OSError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(result.summary))
+        return
+    console.print(summary_table(result))
+    console.print(
+        f"The bridge stored {result.bridge_bins} bins and {result.bridge_pickups} pickups."
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
