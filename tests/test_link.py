@@ -74,7 +74,11 @@ def test_first_connection_is_retried(tmp_path: Path) -> None:
     try:
         with broker:
             with Collector(broker.port, ["bins/v1/#"]) as seen:
-                seen.wait_for(lambda ms: seqs_of(ms, "events/alarm") == [1])
+                seen.wait_for(
+                    lambda ms: (
+                        seqs_of(ms, "events/alarm") == [1] and any(s.online for s in states(ms))
+                    )
+                )
                 connected = [s for s in states(seen.messages) if s.online]
                 # every failed attempt armed a fresh Will; the birth carries the latest bd_seq
                 assert connected[-1].bd_seq >= 2
