@@ -107,27 +107,43 @@ def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
 
 
 def decode(model: type[M], payload: bytes | str, *, topic: str | None = None) -> M:
-    """Decode ``payload`` into ``model``; raise a ProtocolError that names the field."""
+    """Decode ``payload`` into ``model``; raise a ProtocolError that names the field.
+
+    A valid message is parsed once, by pydantic. Only an invalid one is parsed again,
+    to tell which rule it broke (size, JSON, object, version, schema), in that order.
+    """
+    size = len(payload) if isinstance(payload, bytes) else len(payload.encode("utf-8"))
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload is {size} bytes, over {MAX_PAYLOAD_BYTES}", topic=topic)
+    try:
+        message = model.model_validate_json(payload)
+    except ValidationError as err:
+        failure: ValidationError | None = err
+    else:
+        if "v" not in model.model_fields or "v" in message.model_fields_set:
+            return message
+        failure = None
     data = _load_object(payload, topic)
     if "v" in model.model_fields:
-        version = data.get("v")
-        if "v" in data and version != PROTOCOL_VERSION:
+        if "v" not in data:
+            raise SchemaError(
+                f"{model.__name__} rejected: field 'v': Field required", fields=["v"], topic=topic
+            )
+        if data["v"] != PROTOCOL_VERSION:
             raise UnsupportedVersion(
-                f"field 'v' is {version!r}; this receiver speaks version {PROTOCOL_VERSION}",
+                f"field 'v' is {data['v']!r}; this receiver speaks version {PROTOCOL_VERSION}",
                 topic=topic,
             )
-    try:
-        return model.model_validate_json(payload)
-    except ValidationError as err:
-        problems = []
-        fields = []
-        for item in err.errors(include_url=False):
-            path = _field_path(item["loc"])
-            fields.append(path)
-            problems.append(f"field '{path}': {item['msg']}")
-        raise SchemaError(
-            f"{model.__name__} rejected: " + "; ".join(problems), fields=fields, topic=topic
-        ) from None
+    assert failure is not None
+    problems = []
+    fields = []
+    for item in failure.errors(include_url=False):
+        path = _field_path(item["loc"])
+        fields.append(path)
+        problems.append(f"field '{path}': {item['msg']}")
+    raise SchemaError(
+        f"{model.__name__} rejected: " + "; ".join(problems), fields=fields, topic=topic
+    )
 
 
 def decode_bin_message(

@@ -97,6 +97,13 @@ class WireModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
+class Versioned(WireModel):
+    """A message carrying ``v``: defaulted when built in code, required on the wire
+    (the codec checks it was given)."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+
+
 class Location(WireModel):
     """Where a bin stands; either coordinate may be unknown."""
 
@@ -104,10 +111,9 @@ class Location(WireModel):
     lon: Annotated[float, Field(ge=-180.0, le=180.0)] | None
 
 
-class Envelope(WireModel):
+class Envelope(Versioned):
     """Fields every bin-to-cloud message carries; ``(bin_id, seq)`` deduplicates."""
 
-    v: Literal[1] = PROTOCOL_VERSION
     bin_id: BinId
     seq: Seq
     boot_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -249,10 +255,9 @@ class ManifestEntry(WireModel):
     kg: NonNegative
 
 
-class Pickup(WireModel):
+class Pickup(Versioned):
     """A pickup request and its lifecycle, for schedulers."""
 
-    v: Literal[1] = PROTOCOL_VERSION
     pickup_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     bin_id: BinId
     status: PickupStatus
@@ -267,10 +272,9 @@ class Pickup(WireModel):
     region: str | None = None
 
 
-class Ticket(WireModel):
+class Ticket(Versioned):
     """A maintenance ticket for technicians."""
 
-    v: Literal[1] = PROTOCOL_VERSION
     ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     bin_id: BinId
     status: TicketStatus

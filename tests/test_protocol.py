@@ -206,3 +206,11 @@ def test_pickup_serialises_manifest_and_nulls() -> None:
     assert body["manifest"] == {"glass": {"count": 3, "kg": 0.9}}
     assert body["due_by"] == "2026-11-21T10:00:00.123Z"
     assert body["v"] == 1
+
+
+def test_version_is_required_on_the_wire() -> None:
+    payload = telemetry()
+    del payload["v"]
+    with pytest.raises(SchemaError) as caught:
+        decode_bin_message("bins/v1/bin-001/telemetry", json.dumps(payload))
+    assert caught.value.fields == ["v"]
