@@ -165,7 +165,7 @@ class StoreSettings(Section):
 
     path: Path = Field(default=Path("bridge.db"), description="SQLite database file.")
     synchronous: Literal["NORMAL", "FULL"] = Field(
-        default="NORMAL",
+        default="FULL",
         description=(
             "SQLite synchronous mode in WAL: NORMAL survives process crashes (a power "
             "loss can lose the last commits, which the broker then redelivers only if "
