@@ -52,6 +52,9 @@ def demo(
     from simulator.demo import run_demo, summary_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Alarms and faults of simulated bins are the demo's story, told through pickups;
+    # the agents' own log lines would drown it.
+    logging.getLogger("agent").setLevel(logging.ERROR)
     console = Console(stderr=as_json)
     if not as_json:
         console.print(

@@ -70,21 +70,17 @@ def work_directory(path: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def describe_pickup(notice: PickupNotice, clock_start: ManualClock) -> str:
-    """One line a scheduler would want to read."""
+def describe_pickup(notice: PickupNotice) -> str:
+    """One line a scheduler would want to read (rich markup)."""
     p = notice.pickup
-    items = ", ".join(
-        f"{category} {entry.count} ({entry.kg:.1f} kg)"
-        for category, entry in sorted(p.manifest.items(), key=lambda kv: -kv[1].kg)
-    )
+    top = sorted(p.manifest.items(), key=lambda kv: -kv[1].kg)[:3]
+    items = " ".join(f"{category} {entry.count}/{entry.kg:.1f}kg" for category, entry in top)
     fill = "?" if p.fill_pct is None else f"{p.fill_pct:.0f}%"
-    when = p.ts.strftime("%a %H:%M")
-    due = p.due_by.strftime("%a %H:%M")
-    colour = {"requested": "yellow", "collected": "green", "escalated": "red"}.get(p.status, "")
+    colour = {"requested": "yellow", "collected": "green", "escalated": "red"}.get(p.status, "cyan")
     return (
-        f"[dim]{when}[/dim] [{colour}]{p.status:<9}[/{colour}] {p.bin_id} "
-        f"({p.region or '?'}) fill {fill} priority {p.priority} due {due}"
-        + (f" | {items}" if items else "")
+        f"[dim]{p.ts:%a %H:%M}[/dim] [{colour}]{p.status:<9}[/{colour}] {p.bin_id} "
+        f"{p.region or '':<6} fill {fill:>4} {p.priority:<6} due {p.due_by:%a %H:%M}  "
+        f"[dim]{items}[/dim]"
     )
 
 
@@ -121,7 +117,7 @@ def run_demo(
 
             def on_pickup(notice: PickupNotice) -> None:
                 if not quiet:
-                    console.print(describe_pickup(notice, clock))
+                    console.print(describe_pickup(notice), overflow="ellipsis", no_wrap=True)
 
             fleet = FleetSim(options, endpoint, directory, clock=clock, on_pickup=on_pickup)
             fleet.start()
@@ -161,27 +157,22 @@ def run_demo(
 
 
 def summary_table(result: DemoResult) -> Table:
-    """The end-of-run table."""
+    """The end-of-run table, one figure per row so it fits any terminal."""
     s = result.summary
-    table = Table(title="Simulated fleet", show_header=True, header_style="bold")
-    table.add_column("bins", justify="right")
-    table.add_column("days", justify="right")
-    table.add_column("deposits", justify="right")
-    table.add_column("accepted", justify="right")
-    table.add_column("rejected", justify="right")
-    table.add_column("pickups", justify="right")
-    table.add_column("collected", justify="right")
-    table.add_column("hours any bin was full", justify="right")
-    table.add_column("visitors turned away", justify="right")
-    table.add_row(
-        str(s["bins"]),
-        f"{s['virtual_days']:g}",
-        str(s["deposits"]),
-        str(s["accepted"]),
-        str(s["rejected"]),
-        str(s["pickups"]),
-        str(s["collected"]),
-        f"{s['hours_full']:.1f}",
-        str(s["turned_away"]),
-    )
+    table = Table(title="Simulated fleet", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("bins", str(s["bins"])),
+        ("virtual days", f"{s['virtual_days']:g}"),
+        ("deposits", str(s["deposits"])),
+        ("  accepted", str(s["accepted"])),
+        ("  rejected", str(s["rejected"])),
+        ("pickups requested", str(s["pickups"])),
+        ("pickups collected", str(s["collected"])),
+        ("hours any bin was full (summed over bins)", f"{s['hours_full']:.1f}"),
+        ("visitors turned away by a full bin", str(s["turned_away"])),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
     return table

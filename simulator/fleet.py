@@ -98,7 +98,8 @@ class SimBin:
     visitors: Visitors
     counters: BinCounters = field(default_factory=BinCounters)
     next_wake: float = math.inf
-    pickup_pending: bool = False
+    crew_due: float = math.inf
+    """When (virtual monotonic time) the crew plans to empty this bin; inf: not planned."""
 
     @property
     def bin_id(self) -> str:
@@ -269,16 +270,26 @@ class FleetSim:
             sim_bin = self._by_id.get(pickup.bin_id)
             if sim_bin is None:
                 continue
-            if pickup.status in ("requested", "escalated") and not sim_bin.pickup_pending:
-                sim_bin.pickup_pending = True
-                delay = self.rng.uniform(*self.options.crew_delay_h) * HOUR
-                self._schedule_emptying(sim_bin, delay)
+            if pickup.status in ("requested", "scheduled", "escalated"):
+                self._plan_emptying(sim_bin, pickup)
 
-    def _schedule_emptying(self, sim_bin: SimBin, delay: float) -> None:
-        self.at(self.clock.monotonic() + delay, lambda: self._empty(sim_bin))
+    def _plan_emptying(self, sim_bin: SimBin, pickup: Pickup) -> None:
+        """The crew comes some hours after a request, aiming to arrive before ``due_by``;
+        a pickup made more urgent (or escalated) brings the visit forward."""
+        low, high = self.options.crew_delay_h
+        hours_left = (pickup.due_by - self.clock.now()).total_seconds() / HOUR
+        if pickup.status == "escalated":
+            high = low
+        latest = max(low, min(high, 0.9 * hours_left))
+        when = self.clock.monotonic() + self.rng.uniform(low, latest) * HOUR
+        if when < sim_bin.crew_due:
+            sim_bin.crew_due = when
+            self.at(when, lambda: self._empty(sim_bin, when))
 
-    def _empty(self, sim_bin: SimBin) -> None:
-        sim_bin.pickup_pending = False
+    def _empty(self, sim_bin: SimBin, planned: float) -> None:
+        if planned != sim_bin.crew_due:
+            return  # the visit was brought forward and has happened already
+        sim_bin.crew_due = math.inf
         if sim_bin.physical.contents_volume_l <= 0:
             return
         sim_bin.physical.empty()
