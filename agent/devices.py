@@ -89,8 +89,9 @@ class TemperatureSensor(Device, Protocol):
 class Scale(Device, Protocol):
     """Tray load cell."""
 
-    def read_g(self) -> float:
-        """Net grams on the tray (after tare); raises DeviceError."""
+    def read_g(self, samples: int | None = None) -> float:
+        """Net grams on the tray (after tare), the median of ``samples`` conversions
+        (the configured number when None); raises DeviceError."""
         ...
 
     def tare(self) -> int:

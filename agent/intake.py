@@ -130,7 +130,7 @@ class IntakeMachine:
 
     def _weigh(self) -> float | None:
         try:
-            weight = self.hardware.scale.read_g()
+            weight = self.hardware.scale.read_g(self.policy.settle_samples)
         except DeviceError as err:
             log.warning("tray scale failed during a deposit: %s", err)
             return None

@@ -281,6 +281,15 @@ class Intake(Section):
     max_item_g: float = Field(
         default=5000.0, ge=1.0, le=50_000.0, description="Heavier items are rejected."
     )
+    settle_samples: int = Field(
+        default=1,
+        ge=1,
+        le=15,
+        description=(
+            "Load-cell conversions per reading while the weight settles (an HX711 at "
+            "10 SPS takes 100 ms each); the settled weight is the median of the window."
+        ),
+    )
     settle_readings: int = Field(
         default=3, ge=2, le=20, description="Consecutive stable readings before classifying."
     )

@@ -133,8 +133,8 @@ class SimScale(_Status):
         self.noise_g = 0.5
         """Standard deviation of readings; a large value keeps the weight from settling."""
 
-    def read_g(self) -> float:
-        """Net grams on the tray."""
+    def read_g(self, samples: int | None = None) -> float:
+        """Net grams on the tray (device level: one noisy value whatever ``samples``)."""
         fault = HX711_FAULTS.get(self.faults.hx711)
         if fault is not None:
             raise self._fail(*fault)

@@ -99,9 +99,9 @@ class Hx711Scale:
         """Health after the last read."""
         return self._health.status()
 
-    def read_g(self) -> float:
+    def read_g(self, samples: int | None = None) -> float:
         """Net grams on the tray: (median raw - tare offset) / counts per gram."""
-        raw = self.read_raw()
+        raw = self.read_raw(samples)
         return (raw - self.calibration.tare_offset) / self.calibration.scale_counts_per_g
 
     def tare(self) -> int:
