@@ -116,6 +116,8 @@ class IntakeMachine:
         self.phase = Phase.IDLE
         self._closed_at = 0.0
         self._weights: list[float] = []
+        self.decided_at = 0.0
+        """Monotonic time of the latest decision (before the flap moves)."""
 
     @property
     def busy(self) -> bool:
@@ -179,8 +181,11 @@ class IntakeMachine:
         if stable:
             return self._decide(settled)
         if timed_out:
+            self.decided_at = self.clock.monotonic()
             self._record(_Unknown(), settled, accepted=False, reason="weight_unstable")
             return self._show_reject()
+        # The next reading one period after this one began (at once if the read itself
+        # took longer, as an HX711 at 10 SPS does).
         return now + SAMPLE_PERIOD_S
 
     def _capture(self) -> Image | None:
@@ -197,6 +202,7 @@ class IntakeMachine:
         )
         weight_g = max(weight or 0.0, 0.0)
         accepted, reason = self._policy(result, weight)
+        self.decided_at = self.clock.monotonic()
         if accepted:
             return self._accept(result, weight_g)
         self._record(result, weight_g, accepted=False, reason=reason)
@@ -270,7 +276,7 @@ class IntakeMachine:
             reason=reason,
             weight_g=round(weight_g, 1),
             model=self.classifier.version,
-            decision_ms=round((self.clock.monotonic() - self._closed_at) * 1000.0, 1),
+            decision_ms=round((self.decided_at - self._closed_at) * 1000.0, 1),
         )
         self.on_decision(decision)
         return decision

@@ -583,6 +583,12 @@ class Simulation(Section):
     deposits_per_hour: float = Field(
         default=4.0, ge=0.0, le=600.0, description="Mean deposit rate at the busiest hour."
     )
+    camera_capture_ms: float = Field(
+        default=150.0,
+        ge=0.0,
+        le=5000.0,
+        description="Bin time a simulated still capture takes (picamera2 on a Pi 4: ~100-200 ms).",
+    )
     pins: SimulationPins = Field(
         default_factory=SimulationPins, description="The circuit behind the simulated pins."
     )

@@ -57,8 +57,10 @@ class ImageFolderCamera:
         images_dir: Path | None = None,
         faults: FaultInjector | None = None,
         sleep: Callable[[float], None] | None = None,
+        capture_s: float = 0.0,
     ) -> None:
         self._physical = physical
+        self._capture_s = capture_s
         self._faults = faults or FaultInjector()
         self._sleep = sleep
         self._dir = find_photo_dir(images_dir)
@@ -92,6 +94,8 @@ class ImageFolderCamera:
             if self._sleep is not None:
                 self._sleep(timeout_s)
             raise TimeoutError(f"no frame within {timeout_s:g} s (simulated fault)")
+        if self._sleep is not None and self._capture_s > 0:
+            self._sleep(self._capture_s)  # exposure and readout take bin time
         with self._physical.lock:
             item = self._physical.tray
         frame = self._photo(item.category, item.photo_index) if item else self._empty_tray()

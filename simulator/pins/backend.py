@@ -162,7 +162,11 @@ def build_pin_hardware(
         gpio.attach(model)
     timing = gpio.clock
     camera = ImageFolderCamera(
-        physical, images_dir=sim.images_dir, faults=faults, sleep=timing.sleep
+        physical,
+        images_dir=sim.images_dir,
+        faults=faults,
+        sleep=timing.sleep,
+        capture_s=sim.camera_capture_ms / 1000.0,
     )
     w1 = SimW1Bus(temp_c=air_temp_c, faults=faults, rng=rng(), sleep=timing.sleep)
     simulation = PinSimulation(

@@ -1,0 +1,86 @@
+"""The intake on the real drivers over the pin-level simulator, in bin time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.app import Agent
+from firmware_config import PROFILES_DIR, load_config
+from protocol.transport import BrokerUrl
+from simulator.physical import Item, PhysicalBin
+from simulator.pins.backend import PinSimulation, build_pin_hardware, physical_from_config
+from simulator.pins.clock import PinClock
+from tests.support.fakes import FixedClassification, ScriptedClassifier
+
+
+@dataclass
+class PinBin:
+    agent: Agent
+    clock: PinClock
+    physical: PhysicalBin
+    sim: PinSimulation
+    classifier: ScriptedClassifier
+
+    def run(self, seconds: float) -> None:
+        end = self.clock.monotonic() + seconds
+        while self.clock.monotonic() < end:
+            wanted = self.agent.runtime.step()
+            self.clock.sleep(max(min(wanted, end) - self.clock.monotonic(), 0.001))
+
+    def deposit(self, item: Item) -> None:
+        self.physical.door_open = True
+        self.run(1.0)
+        self.physical.place_on_tray(item)
+        self.run(1.0)
+        self.physical.door_open = False
+        self.run(4.0)
+
+    def events(self, suffix: str) -> list[dict[str, Any]]:
+        rows = self.agent.outbox.pending(0, 100_000)
+        return [json.loads(r.payload) for r in rows if r.topic.endswith(suffix)]
+
+
+@pytest.fixture
+def pin_bin(tmp_path: Path) -> Iterator[PinBin]:
+    config = load_config(PROFILES_DIR / "sim-pin.toml")
+    config.storage.path = tmp_path / "agent.db"
+    config.simulation.pins.wall_echo_probability = 0.0
+    physical = physical_from_config(config)
+    hardware = build_pin_hardware(config, None, physical)
+    assert isinstance(hardware.simulation, PinSimulation)
+    clock = PinClock(hardware.simulation.gpio.clock)
+    classifier = ScriptedClassifier(FixedClassification("metal", 0.93))
+    agent = Agent.build(
+        config, hardware, clock, endpoint=BrokerUrl("127.0.0.1", 1, False), classifier=classifier
+    )
+    yield PinBin(agent, clock, physical, hardware.simulation, classifier)
+    agent.db.close()
+    agent.instance_lock.release()
+    hardware.close()
+
+
+def test_deposit_decided_within_one_and_a_half_seconds_of_bin_time(pin_bin: PinBin) -> None:
+    pin_bin.run(2.0)
+    for _ in range(3):
+        pin_bin.deposit(Item("metal", 15.0, 0.4))
+    deposits = pin_bin.events("/events/deposit")
+    assert [d["accepted"] for d in deposits] == [True, True, True]
+    assert all(d["weight_g"] == pytest.approx(15.0, abs=2.0) for d in deposits)
+    assert max(d["decision_ms"] for d in deposits) <= 1500, [d["decision_ms"] for d in deposits]
+    assert len(pin_bin.physical.contents) == 3
+
+
+def test_rejected_item_stays_on_the_tray(pin_bin: PinBin) -> None:
+    pin_bin.classifier.answer = FixedClassification("trash", 0.9)
+    pin_bin.run(2.0)
+    pin_bin.deposit(Item("trash", 80.0, 1.0))
+    (deposit,) = pin_bin.events("/events/deposit")
+    assert (deposit["accepted"], deposit["reason"]) == (False, "category_not_accepted")
+    assert pin_bin.physical.tray is not None
+    assert not pin_bin.physical.door_locked
