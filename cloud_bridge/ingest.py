@@ -157,6 +157,7 @@ class MqttLink:
         if refused:
             logger.error("broker refused subscriptions: %s", refused)
             return
+        logger.info("subscribed to %s", ", ".join(self.filters))
         self.ready.set()
 
     def _on_disconnect(

@@ -150,7 +150,7 @@ def test_run_stores_messages_and_stops_on_sigterm(tmp_path: Path, mosquitto: Mos
     try:
         for line in process.stderr:
             lines.append(line)
-            if "connected to" in line:
+            if "subscribed to" in line:
                 break
         with Client(mosquitto.port) as publisher:
             publisher.publish(*msg.telemetry("bin-042", 7, 64.0))
