@@ -48,7 +48,15 @@ def config_validate(file: Path) -> None:
 @click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
 @click.option("--broker", help="Override the configured broker: mqtt://HOST:PORT or mqtts://.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def run(config_file: Path, broker: str | None, verbose: bool) -> None:
+@click.option(
+    "--clock-synced",
+    is_flag=True,
+    help=(
+        "Trust the wall clock although the kernel does not report it synchronised "
+        "(containers, hosts synchronised by other means)."
+    ),
+)
+def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool) -> None:
     """Run one bin: sensors, deposits, outbox and MQTT link, until SIGTERM or Ctrl-C.
 
     Under systemd (Type=notify) it reports READY=1 once started, pings the watchdog
@@ -69,7 +77,7 @@ def run(config_file: Path, broker: str | None, verbose: bool) -> None:
         endpoint = parse_broker_url(broker) if broker else None
     except ValueError as err:
         fail(f"--broker: {err}")
-    clock = SystemClock()
+    clock = SystemClock(synced=True if clock_synced else None)
     try:
         hardware = build_hardware(config, clock)
         agent = Agent.build(
