@@ -410,6 +410,8 @@ class AgentRuntime:
             if self.intake is not None:
                 self.intake.policy = config.intake
             intervals = config.intervals
+            if self.idle_poll_s is not None:
+                self.idle_poll_s = intervals.door_poll_ms / 1000.0
             periods = {
                 "telemetry": intervals.telemetry_s,
                 "health": intervals.health_s,

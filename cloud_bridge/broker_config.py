@@ -50,6 +50,8 @@ class BrokerLayout:
     certs_dir: Path = Path("/etc/mosquitto/certs")
     acl_file: Path = Path("/etc/mosquitto/revloop.acl")
     persistence_dir: Path | None = None
+    crl: bool = False
+    """Whether the broker checks ``crl.pem`` in ``certs_dir`` (revoked certificates)."""
     topic_prefix: str = "bins/v1"
     fleet_prefix: str = "fleet/v1"
 
@@ -126,6 +128,11 @@ def mosquitto_conf(layout: BrokerLayout, *, generated_at: datetime | None = None
         "require_certificate true",
         "use_identity_as_username true",
     ]
+    if layout.crl:
+        lines += [
+            "# Revoked certificates; re-sign it (bin-bridge pki crl) before it expires.",
+            f"crlfile {certs / 'crl.pem'}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -145,7 +152,8 @@ def write_broker_config(
     is never configured for a certificate that was not issued.
     """
     if pki_dir is not None:
-        for name in ("ca.crt", "server.crt", "server.key"):
+        needed = ("ca.crt", "server.crt", "server.key", *(("crl.pem",) if layout.crl else ()))
+        for name in needed:
             if not (pki_dir / name).is_file():
                 hint = "pki init" if name == "ca.crt" else "pki issue-server"
                 raise PkiError(f"{pki_dir / name} is missing; run `bin-bridge {hint}` first")

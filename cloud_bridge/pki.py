@@ -22,6 +22,7 @@ bins/<bin_id>.key bins/<bin_id>.crt clients/<name>.key clients/<name>.crt``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -46,6 +47,11 @@ CLIENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9.-]+$")
 BACKDATE = timedelta(hours=1)
 CA_DAYS = 3650
 LEAF_DAYS = 825
+CRL_DAYS = 90
+"""Validity of a revocation list: re-sign it (``pki crl``) before it runs out, or the
+broker refuses every client."""
+REVOKED_FILE = "revoked.json"
+CRL_FILE = "crl.pem"
 
 
 class PkiError(BridgeError, ValueError):
@@ -358,3 +364,69 @@ def list_certificates(directory: Path) -> list[CertInfo]:
             is_ca = False
         found.append(CertInfo(path, common_name, cert.not_valid_after_utc, is_ca))
     return sorted(found, key=lambda info: info.not_after)
+
+
+def identity_cert(directory: Path, name: str) -> Path:
+    """The certificate file of a bin, a reader or the bridge, by name."""
+    if name == BRIDGE_CN:
+        return directory / "bridge.crt"
+    folder = "clients" if CLIENT_NAME_PATTERN.fullmatch(name) else "bins"
+    return directory / folder / f"{name}.crt"
+
+
+def revoke(directory: Path, name: str, *, now: datetime | None = None) -> Path:
+    """Revoke the current certificate of ``name`` and write the new revocation list.
+
+    The broker must be given the new ``crl.pem`` (and restarted) to refuse it.
+    """
+    path = identity_cert(directory, name)
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except FileNotFoundError:
+        raise PkiError(f"{path}: no certificate issued to {name!r}") from None
+    revoked = _revoked(directory)
+    serial = str(cert.serial_number)
+    if all(entry["serial"] != serial for entry in revoked):
+        revoked.append(
+            {"serial": serial, "name": name, "revoked_at": _now(now).isoformat(timespec="seconds")}
+        )
+        (directory / REVOKED_FILE).write_text(json.dumps(revoked, indent=2), encoding="utf-8")
+    log.info("revoked %s (serial %s)", name, serial)
+    return write_crl(directory, now=now)
+
+
+def _revoked(directory: Path) -> list[dict[str, str]]:
+    path = directory / REVOKED_FILE
+    if not path.exists():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise PkiError(f"{path}: not a revocation record ({err})") from None
+    if not isinstance(entries, list):
+        raise PkiError(f"{path}: not a revocation record (expected a list)")
+    return entries
+
+
+def write_crl(directory: Path, *, days: int = CRL_DAYS, now: datetime | None = None) -> Path:
+    """Sign the revocation list of every revoked certificate into ``crl.pem``."""
+    ca_key, ca_cert = load_ca(directory)
+    start = _now(now)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(start - BACKDATE)
+        .next_update(start + timedelta(days=days))
+    )
+    for entry in _revoked(directory):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(entry["serial"]))
+            .revocation_date(datetime.fromisoformat(entry["revoked_at"]))
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path = directory / CRL_FILE
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    os.chmod(path, 0o644)
+    return path

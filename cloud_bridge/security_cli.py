@@ -18,6 +18,8 @@ import click
 from cloud_bridge.broker_config import BrokerLayout, write_broker_config
 from cloud_bridge.pki import (
     CA_DAYS,
+    CRL_DAYS,
+    CRL_FILE,
     LEAF_DAYS,
     Issued,
     PkiError,
@@ -27,6 +29,8 @@ from cloud_bridge.pki import (
     issue_client,
     issue_server,
     list_certificates,
+    revoke,
+    write_crl,
 )
 
 _dir_option = click.option(
@@ -128,6 +132,28 @@ def pki_issue_client(name: str, directory: Path, days: int, force: bool) -> None
         _issued(issue_client(directory, name, days=days, force=force))
 
 
+@pki_group.command("revoke")
+@click.argument("name")
+@_dir_option
+def pki_revoke(name: str, directory: Path) -> None:
+    """Revoke NAME's certificate (a bin id, a reader or revloop-bridge); writes crl.pem."""
+    with _pki_errors():
+        path = revoke(directory, name)
+    click.echo(f"{name} revoked; install {path} on the broker and restart it")
+
+
+@pki_group.command("crl")
+@_dir_option
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=CRL_DAYS, show_default=True, help="Validity."
+)
+def pki_crl(directory: Path, days: int) -> None:
+    """Re-sign the revocation list (before it expires, or the broker refuses everyone)."""
+    with _pki_errors():
+        path = write_crl(directory, days=days)
+    click.echo(f"wrote {path}, valid for {days} days")
+
+
 @pki_group.command("list")
 @_dir_option
 def pki_list(directory: Path) -> None:
@@ -181,10 +207,14 @@ def broker_config(
     readers: tuple[str, ...],
     topic_prefix: str,
 ) -> None:
-    """Write the Mosquitto TLS listener configuration and its topic ACL."""
+    """Write the Mosquitto TLS listener configuration and its topic ACL.
+
+    When DIR holds a revocation list (crl.pem, from `pki revoke`), the broker checks it.
+    """
     conf_path = out or directory / "mosquitto.conf"
     acl_out = conf_path.with_suffix(".acl")
     layout = BrokerLayout(
+        crl=(directory / CRL_FILE).exists(),
         port=port,
         bind=bind,
         certs_dir=(certs_dir or directory).absolute(),

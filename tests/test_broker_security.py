@@ -146,6 +146,21 @@ def test_a_certificate_from_another_ca_cannot_connect(
         impostor.client.loop_stop()
 
 
+def test_a_revoked_bin_cannot_connect(tmp_path: Path) -> None:
+    deployed = start_deployment(tmp_path, revoked=("bin-002",))
+    try:
+        assert "crlfile" in deployed.broker.config_path.read_text(encoding="utf-8")
+        revoked = TlsClient(deployed.port, deployed.bin("bin-002"), client_id="bin-002")
+        try:
+            assert not revoked.connect()
+        finally:
+            revoked.client.loop_stop()
+        with connected(deployed, deployed.bin("bin-001"), "bin-001"):
+            pass
+    finally:
+        deployed.stop()
+
+
 def test_plain_mqtt_is_refused(deployment: Deployment) -> None:
     tool = shutil.which("mosquitto_pub")
     if tool is None:

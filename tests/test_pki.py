@@ -22,6 +22,7 @@ from cloud_bridge.pki import (
     issue_client,
     issue_server,
     list_certificates,
+    revoke,
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -178,3 +179,33 @@ def test_cli_errors_are_one_line(pki: Path) -> None:
     assert result.output.strip().splitlines() == [
         "bin-bridge: bin id 'NOT OK' does not match ^[a-z0-9][a-z0-9-]{2,62}$"
     ]
+
+
+def test_revocation_list_names_the_revoked_certificate(pki: Path) -> None:
+    issued = issue_bin(pki, "bin-042", now=NOW)
+    issue_client(pki, "scheduler.north", now=NOW)
+    path = revoke(pki, "bin-042", now=NOW)
+    revoke(pki, "bin-042", now=NOW)  # twice is once
+    revoke(pki, "scheduler.north", now=NOW)
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    assert crl.is_signature_valid(load(pki / "ca.crt").public_key())  # type: ignore[arg-type]
+    serials = [entry.serial_number for entry in crl]
+    assert load(issued.cert).serial_number in serials
+    assert len(serials) == 2
+    assert crl.next_update_utc == NOW + timedelta(days=90)
+    with pytest.raises(PkiError, match="no certificate issued to 'bin-404'"):
+        revoke(pki, "bin-404")
+
+
+def test_broker_config_checks_the_revocation_list(pki: Path, tmp_path: Path) -> None:
+    issue_server(pki, ["127.0.0.1"], now=NOW)
+    issue_bin(pki, "bin-042", now=NOW)
+    out = tmp_path / "out" / "revloop.conf"
+    result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "crlfile" not in out.read_text(encoding="utf-8")
+    CliRunner().invoke(cli, ["pki", "revoke", "bin-042", "--dir", str(pki)])
+    result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"crlfile {pki.absolute() / 'crl.pem'}" in out.read_text(encoding="utf-8").splitlines()
+    assert (tmp_path / "out" / "revloop.acl").is_file()

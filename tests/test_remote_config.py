@@ -68,6 +68,13 @@ def test_applied_configuration_is_in_force_reported_and_stored(remote: Remote) -
     assert State.model_validate_json(birth).config_version == 1
 
 
+def test_door_poll_period_follows_the_configuration(remote: Remote) -> None:
+    runtime = remote.agent.runtime
+    runtime.idle_poll_s = 0.05  # as `bin-agent run` sets it from intervals.door_poll_ms
+    push(remote, 1, {"intervals": {"door_poll_ms": 200}})
+    assert runtime.idle_poll_s == 0.2
+
+
 def test_rejected_configuration_names_the_key_and_changes_nothing(remote: Remote) -> None:
     before = remote.agent.runtime.config
     push(remote, 1, {"intake": {"min_confidence": 1.5}})

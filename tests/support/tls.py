@@ -130,13 +130,16 @@ def make_pki(directory: Path) -> Path:
     return pki
 
 
-def start_deployment(directory: Path) -> Deployment:
-    """Issue the PKI, install the broker's files and start Mosquitto with the generated
-    configuration (nothing added to it)."""
+def start_deployment(directory: Path, *, revoked: tuple[str, ...] = ()) -> Deployment:
+    """Issue the PKI (revoking ``revoked``), install the broker's files and start
+    Mosquitto with the generated configuration (nothing added to it)."""
     pki = make_pki(directory)
+    for name in revoked:
+        bridge_cli("pki", "revoke", name, "--dir", str(pki))
     broker_dir = _broker_dir(directory)
-    for name in ("ca.crt", "server.crt", "server.key"):
-        shutil.copy2(pki / name, broker_dir / name)
+    for name in ("ca.crt", "server.crt", "server.key", "crl.pem"):
+        if (pki / name).exists():
+            shutil.copy2(pki / name, broker_dir / name)
     port = free_port()
     conf = broker_dir / "mosquitto.conf"
     bridge_cli(
