@@ -7,13 +7,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from agent.app import Agent
 from agent.clock import ManualClock
 from protocol import TopicKind, bin_topic, encode
-from protocol.messages import Command, ConfigDesired, format_ts
+from protocol.messages import Command, ConfigDesired
 from tests.support.bins import SimulatedBin
 
 
@@ -95,14 +94,3 @@ def close(test_bin: SimulatedBin) -> None:
     test_bin.agent.hardware.close()
     test_bin.agent.db.close()
     test_bin.agent.instance_lock.release()
-
-
-def ts(value: datetime) -> str:
-    """The contract's timestamp text."""
-    return format_ts(value)
-
-
-def write_config(path: Path, text: str) -> Path:
-    """Write a configuration file and return its path."""
-    path.write_text(text, encoding="utf-8")
-    return path
