@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from agent import __version__
@@ -21,6 +23,8 @@ from agent.link import MqttLink
 from agent.localdb import LocalDb
 from agent.messages import MessageFactory, new_boot_id
 from agent.outbox import Outbox
+from agent.remote_commands import RemoteCommands
+from agent.remote_config import RemoteConfig, restore
 from agent.runtime import AgentRuntime
 from firmware_config.schema import DeviceConfig
 from protocol.topics import TopicKind
@@ -42,6 +46,10 @@ class Agent:
     runtime: AgentRuntime
     link: MqttLink
     instance_lock: InstanceLock
+    remote_config: RemoteConfig
+    commands: RemoteCommands
+    restart_requested: threading.Event = field(default_factory=threading.Event)
+    """Set by a remote ``restart``: ``bin-agent run`` then exits for systemd to restart it."""
     _thread: threading.Thread | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -56,8 +64,15 @@ class Agent:
         rng: random.Random | None = None,
         idle_poll_s: float | None = None,
         classifier: DepositClassifier | None = None,
+        config_path: Path | None = None,
     ) -> Agent:
-        """Open the database and wire the parts; nothing connects until ``start``."""
+        """Open the database and wire the parts; nothing connects until ``start``.
+
+        ``config`` is the configuration file's; a remote configuration applied earlier
+        is re-applied on top of it from the database. ``config_path`` is the file it
+        came from, where a remote ``tare`` writes the new zero (None: memory only).
+        """
+        file_config = config
         endpoint = endpoint or BrokerUrl(
             config.broker.host, config.broker.port, config.broker.tls.enabled
         )
@@ -67,6 +82,8 @@ class Agent:
         except BaseException:
             lock.release()
             raise
+        restored = restore(file_config, db)
+        config = restored.config
         outbox = Outbox(
             db, clock, max_rows=config.storage.max_rows, max_bytes=config.storage.max_bytes
         )
@@ -106,7 +123,42 @@ class Agent:
             return status.connected, status.reconnects
 
         runtime.link_status = link_status
-        return cls(config, clock, hardware, db, outbox, messages, runtime, link, lock)
+
+        remote_config = RemoteConfig(runtime, file_config)
+        remote_config.report_dropped(restored)
+        runtime.handlers[TopicKind.CONFIG_DESIRED] = remote_config.handle
+        runtime.hooks.append(remote_config.step)
+        stop = threading.Event()
+        restart = threading.Event()
+
+        def on_restart() -> None:
+            log.warning("remote restart requested: stopping for the service manager")
+            restart.set()
+            stop.set()
+            runtime.wake()
+
+        commands = RemoteCommands(
+            runtime,
+            config_path=config_path,
+            captures_dir=config.storage.path.parent / "captures",
+            on_restart=on_restart,
+        )
+        runtime.handlers[TopicKind.CMD] = commands.handle
+        return cls(
+            config,
+            clock,
+            hardware,
+            db,
+            outbox,
+            messages,
+            runtime,
+            link,
+            lock,
+            remote_config,
+            commands,
+            restart_requested=restart,
+            _stop=stop,
+        )
 
     def start_link(self) -> None:
         """Connect to the broker in the background (and let a simulated world begin)."""
@@ -125,10 +177,21 @@ class Agent:
         )
         self._thread.start()
 
-    def run_forever(self) -> None:
-        """Connect and run the runtime on the calling thread until ``stop``."""
+    def run_forever(self, on_started: Callable[[], None] | None = None) -> None:
+        """Connect and run the runtime on the calling thread until ``stop``.
+
+        ``on_started`` is called once the link is started, before the first step (the
+        service manager's ``READY=1``).
+        """
         self.start_link()
+        if on_started is not None:
+            on_started()
         self.runtime.run(self._stop)
+
+    def request_stop(self) -> None:
+        """Ask ``run_forever`` to return (a signal handler may call it)."""
+        self._stop.set()
+        self.runtime.wake()
 
     def stop(self) -> None:
         """Stop stepping, say goodbye to the broker and release everything."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +20,9 @@ from agent.errors import AgentError
 from agent.status import read_status, render_status
 from agent.technician_cli import calibrate_group, selftest_command
 from protocol.transport import parse_broker_url
+
+RESULT_WAIT_S = 5.0
+"""Longest wait, before a remote restart, for the broker to acknowledge what is stored."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,10 +48,25 @@ def config_validate(file: Path) -> None:
 @click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
 @click.option("--broker", help="Override the configured broker: mqtt://HOST:PORT or mqtts://.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def run(config_file: Path, broker: str | None, verbose: bool) -> None:
-    """Run one bin: sensors, deposits, outbox and MQTT link, until SIGTERM or Ctrl-C."""
+@click.option(
+    "--clock-synced",
+    is_flag=True,
+    help=(
+        "Trust the wall clock although the kernel does not report it synchronised "
+        "(containers, hosts synchronised by other means)."
+    ),
+)
+def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool) -> None:
+    """Run one bin: sensors, deposits, outbox and MQTT link, until SIGTERM or Ctrl-C.
+
+    Under systemd (Type=notify) it reports READY=1 once started, pings the watchdog
+    from its loop and reports STOPPING=1. After a remote ``restart`` command it stops
+    cleanly and exits with status 75, for the service manager to start it again.
+    """
     from agent.app import Agent
     from agent.hardware import build_hardware
+    from agent.remote_commands import RESTART_EXIT_CODE
+    from agent.sdnotify import Notifier, WatchdogHook
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -58,7 +77,7 @@ def run(config_file: Path, broker: str | None, verbose: bool) -> None:
         endpoint = parse_broker_url(broker) if broker else None
     except ValueError as err:
         fail(f"--broker: {err}")
-    clock = SystemClock()
+    clock = SystemClock(synced=True if clock_synced else None)
     try:
         hardware = build_hardware(config, clock)
         agent = Agent.build(
@@ -67,20 +86,34 @@ def run(config_file: Path, broker: str | None, verbose: bool) -> None:
             clock,
             endpoint=endpoint,
             idle_poll_s=config.intervals.door_poll_ms / 1000.0,
+            config_path=config_file,
         )
     except (AgentError, LookupError) as err:
         fail(str(err))
+    notifier = Notifier.from_environment()
+    if notifier.watchdog_s is not None:
+        agent.runtime.hooks.append(WatchdogHook(notifier))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        agent._stop.set()
-        agent.runtime.wake()
+        agent.request_stop()
+
+    def on_started() -> None:
+        notifier.ready(f"bin {agent.config.identity.bin_id} running")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        agent.run_forever()
+        agent.run_forever(on_started)
     finally:
+        notifier.stopping()
+        if agent.restart_requested.is_set() and not agent.outbox.wait_drained(RESULT_WAIT_S):
+            logging.getLogger(__name__).warning(
+                "restarting with messages still unacknowledged (sent after the restart)"
+            )
         agent.stop()
+        notifier.close()
+    if agent.restart_requested.is_set():
+        sys.exit(RESTART_EXIT_CODE)
 
 
 @cli.command("status")

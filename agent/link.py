@@ -367,7 +367,7 @@ class MqttLink:
         for row in rows:
             if self._stopping.is_set() or not self.status().connected:
                 return
-            info = self.client.publish(row.topic, row.payload, qos=1)
+            info = self.client.publish(row.topic, row.payload, qos=1, retain=row.retain)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 log.error("paho refused seq %d of %s: %s", row.seq, self.bin_id, info.rc)
                 return

@@ -48,9 +48,23 @@ def _m002_meta(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
 
 
+def _m003_outbox_retain(db: sqlite_utils.Database) -> None:
+    # Retained rows (config/reported) are published with the MQTT retain flag.
+    db.execute("ALTER TABLE outbox ADD COLUMN retain INTEGER NOT NULL DEFAULT 0")
+
+
+def _m004_commands_seen(db: sqlite_utils.Database) -> None:
+    # Ids of remote commands already taken, so a QoS 1 redelivery never runs twice.
+    db["commands_seen"].create(  # type: ignore[union-attr]
+        {"id": str, "name": str, "received_at": str}, pk="id"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_outbox", _m001_outbox),
     ("002_meta", _m002_meta),
+    ("003_outbox_retain", _m003_outbox_retain),
+    ("004_commands_seen", _m004_commands_seen),
 ]
 
 

@@ -33,6 +33,8 @@ class OutboxRow:
     seq: int
     topic: str
     payload: bytes
+    retain: bool = False
+    """Publish with the MQTT retain flag (``config/reported``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class Outbox:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
         self._listeners: list[Callable[[], None]] = []
         rows = db.query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox")
         self._rows, self._bytes = int(rows[0][0]), int(rows[0][1])
@@ -98,6 +101,7 @@ class Outbox:
         *,
         droppable: bool,
         meta: dict[str, Any] | None = None,
+        retain: bool = False,
     ) -> int | None:
         """Number, build and durably store one message; return its seq.
 
@@ -105,10 +109,10 @@ class Outbox:
         that cannot fit even after dropping older droppable rows is refused (returns
         None and counts as dropped); an event is always stored. ``meta`` values are
         written in the same transaction, so state and the event that reports its change
-        survive or vanish together.
+        survive or vanish together. ``retain`` rows are published retained.
         """
         with self._lock:
-            seq = self._store(topic, build, droppable, meta or {})
+            seq = self._store(topic, build, droppable, meta or {}, retain)
         if seq is not None:
             for listener in self._listeners:
                 listener()
@@ -120,6 +124,7 @@ class Outbox:
         build: Callable[[int], bytes],
         droppable: bool,
         meta: dict[str, Any],
+        retain: bool = False,
     ) -> int | None:
         """Allocate the seq, make room and insert, in one durable transaction."""
         seq = self._last_seq + 1
@@ -140,8 +145,8 @@ class Outbox:
                 return None
             tx.execute(
                 "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seq, topic, payload, int(droppable), size, now_mono, created_at),
+                " created_at, retain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, topic, payload, int(droppable), size, now_mono, created_at, int(retain)),
             )
             tx.execute(SET_META, ("last_seq", str(seq)))
             for key, value in meta.items():
@@ -175,10 +180,13 @@ class Outbox:
     def pending(self, after_seq: int, limit: int) -> list[OutboxRow]:
         """Up to ``limit`` stored messages with seq above ``after_seq``, in seq order."""
         rows = self.db.query(
-            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, topic, payload, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         )
-        return [OutboxRow(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
+        return [
+            OutboxRow(int(seq), str(topic), bytes(payload), bool(retain))
+            for seq, topic, payload, retain in rows
+        ]
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (without holding any lock) after every stored message."""
@@ -204,7 +212,18 @@ class Outbox:
             self._bytes -= removed_bytes
             if self._over_limit and self._rows < self.max_rows and self._bytes < self.max_bytes:
                 self._over_limit = False
+            if self._rows == 0:
+                self._drained.notify_all()
             return removed
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until every stored message is acknowledged; False after ``timeout`` s.
+
+        Used before a deliberate restart, so a command's result reaches the broker
+        before the process exits (it would be sent after the restart otherwise).
+        """
+        with self._drained:
+            return self._drained.wait_for(lambda: self._rows == 0, timeout=timeout)
 
     def stats(self) -> OutboxStats:
         """Depth, size, age of the oldest row, drops and the seq counter."""

@@ -395,6 +395,34 @@ class AgentRuntime:
 
     # -- messages from the cloud ------------------------------------------------------
 
+    def replace_config(self, config: DeviceConfig) -> None:
+        """Put a new configuration in force (remote configuration, on the runtime thread).
+
+        Only the sections the runtime reads afresh at every use may differ (see
+        ``firmware_config.remote``); the intake policy and the message factory follow,
+        and a periodic task already scheduled further ahead than its new period is
+        brought forward.
+        """
+        with self._step_lock:
+            now = self.clock.monotonic()
+            self.config = config
+            self.messages.config = config
+            if self.intake is not None:
+                self.intake.policy = config.intake
+            intervals = config.intervals
+            if self.idle_poll_s is not None:
+                self.idle_poll_s = intervals.door_poll_ms / 1000.0
+            periods = {
+                "telemetry": intervals.telemetry_s,
+                "health": intervals.health_s,
+                "fill": intervals.fill_sample_s,
+                "temperature": min(intervals.fill_sample_s, 30.0),
+            }
+            for task, period in periods.items():
+                due = self.schedule.due.get(task)
+                if due is not None and due > now + period:
+                    self.schedule.due[task] = now + period
+
     def receive(self, topic: str, payload: bytes) -> None:
         """Queue a cloud-to-bin message (called on the MQTT thread; never blocks)."""
         try:
@@ -441,13 +469,13 @@ class AgentRuntime:
         """Do what is due; return the monotonic time of the next wanted step."""
         with self._step_lock:
             now = self.clock.monotonic()
-            intervals = self.config.intervals
             wakeups: list[float] = []
             self._process_inbox()
             for hook in self.hooks:
                 wanted = hook(now)
                 if wanted is not None:
                     wakeups.append(wanted)
+            intervals = self.config.intervals  # after the hooks: one may replace the config
             busy = self.intake is not None and self.intake.busy
             self._check_door(now)
             if self.schedule.is_due("temperature", now):

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.errors import BridgeError
+from cloud_bridge.security_cli import broker_config, pki_group
 from cloud_bridge.settings import BridgeSettings, load_settings, parse_broker_url
 from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.views import (
@@ -199,6 +200,10 @@ def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
         )
     else:
         Console().print(stats_table(messages, rejections))
+
+
+cli.add_command(pki_group)
+cli.add_command(broker_config)
 
 
 def main() -> None:
