@@ -69,8 +69,8 @@ CASES = {
     ),
     "camera absent": Case({"camera": "absent"}, _capture, "camera", "absent", "failed", 0.1),
     "camera timing out": Case({"camera": "timeout"}, _capture, "camera", "timeout", "failed", 2.1),
-    "black frame": Case(
-        {"camera": "black_frame"}, _capture, "camera", "black_frame", "failed", 0.1
+    "black frame": Case(  # one exposure (simulation.camera_capture_ms) to see it
+        {"camera": "black_frame"}, _capture, "camera", "black_frame", "failed", 0.3
     ),
     "temperature probe absent": Case(
         {"temperature": "absent"}, _read_temperature, "ultrasonic", "temp_absent", "degraded", 0.1

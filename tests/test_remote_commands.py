@@ -216,7 +216,7 @@ class RawFakeScale:
     def read_raw(self, samples: int | None = None) -> int:
         return self.raw
 
-    def read_g(self) -> float:
+    def read_g(self, samples: int | None = None) -> float:
         return (self.raw - self.calibration.tare_offset) / self.calibration.scale_counts_per_g
 
     def tare(self) -> int:
