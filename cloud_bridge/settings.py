@@ -11,10 +11,8 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -27,55 +25,23 @@ from pydantic import (
 )
 
 from cloud_bridge.errors import BrokerUrlError, SettingsError
+from protocol.transport import BrokerUrl
+from protocol.transport import parse_broker_url as parse_url
 
 REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the broker listens and whether the connection uses TLS."""
-
-    host: str
-    port: int
-    tls: bool
-
-    @property
-    def url(self) -> str:
-        """The address written back as a URL."""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+BrokerAddress = BrokerUrl
+"""Where the broker listens (the protocol package's broker URL type)."""
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
     """Parse ``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]``; errors name the bad part."""
     try:
-        parts = urlsplit(url)
+        return parse_url(url)
     except ValueError as err:
-        raise BrokerUrlError(f"broker URL {url!r}: {err}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("mqtt", "mqtts"):
-        raise BrokerUrlError(
-            f"broker URL {url!r}: scheme {parts.scheme or '(none)'!r} is not mqtt or mqtts"
-        )
-    if parts.username or parts.password:
-        raise BrokerUrlError(
-            f"broker URL {url!r}: credentials do not belong in the URL; "
-            "use broker.username and broker.password_env"
-        )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BrokerUrlError(f"broker URL {url!r}: unexpected path or query after the port")
-    host = parts.hostname
-    if not host:
-        raise BrokerUrlError(f"broker URL {url!r}: host is missing")
-    try:
-        port = parts.port
-    except ValueError:
-        raw = parts.netloc.rpartition(":")[2]
-        raise BrokerUrlError(f"broker URL {url!r}: port {raw!r} is not in 1..65535") from None
-    if port == 0:
-        raise BrokerUrlError(f"broker URL {url!r}: port 0 is not in 1..65535")
-    tls = scheme == "mqtts"
-    return BrokerAddress(host=host, port=port or (8883 if tls else 1883), tls=tls)
+        raise BrokerUrlError(str(err)) from None
 
 
 class Section(BaseModel):

@@ -28,6 +28,7 @@ from protocol import (
     parse_bin_topic,
     pickups_topic,
 )
+from protocol.transport import BrokerUrl, parse_broker_url
 
 TS = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)
 
@@ -214,3 +215,20 @@ def test_version_is_required_on_the_wire() -> None:
     with pytest.raises(SchemaError) as caught:
         decode_bin_message("bins/v1/bin-001/telemetry", json.dumps(payload))
     assert caught.value.fields == ["v"]
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("http://broker:1883", "scheme"),
+        ("mqtt://user:pw@broker", "credentials"),
+        ("mqtt://broker:99999", "port"),
+        ("mqtt://broker:0", "port 0"),
+        ("mqtt://:1883", "host"),
+        ("mqtt://broker/topic", "path"),
+    ],
+)
+def test_broker_urls_name_the_bad_part(url: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        parse_broker_url(url)
+    assert parse_broker_url("mqtts://broker") == BrokerUrl("broker", 8883, True)
