@@ -81,6 +81,60 @@ def demo(
     )
 
 
+@cli.command("fleet")
+@click.option("--broker", required=True, help="The broker to load: mqtt://HOST:PORT.")
+@click.option("--bins", default=50, show_default=True, type=click.IntRange(1, 2000))
+@click.option("--days", default=1.0, show_default=True, type=click.FloatRange(0.001, 365))
+@click.option(
+    "--speed",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Virtual seconds per real second. At 1 the bins' clocks match a bridge's real clock.",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--peak", default=8.0, show_default=True, help="Visitors per hour at the peak.")
+@click.option("--workdir", type=click.Path(path_type=Path), help="Keep the agent databases here.")
+def fleet(
+    broker: str,
+    bins: int,
+    days: float,
+    speed: float,
+    seed: int,
+    peak: float,
+    workdir: Path | None,
+) -> None:
+    """Simulated bins (no bridge) against a broker, e.g. to load a separately run bridge.
+
+    The fleet's clock starts at the current time; at --speed 1 its timestamps are
+    real ones. A crew still empties bins when pickups arrive on fleet/v1/pickups/#.
+    Prints the summary as JSON at the end.
+    """
+    from datetime import UTC, datetime
+
+    from agent.clock import ManualClock
+    from protocol.transport import parse_broker_url
+    from simulator.demo import work_directory
+    from simulator.fleet import FleetSim
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        endpoint = parse_broker_url(broker)
+    except ValueError as err:
+        click.echo(f"error: --broker: {err}", err=True)
+        sys.exit(1)
+    clock = ManualClock(start=datetime.now(UTC))
+    with work_directory(workdir) as directory:
+        sim = FleetSim(_options(bins, days, speed, seed, peak), endpoint, directory, clock=clock)
+        sim.start()
+        try:
+            sim.run()
+            sim.drain(timeout=60)
+        finally:
+            sim.stop()
+        click.echo(json.dumps(sim.summary()))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
