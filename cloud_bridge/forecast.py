@@ -183,7 +183,7 @@ class _Warp:
             return None
         k = int(np.searchsorted(self.cumulative, activity, side="right")) - 1
         k = min(max(k, 0), self.hours - 1)
-        return k + (activity - self.cumulative[k]) / self.weights[k]
+        return float(k + (activity - self.cumulative[k]) / self.weights[k])
 
 
 def _windows(
@@ -352,7 +352,7 @@ def _exposure(
         while cursor < hi:
             slot_start = cursor.replace(minute=0, second=0, microsecond=0)
             nxt = min(slot_start + timedelta(hours=1), hi)
-            open_h[int(round(_hours(slot_start - origin)))] -= _hours(nxt - cursor)
+            open_h[round(_hours(slot_start - origin))] -= _hours(nxt - cursor)
             cursor = nxt
     open_h = np.clip(open_h, 0.0, 1.0)
     first = origin.weekday() * 24 + origin.hour
