@@ -21,104 +21,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from cloud_bridge.forecast import (
-    FillSample,
-    forecast_full,
-    learn_profile,
-)
-from simulator.world import ArrivalProcess, ItemCatalog
+from cloud_bridge.forecast import FillSample, forecast_full, learn_profile
+from simulator.trajectories import START, simulate_bin
 
-START = datetime(2026, 9, 7, 0, 0, tzinfo=UTC)  # a Monday
 HORIZONS_H = (48.0, 24.0, 12.0, 6.0)
-
-
-@dataclass
-class Cycle:
-    """One fill cycle of one bin: its readings and when it was really full."""
-
-    emptied_at: datetime
-    full_at: datetime | None = None
-    readings: list[FillSample] = field(default_factory=list)
-
-
-@dataclass
-class Trajectory:
-    """A bin's simulated life: its deposit times and its fill cycles."""
-
-    deposits: list[datetime]
-    cycles: list[Cycle]
-    locked: list[tuple[datetime, datetime]]
-    """When the door was locked (full, waiting for the crew)."""
-
-
-def simulate_bin(
-    seed: int,
-    days: float,
-    *,
-    full_pct: float,
-    noise_pct: float,
-    outliers: float,
-    volume_l: float = 240.0,
-    peak_per_hour: float = 8.0,
-    telemetry_s: float = 300.0,
-) -> Trajectory:
-    """One bin's readings and true full times."""
-    rng = random.Random(seed)
-    popularity = math.exp(rng.gauss(0, 0.35))
-    arrivals = ArrivalProcess(rng, peak_per_hour, popularity)
-    catalog = ItemCatalog(rng)
-    end = START + timedelta(days=days)
-    deposits: list[datetime] = []
-    cycles = [Cycle(emptied_at=START)]
-    contents = 0.0
-    locked_until: datetime | None = None
-    locked_since = START
-    locked: list[tuple[datetime, datetime]] = []
-    now = START
-    next_visit = now + timedelta(seconds=arrivals.next_after(now))
-    next_reading = now
-    while now < end:
-        if next_reading <= next_visit:
-            now = next_reading
-            next_reading = now + timedelta(seconds=telemetry_s)
-            if locked_until is not None and now >= locked_until:
-                locked.append((locked_since, now))
-                contents = 0.0
-                locked_until = None
-                cycles.append(Cycle(emptied_at=now))
-            true = min(contents / volume_l * 100.0, 100.0)
-            draw = rng.random()
-            if draw < outliers / 2:
-                reading = rng.uniform(0.0, 100.0)
-            elif draw < outliers:
-                reading = 0.0
-            else:
-                reading = min(max(true + rng.gauss(0.0, noise_pct), 0.0), 100.0)
-            cycles[-1].readings.append(FillSample(now, reading))
-            continue
-        now = next_visit
-        next_visit = now + timedelta(seconds=arrivals.next_after(now))
-        if locked_until is not None:
-            continue  # the door is locked: visitors are turned away
-        for _ in range(arrivals.items_per_visit()):
-            item = catalog.draw()
-            if rng.random() < 0.08:
-                continue  # rejected by the bin
-            contents += item.volume_l
-            deposits.append(now)
-        if contents / volume_l * 100.0 >= full_pct and cycles[-1].full_at is None:
-            cycles[-1].full_at = now
-            locked_since = now
-            locked_until = now + timedelta(hours=rng.uniform(2.0, 12.0))
-    if locked_until is not None:
-        locked.append((locked_since, end))
-    return Trajectory(deposits=deposits, cycles=cycles, locked=locked)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -169,7 +80,7 @@ def evaluate(args: argparse.Namespace) -> dict[tuple[str, float], Tally]:
                 at = cycle.full_at - timedelta(hours=horizon)
                 if at <= cycle.emptied_at + timedelta(hours=1):
                     continue
-                readings = [r for r in cycle.readings if r.at <= at]
+                readings = [FillSample(r.at, r.fill_pct) for r in cycle.readings if r.at <= at]
                 closed = [(lo, min(hi, at)) for lo, hi in trajectory.locked if lo < at]
                 profile = learn_profile(trajectory.deposits, now=at, closed=closed)
                 for label, used in (("profile", profile), ("linear", None)):
@@ -197,7 +108,9 @@ def main() -> None:
         f"{args.bins} bins, {args.days:g} days, full at {args.full:g} %, noise sd "
         f"{args.noise:g} %, outliers {args.outliers:.0%}, cycles after day {args.warmup_days:g}"
     )
-    print("| forecast | made before full | cycles | median error h | p90 error h | p10-p90 covers |")
+    print(
+        "| forecast | made before full | cycles | median error h | p90 error h | p10-p90 covers |"
+    )
     print("|---|---|---|---|---|---|")
     for (label, horizon), tally in sorted(tallies.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
         count = len(tally.errors)

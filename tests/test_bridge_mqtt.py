@@ -8,8 +8,8 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
