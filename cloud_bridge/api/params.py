@@ -29,7 +29,11 @@ ToParam = Annotated[
         max_length=40,
     ),
 ]
-LimitParam = Annotated[int, Query(ge=1, description="Most rows returned (at most api.max_rows).")]
+LimitParam = Annotated[
+    int | None,
+    Query(ge=1, description="Most rows returned (default 1000; at most api.max_rows)."),
+]
+DEFAULT_LIMIT = 1000
 
 
 def field_error(where: str, name: str, message: str, value: Any = None) -> HTTPException:
@@ -61,9 +65,11 @@ def date_range(
     return start, stop
 
 
-def check_limit(request: Request, limit: int) -> int:
-    """``limit`` bounded by the settings' ``api.max_rows``."""
+def check_limit(request: Request, limit: int | None) -> int:
+    """``limit`` (or the default) bounded by the settings' ``api.max_rows``."""
     most: int = request.app.state.context.settings.api.max_rows
+    if limit is None:
+        return min(DEFAULT_LIMIT, most)
     if limit > most:
         raise field_error("query", "limit", f"Input should be less than or equal to {most}", limit)
     return limit

@@ -63,11 +63,11 @@ def fill_history(
     bin_id: BinIdPath,
     since: FromParam = None,
     until: ToParam = None,
-    limit: LimitParam = 1000,
+    limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Telemetry readings in ``seq`` order (the newest ``limit``), bounded by bin time."""
     start, stop = date_range(since, until)
-    check_limit(request, limit)
+    limit = check_limit(request, limit)
     _bin(store, bin_id)
     points = store.fill_history(bin_id, since=start, until=stop, limit=limit)
     return [fill_row(point) for point in points]

@@ -24,11 +24,11 @@ def list_deposits(
     accepted: bool | None = None,
     since: FromParam = None,
     until: ToParam = None,
-    limit: LimitParam = 1000,
+    limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Deposit events by bin time."""
     start, stop = date_range(since, until)
-    check_limit(request, limit)
+    limit = check_limit(request, limit)
     rows = store.list_deposits(
         bin_id=bin_id,
         since=start,

@@ -53,11 +53,11 @@ def list_pickups(
     open_only: Annotated[bool, Query(alias="open", description="Only open pickups.")] = False,
     since: FromParam = None,
     until: ToParam = None,
-    limit: LimitParam = 1000,
+    limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Pickup messages (the fields schedulers receive), oldest request first."""
     start, stop = date_range(since, until)
-    check_limit(request, limit)
+    limit = check_limit(request, limit)
     records = store.list_pickups(
         open_only=open_only,
         status=status,

@@ -19,10 +19,10 @@ def deliveries(
     store: Reader,
     request: Request,
     state: Literal["pending", "delivered", "dead"] | None = None,
-    limit: LimitParam = 1000,
+    limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Newest first."""
-    check_limit(request, limit)
+    limit = check_limit(request, limit)
     return [delivery_row(d) for d in store.list_deliveries(state=state, limit=limit)]
 
 
