@@ -33,7 +33,7 @@ def _bin(store: Store, bin_id: str) -> BinRecord:
 
 
 @router.get("", summary="Every bin with its state and forecast")
-def list_bins(
+async def list_bins(
     _: BinsReader,
     store: Reader,
     region: Annotated[str | None, Query(pattern=REGION)] = None,
@@ -50,13 +50,13 @@ def list_bins(
 
 
 @router.get("/{bin_id}", summary="One bin")
-def get_bin(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
+async def get_bin(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """The bin's state, presence and forecast."""
     return bin_row(_bin(store, bin_id), store.get_forecast(bin_id))
 
 
 @router.get("/{bin_id}/fill", summary="The bin's fill history")
-def fill_history(
+async def fill_history(
     _: BinsReader,
     store: Reader,
     request: Request,
@@ -74,14 +74,14 @@ def fill_history(
 
 
 @router.get("/{bin_id}/forecast", summary="When the bin will be full")
-def forecast(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
+async def forecast(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """The latest forecast (null until the bridge has made one)."""
     _bin(store, bin_id)
     return {"bin_id": bin_id, "forecast": forecast_detail(store.get_forecast(bin_id))}
 
 
 @router.get("/{bin_id}/manifest", summary="What is in the bin now")
-def manifest(_: PickupsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
+async def manifest(_: PickupsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """Count and kg per category of deposits accepted since the last emptying."""
     record = _bin(store, bin_id)
     entries = store.manifest(bin_id, record.emptied_seq)

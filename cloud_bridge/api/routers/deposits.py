@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/deposits", tags=["deposits"])
 
 
 @router.get("", summary="Deposits, filtered")
-def list_deposits(
+async def list_deposits(
     _: DepositsReader,
     store: Reader,
     request: Request,

@@ -43,7 +43,7 @@ class CancelBody(BaseModel):
 
 
 @router.get("", summary="Pickups, filtered")
-def list_pickups(
+async def list_pickups(
     _: PickupsReader,
     store: Reader,
     request: Request,
@@ -77,13 +77,13 @@ def _pickup(record: PickupRecord | None, pickup_id: str) -> PickupRecord:
 
 
 @router.get("/{pickup_id}", summary="One pickup")
-def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
+async def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
     """The pickup message as last published."""
     return pickup_row(_pickup(store.get_pickup(pickup_id), pickup_id))
 
 
 @router.get("/{pickup_id}/manifest", summary="What the pickup collects")
-def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
+async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
     """Counts and kg per category (of a collected pickup: what was collected)."""
     record = _pickup(store.get_pickup(pickup_id), pickup_id)
     return {

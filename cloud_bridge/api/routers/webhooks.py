@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 @router.get("/deliveries", summary="Webhook deliveries (dead letters with state=dead)")
-def deliveries(
+async def deliveries(
     _: WebhooksReader,
     store: Reader,
     request: Request,
