@@ -92,6 +92,8 @@ class Forecast:
     points: int
     computed_at: datetime
     full_pct: float
+    span_hours: float = 0.0
+    """Clock hours between the first and the last reading used."""
 
     @property
     def available(self) -> bool:
@@ -247,6 +249,7 @@ def forecast_full(
             points=points,
             computed_at=now,
             full_pct=full_pct,
+            span_hours=span,
         )
 
     ordered = sorted((s for s in samples if s.at <= now), key=lambda s: s.at)
@@ -256,7 +259,8 @@ def forecast_full(
         )
         ordered = ordered[start:]
     n = len(ordered)
-    if n < options.min_points or _hours(ordered[-1].at - ordered[0].at) < options.min_span_h:
+    span = _hours(ordered[-1].at - ordered[0].at) if ordered else 0.0
+    if n < options.min_points or span < options.min_span_h:
         return verdict("insufficient", n)
 
     warp = _Warp(ordered[0].at, now + timedelta(hours=options.max_horizon_h), profile)

@@ -248,6 +248,8 @@ class PickupService:
         if forecast is None or forecast.predicted_full_at is None or record.pickup_hold:
             return
         policy = self._settings.region(record.region)
+        if forecast.method == "linear" and forecast.span_hours < policy.forecast_request_min_hours:
+            return
         if forecast.predicted_full_at - now <= timedelta(hours=policy.lead_time_hours):
             self._request(
                 record,
@@ -264,16 +266,15 @@ class PickupService:
         pickup.forecast_low = None if forecast is None else forecast.low
         pickup.forecast_high = None if forecast is None else forecast.high
         policy = self._settings.region(record.region)
+        step = timedelta(hours=policy.forecast_republish_hours)
         sent = pickup.sent_predicted_full_at
-        moved = (predicted is None) != (sent is None) or (
-            predicted is not None
-            and sent is not None
-            and abs(predicted - sent) >= timedelta(hours=policy.forecast_republish_hours)
-        )
+        # A first prediction, or one that moved by the step, is news; losing the
+        # prediction (too few readings after a glitch) is not worth a message.
+        moved = predicted is not None and (sent is None or abs(predicted - sent) >= step)
         sooner = False
         if predicted is not None and pickup.escalated_at is None:
             due = max(predicted, now + timedelta(hours=policy.urgent_due_hours))
-            if due < pickup.due_by:
+            if pickup.due_by - due >= step:  # hysteresis: no creeping by minutes
                 pickup.due_by = due
                 sooner = True
         raised = self._raise_priority(record, pickup, policy)

@@ -238,7 +238,7 @@ class RegionSettings(Section):
         description="An open pickup is republished when fill moved this much since it was sent.",
     )
     manifest_republish_min_s: float = Field(
-        default=900.0,
+        default=3600.0,
         ge=0.0,
         le=86_400.0,
         description="Least time between republishes caused only by a changed manifest.",
@@ -297,6 +297,15 @@ class RegionSettings(Section):
         le=24.0 * 30,
         description="An open pickup is republished when its predicted full time moved this much.",
     )
+    forecast_request_min_hours: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=24.0 * 7,
+        description=(
+            "Without a learned rhythm, a forecast requests a pickup only once its readings "
+            "span this long (a few daytime hours extrapolated overestimate the rate)."
+        ),
+    )
 
 
 class RegionOverride(Section):
@@ -315,6 +324,7 @@ class RegionOverride(Section):
     threshold_hysteresis_pct: float | None = Field(default=None, ge=0.0, le=50.0)
     urgent_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
     forecast_republish_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 30)
+    forecast_request_min_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 7)
 
 
 class BridgeSettings(Section):

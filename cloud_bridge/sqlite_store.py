@@ -213,7 +213,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             low TEXT,
             high TEXT,
             rate_pct_per_h REAL,
-            level_pct REAL
+            level_pct REAL,
+            span_hours REAL NOT NULL DEFAULT 0
         );
         """,
     ),
@@ -291,12 +292,12 @@ def _manifest(text: str | None) -> dict[str, ManifestEntry] | None:
 
 _FORECAST_COLUMNS = (
     "bin_id, computed_at, method, points, full_pct, predicted_full_at, low, high, "
-    "rate_pct_per_h, level_pct"
+    "rate_pct_per_h, level_pct, span_hours"
 )
 
 
 def _forecast(row: Any) -> Forecast:
-    _, computed, method, points, full, at, lo, hi, rate, level = row
+    _, computed, method, points, full, at, lo, hi, rate, level, span = row
     return Forecast(
         predicted_full_at=_dt(at),
         low=_dt(lo),
@@ -307,6 +308,7 @@ def _forecast(row: Any) -> Forecast:
         points=points,
         computed_at=parse_ts(computed),
         full_pct=full,
+        span_hours=span,
     )
 
 
@@ -940,7 +942,7 @@ class SQLiteStore(DeliveryQueueMixin):
         """Replace the bin's row in ``forecasts``."""
         f = forecast
         self._db.execute(
-            "INSERT OR REPLACE INTO forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 bin_id,
                 _fmt(f.computed_at),
@@ -952,6 +954,7 @@ class SQLiteStore(DeliveryQueueMixin):
                 _ts(f.high),
                 f.rate_pct_per_h,
                 f.level_pct,
+                f.span_hours,
             ),
         )
 
