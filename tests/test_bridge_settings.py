@@ -135,7 +135,8 @@ def test_the_settings_example_in_the_docs_is_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "named"),
     [
-        ({"api": {"tokens": [{"name": "a", "role": "boss", "sha256": "0" * 64}]}}, "api.tokens.0.role"),
+        ({"api": {"tokens": [{"name": "a", "role": "boss", "sha256": "0" * 64}]}},
+         "api.tokens.0.role"),
         ({"api": {"tokens": [{"name": "a", "role": "admin"}]}}, "exactly one of sha256 and env"),
         ({"api": {"tokens": [{"name": "a", "role": "admin", "sha256": "plain"}]}}, "sha256"),
         ({"webhooks": [{"name": "x", "url": "ftp://h/", "secret_env": "S"}]}, "webhooks.0.url"),
