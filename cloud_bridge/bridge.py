@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock, system_clock
-from cloud_bridge.errors import Unavailable
+from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.ingest import MqttLink
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.processor import BatchOutcome, Inbound, Processor
@@ -179,11 +179,21 @@ class Bridge:
         self._stop_requested.clear()
         self._writer = threading.Thread(target=self._run, name="bridge-writer", daemon=True)
         self._writer.start()
+        if self.api is not None:
+            try:
+                self.api.start()
+            except ApiError:
+                self._stop_requested.set()
+                self._queue.put(_Stop())
+                self._writer.join(self._stop_timeout + 5.0)
+                self._writer = None
+                self._stopped = True
+                if self._owns_store:
+                    self.store.close()
+                raise
         self._link.start()
         if self.webhooks is not None:
             self.webhooks.start()
-        if self.api is not None:
-            self.api.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Commit and acknowledge what was queued, wait for publications, then disconnect.

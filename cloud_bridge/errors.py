@@ -54,3 +54,7 @@ class InvalidAction(ActionError, ValueError):
 
 class Unavailable(BridgeError, RuntimeError):
     """The bridge's writer is not running or did not answer in time."""
+
+
+class ApiError(BridgeError, RuntimeError):
+    """The REST API could not be served (for example, its port is taken)."""

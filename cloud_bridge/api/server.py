@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.errors import ApiError
 
 if TYPE_CHECKING:
     from cloud_bridge.bridge import Bridge
@@ -36,28 +38,42 @@ class ApiServer:
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
         self._server = uvicorn.Server(config)
+        self._port = port
+        self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._readers = on_stop
         self.host = host
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start serving; return once the socket listens (or raise after ``timeout``)."""
-        self._thread = threading.Thread(target=self._server.run, name="bridge-api", daemon=True)
+        """Bind the port (failing at once if it is taken), then serve on a thread."""
+        try:
+            sock = socket.create_server((self.host, self._port))
+        except OSError as err:
+            reason = os.strerror(err.errno) if err.errno else str(err)
+            raise ApiError(
+                f"the API could not listen on {self.host}:{self._port}: {reason}"
+            ) from None
+        self._socket = sock
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="bridge-api", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive():
-                raise RuntimeError(f"the API could not start on {self.host}")
+                raise ApiError(f"the API on {self.host}:{self.port} stopped at start (see the log)")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start within {timeout} s")
+                self._server.should_exit = True
+                raise ApiError(f"the API did not start within {timeout} s")
             time.sleep(0.01)
         logger.info("API listening on http://%s:%d", self.host, self.port)
 
     @property
     def port(self) -> int:
         """The port it listens on (the one the system chose, for port 0)."""
-        server = self._server.servers[0]
-        return int(server.sockets[0].getsockname()[1])
+        if self._socket is None:
+            return self._port
+        return int(self._socket.getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -70,6 +86,8 @@ class ApiServer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._socket is not None:
+            self._socket.close()
         if self._readers is not None:
             self._readers.close()
 
