@@ -26,6 +26,7 @@ from cloud_bridge.cli_support import (
     reader,
 )
 from cloud_bridge.client import TOKEN_ENV, URL_ENV, ApiClient
+from cloud_bridge.clock import system_clock
 from cloud_bridge.exports import deposits_csv, parse_when, pickups_csv
 from cloud_bridge.routes import plan_routes, routes_table, stops_for_region
 from cloud_bridge.views import (
@@ -201,7 +202,7 @@ def routes(
     if fleet is None:
         fail(f"routing.regions.{region}: no depot and vehicles configured for region {region!r}")
     try:
-        begin = datetime.now().astimezone() if start is None else parse_ts(start)
+        begin = system_clock() if start is None else parse_ts(start)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--start") from None
     with domain_errors(), reader(config_file, db) as store:

@@ -224,24 +224,23 @@ class PickupService:
             else:
                 self._follow_forecast(record, pickup, now)
         for pickup in list(self._open.values()):
-            known = bins.get(pickup.bin_id)
-            if known is None:
+            owner = bins.get(pickup.bin_id)
+            if owner is None:
                 continue
-            record = known
-            policy = self._settings.region(record.region)
+            policy = self._settings.region(owner.region)
             if pickup.escalated_at is None and now > pickup.due_by:
                 pickup.status = "escalated"
                 pickup.escalated_at = now
-                self._raise_priority(record, pickup, policy)
+                self._raise_priority(owner, pickup, policy)
                 logger.warning(
                     "pickup %s of bin %s escalated: due %s passed",
                     pickup.pickup_id,
                     pickup.bin_id,
                     pickup.due_by.isoformat(),
                 )
-                self._publish(record, pickup)
-            elif self._raise_priority(record, pickup, policy):
-                self._publish(record, pickup)
+                self._publish(owner, pickup)
+            elif self._raise_priority(owner, pickup, policy):
+                self._publish(owner, pickup)
 
     def _maybe_forecast_request(self, record: BinRecord, now: datetime) -> None:
         forecast = self.forecasts.get(record.bin_id)
