@@ -16,15 +16,24 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock, system_clock
+from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.ingest import MqttLink
+from cloud_bridge.pickups import PickupService
 from cloud_bridge.processor import BatchOutcome, Inbound, Processor
 from cloud_bridge.records import Publication
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.store import Store
+from cloud_bridge.webhooks import WebhookWorker
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +52,10 @@ class BridgeStats:
     connections: int = 0
     dropped: int = 0
     """QoS 0 messages dropped unread because the queue was full (also in ``rejected``)."""
+    ticks: int = 0
+    """Policy ticks run (forecasts, escalation)."""
+    actions: int = 0
+    """Schedulers' actions carried out."""
 
     @property
     def processed(self) -> int:
@@ -60,7 +73,13 @@ class _Stop:
     pass
 
 
-_Item = Inbound | _Published | _Stop | list[Publication]
+@dataclass(frozen=True, slots=True)
+class _Call:
+    fn: Callable[[], Any]
+    future: Future[Any]
+
+
+_Item = Inbound | _Published | _Stop | _Call | list[Publication]
 
 
 class Bridge:
@@ -80,6 +99,7 @@ class Bridge:
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        webhook_store: Store | None = None,
     ) -> None:
         self.settings = settings
         self._owns_store = store is None
@@ -109,8 +129,42 @@ class Bridge:
         self._writer: threading.Thread | None = None
         self._stopped = False
         self._stop_timeout = 10.0
+        self._next_tick: datetime | None = None
+        self._ticks = 0
+        self._actions = 0
         self.error: BaseException | None = None
         """Set if the writer thread died; the bridge then no longer stores anything."""
+        self.webhooks: WebhookWorker | None = None
+        """The delivery worker, when webhook endpoints are configured."""
+        if settings.webhooks:
+            self.webhooks = self._make_worker(webhook_store, rng)
+        self.api: Any = None
+        """The API server (:class:`cloud_bridge.api.server.ApiServer`) when ``api.port`` is set."""
+        if settings.api.port is not None:
+            from cloud_bridge.api.server import serve_bridge
+
+            self.api = serve_bridge(self)
+
+    def _make_worker(self, store: Store | None, rng: random.Random | None) -> WebhookWorker:
+        """The worker gets its own connection to the database file (it writes attempts)."""
+        owned = store is None
+        if store is None:
+            if str(self.settings.store.path) == ":memory:":
+                raise ValueError("webhooks need a database file (store.path), not :memory:")
+            store = SQLiteStore(
+                self.settings.store.path,
+                synchronous=self.settings.store.synchronous,
+                wal_autocheckpoint_pages=self.settings.store.wal_autocheckpoint_pages,
+            )
+        worker_store = store
+        return WebhookWorker(
+            list(self.settings.webhooks),
+            self.settings.delivery,
+            worker_store,
+            self._clock,
+            rng=random.Random(rng.random()) if rng is not None else None,
+            on_close=worker_store.close if owned else None,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -125,7 +179,21 @@ class Bridge:
         self._stop_requested.clear()
         self._writer = threading.Thread(target=self._run, name="bridge-writer", daemon=True)
         self._writer.start()
+        if self.api is not None:
+            try:
+                self.api.start()
+            except ApiError:
+                self._stop_requested.set()
+                self._queue.put(_Stop())
+                self._writer.join(self._stop_timeout + 5.0)
+                self._writer = None
+                self._stopped = True
+                if self._owns_store:
+                    self.store.close()
+                raise
         self._link.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Commit and acknowledge what was queued, wait for publications, then disconnect.
@@ -136,6 +204,8 @@ class Bridge:
         writer = self._writer
         if writer is None:
             return
+        if self.api is not None:
+            self.api.stop()
         self._stop_timeout = timeout
         self._stop_requested.set()
         self._queue.put(_Stop())
@@ -143,10 +213,17 @@ class Bridge:
         if writer.is_alive():
             logger.error("the writer did not finish within %.1f s", timeout + 5.0)
         self._link.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop(timeout)
         self._writer = None
         self._stopped = True
         if self._owns_store:
             self.store.close()
+
+    @property
+    def clock(self) -> Clock:
+        """The bridge's notion of now."""
+        return self._clock
 
     def __enter__(self) -> Bridge:
         self.start()
@@ -174,6 +251,8 @@ class Bridge:
             unconfirmed=len(self._unconfirmed),
             connections=self._link.connections,
             dropped=self._dropped,
+            ticks=self._ticks,
+            actions=self._actions,
         )
 
     def wait_ready(self, timeout: float) -> bool:
@@ -192,6 +271,52 @@ class Bridge:
     def wait_published(self, timeout: float) -> bool:
         """Wait until the broker confirmed every pickup message published so far."""
         return self.wait_for(lambda stats: stats.unconfirmed == 0, timeout)
+
+    # -- work from other threads (the API) ------------------------------------------------
+
+    def call(self, fn: Callable[[], _T], timeout: float | None = None) -> _T:
+        """Run ``fn`` on the writer thread, between batches; return its result or raise its error.
+
+        The writer owns the in-memory fleet and pickups and the database connection,
+        so this is how the API changes them without locks.
+        """
+        if self._writer is None or not self._writer.is_alive() or self._stop_requested.is_set():
+            raise Unavailable("the bridge is not running")
+        future: Future[_T] = Future()
+        self._queue.put(_Call(fn, future))
+        try:
+            return future.result(self.settings.api.action_timeout_s if timeout is None else timeout)
+        except FutureTimeout:
+            raise Unavailable("the bridge did not answer in time") from None
+
+    def pickups(self, action: Callable[[PickupService], _T]) -> _T:
+        """Carry out a scheduler's action on the pickups; publish what it changed."""
+
+        def run() -> _T:
+            result, outcome = self._processor.act(action)
+            self._after(outcome)
+            with self._changed:
+                self._actions += 1
+                self._changed.notify_all()
+            return result
+
+        return self.call(run)
+
+    def retry_delivery(self, delivery_id: int) -> bool:
+        """Make a dead-lettered webhook delivery pending again; False if it is not dead."""
+
+        def run() -> bool:
+            with self.store.transaction():
+                done = self.store.retry_delivery(delivery_id, self._clock())
+            if done and self.webhooks is not None:
+                self.webhooks.wake()
+            return done
+
+        return self.call(run)
+
+    def tick(self) -> None:
+        """Run the time-based policy now (forecasts, escalation), on the writer thread."""
+        self.call(self._tick)
 
     # -- the writer ---------------------------------------------------------------------
 
@@ -220,16 +345,18 @@ class Bridge:
 
     def _loop(self) -> None:
         batch_max = self.settings.ingest.batch_max
+        poll_s = self.settings.timers.poll_s
         stopping_at: float | None = None
         while True:
             try:
-                first = self._queue.get(timeout=None if stopping_at is None else 0.05)
+                first = self._queue.get(timeout=poll_s if stopping_at is None else 0.05)
             except queue.Empty:
                 first = None
             items: list[_Item] = [] if first is None else [first]
             inbound: list[Inbound] = []
             confirmed: list[int] = []
             republish: list[Publication] = []
+            calls: list[_Call] = []
             while True:
                 for item in items:
                     if isinstance(item, Inbound):
@@ -239,6 +366,8 @@ class Bridge:
                         confirmed.append(item.mid)
                     elif isinstance(item, _Stop):
                         stopping_at = time.monotonic()
+                    elif isinstance(item, _Call):
+                        calls.append(item)
                     else:
                         republish.extend(item)
                 if len(inbound) >= batch_max:
@@ -251,8 +380,12 @@ class Bridge:
                 self._publish(republish)
             if inbound:
                 self._handle(inbound)
+            for call in calls:
+                self._run_call(call)
             if confirmed:
                 self._confirm(confirmed)
+            if stopping_at is None:
+                self._maybe_tick()
             if stopping_at is not None and (
                 not self._unconfirmed or time.monotonic() - stopping_at > self._stop_timeout
             ):
@@ -263,13 +396,51 @@ class Bridge:
                     )
                 return
 
+    def _run_call(self, call: _Call) -> None:
+        if not call.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = call.fn()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, who decides
+            call.future.set_exception(err)
+        else:
+            call.future.set_result(result)
+
+    def _maybe_tick(self) -> None:
+        """Run the policy tick when ``timers.tick_s`` of bridge time have passed."""
+        now = self._clock()
+        if self._next_tick is not None and now < self._next_tick:
+            return
+        self._next_tick = now + timedelta(seconds=self.settings.timers.tick_s)
+        try:
+            self._tick()
+        except self.store.transient_errors as err:
+            self._processor.reload()
+            logger.error("policy tick failed (%s); retrying at the next tick", err)
+        except Exception:
+            self._processor.reload()
+            logger.exception("policy tick failed; retrying at the next tick")
+
+    def _tick(self) -> None:
+        outcome = self._processor.tick()
+        self._after(outcome)
+        with self._changed:
+            self._ticks += 1
+            self._changed.notify_all()
+
+    def _after(self, outcome: BatchOutcome) -> None:
+        """Publish what a committed batch, tick or action decided; wake the webhooks."""
+        self._publish(outcome.publications)
+        if outcome.webhooks and self.webhooks is not None:
+            self.webhooks.wake()
+
     def _handle(self, inbound: Sequence[Inbound]) -> None:
         outcome = self._commit(inbound)
         if outcome is None:
             return
         for item in inbound:
             self._link.ack(item)
-        self._publish(outcome.publications)
+        self._after(outcome)
         with self._changed:
             stats = self._stats
             rejected = dict(stats.rejected)
@@ -337,6 +508,7 @@ class Bridge:
             for reason, count in outcome.rejected.items():
                 total.rejected[reason] = total.rejected.get(reason, 0) + count
             total.publications.extend(outcome.publications)
+            total.webhooks += outcome.webhooks
         return total
 
     def _publish(self, publications: Sequence[Publication]) -> None:

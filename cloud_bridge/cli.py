@@ -6,25 +6,30 @@ codes; the work lives in the library modules.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import get_args
 
 import click
 from rich.console import Console
 
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.errors import BridgeError
+from cloud_bridge.cli_more import register
+from cloud_bridge.cli_support import (
+    bridge_settings,
+    config_option,
+    db_option,
+    domain_errors,
+    fail,
+    json_option,
+    print_json,
+    reader,
+)
 from cloud_bridge.security_cli import broker_config, pki_group
-from cloud_bridge.settings import BridgeSettings, load_settings, parse_broker_url
-from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.views import (
     bin_row,
     bins_table,
@@ -33,6 +38,7 @@ from cloud_bridge.views import (
     rejection_row,
     stats_table,
 )
+from protocol import PickupStatus
 
 logger = logging.getLogger(__name__)
 
@@ -44,60 +50,6 @@ the GIL; with the default it then waits up to 5 ms behind the busy writer thread
 "convoy effect"), which starves the receive side. 0.5 ms keeps both threads fed.
 """
 
-_config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    help="TOML settings file (see docs/bridge.md).",
-)
-_db_option = click.option(
-    "--db", type=click.Path(path_type=Path), help="SQLite database (overrides store.path)."
-)
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"bin-bridge: {message}", err=True)
-    sys.exit(1)
-
-
-def _settings(config_file: Path | None, db: Path | None, broker: str | None) -> BridgeSettings:
-    settings = load_settings(config_file) if config_file else BridgeSettings()
-    if broker is not None:
-        parse_broker_url(broker)
-        settings = settings.model_copy(
-            update={"broker": settings.broker.model_copy(update={"url": broker})}
-        )
-    if db is not None:
-        settings = settings.model_copy(
-            update={"store": settings.store.model_copy(update={"path": db})}
-        )
-    return settings
-
-
-@contextmanager
-def _reader(config_file: Path | None, db: Path | None) -> Iterator[SQLiteStore]:
-    if db is None and config_file is None:
-        raise click.UsageError("give --db PATH or --config FILE")
-    settings = _settings(config_file, db, None)
-    store = SQLiteStore(settings.store.path, readonly=True)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@contextmanager
-def _domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except BridgeError as err:
-        _fail(str(err))
-
-
-def _print_json(rows: Any) -> None:
-    click.echo(json.dumps(rows, indent=2))
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="revloop", prog_name="bin-bridge")
@@ -107,8 +59,8 @@ def cli() -> None:
 
 @cli.command("run")
 @click.option("--broker", help="Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
-@_db_option
-@_config_option
+@db_option
+@config_option
 @click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -116,16 +68,37 @@ def cli() -> None:
     show_default=True,
     help="Log level (logs go to stderr).",
 )
-def run(broker: str | None, db: Path | None, config_file: Path | None, log_level: str) -> None:
-    """Run the bridge until SIGTERM or SIGINT."""
+@click.option("--api-host", help="Address the REST API listens on (overrides api.host).")
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    help="Serve the REST API on this port (overrides api.port).",
+)
+def run(
+    broker: str | None,
+    db: Path | None,
+    config_file: Path | None,
+    log_level: str,
+    api_host: str | None,
+    api_port: int | None,
+) -> None:
+    """Run the bridge until SIGTERM or SIGINT (with its API, if a port is set)."""
     logging.basicConfig(
         stream=sys.stderr,
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    with _domain_errors():
-        settings = _settings(config_file, db, broker)
+    with domain_errors():
+        settings = bridge_settings(config_file, db, broker)
+        api = settings.api.model_copy(
+            update={
+                key: value
+                for key, value in (("host", api_host), ("port", api_port))
+                if value is not None
+            }
+        )
+        settings = settings.model_copy(update={"api": api})
         bridge = Bridge(settings)
     stop = threading.Event()
 
@@ -140,58 +113,72 @@ def run(broker: str | None, db: Path | None, config_file: Path | None, log_level
         settings.broker.address.url,
         settings.store.path,
     )
-    with _domain_errors():
+    with domain_errors():
         bridge.start()
     while not stop.wait(0.5):
         if bridge.error is not None:
             break
     bridge.stop()
     if bridge.error is not None:
-        _fail(f"stopped after an internal error: {bridge.error}")
+        fail(f"stopped after an internal error: {bridge.error}")
     logger.info("bridge stopped")
 
 
 @cli.command("bins")
-@_db_option
-@_config_option
-@_json_option
+@db_option
+@config_option
+@json_option
 def bins(db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print every bin's current state and presence."""
-    with _domain_errors(), _reader(config_file, db) as store:
+    with domain_errors(), reader(config_file, db) as store:
         records = store.load_bins()
+        forecasts = store.load_forecasts()
     if as_json:
-        _print_json([bin_row(record) for record in records])
+        print_json([bin_row(record, forecasts.get(record.bin_id)) for record in records])
     else:
-        Console().print(bins_table(records))
+        Console().print(bins_table(records, forecasts))
 
 
 @cli.command("pickups")
-@_db_option
-@_config_option
-@_json_option
+@db_option
+@config_option
+@json_option
 @click.option("--open", "open_only", is_flag=True, help="Only pickups awaiting collection.")
-def pickups(db: Path | None, config_file: Path | None, as_json: bool, open_only: bool) -> None:
+@click.option("--status", type=click.Choice(list(get_args(PickupStatus))), help="Only this status.")
+@click.option("--region", help="Only this region.")
+@click.option("--bin", "bin_id", help="Only this bin.")
+def pickups(
+    db: Path | None,
+    config_file: Path | None,
+    as_json: bool,
+    open_only: bool,
+    status: str | None,
+    region: str | None,
+    bin_id: str | None,
+) -> None:
     """Print pickups (the messages schedulers receive)."""
-    with _domain_errors(), _reader(config_file, db) as store:
-        records = store.list_pickups(open_only=open_only)
+    with domain_errors(), reader(config_file, db) as store:
+        records = store.list_pickups(
+            open_only=open_only, status=status, region=region, bin_id=bin_id
+        )
     if as_json:
-        _print_json([pickup_row(record) for record in records])
+        print_json([pickup_row(record) for record in records])
     else:
         Console().print(pickups_table(records))
 
 
 @cli.command("stats")
-@_db_option
-@_config_option
-@_json_option
+@db_option
+@config_option
+@json_option
 def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print stored messages per kind and rejected messages per reason."""
-    with _domain_errors(), _reader(config_file, db) as store:
+    with domain_errors(), reader(config_file, db) as store:
         messages = store.message_counts()
         rejections = store.rejection_counts()
         outbox = len(store.pending_publications())
     if as_json:
-        _print_json(
+        print_json(
             {
                 "messages": messages,
                 "rejections": [rejection_row(item) for item in rejections],
@@ -204,6 +191,7 @@ def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
 
 cli.add_command(pki_group)
 cli.add_command(broker_config)
+register(cli)
 
 
 def main() -> None:

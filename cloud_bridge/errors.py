@@ -22,3 +22,39 @@ class BrokerUrlError(BridgeError, ValueError):
 
 class StoreError(BridgeError, RuntimeError):
     """The store could not be opened or migrated."""
+
+
+class ActionError(BridgeError):
+    """A scheduler's action cannot be carried out; ``status`` is the HTTP status it maps to."""
+
+    status = 409
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotFound(ActionError, LookupError):
+    """The pickup (or bin, or delivery) named does not exist."""
+
+    status = 404
+
+
+class Conflict(ActionError):
+    """The action does not fit the pickup's state (e.g. cancelling a collected pickup)."""
+
+    status = 409
+
+
+class InvalidAction(ActionError, ValueError):
+    """An argument of the action is out of range (``field`` names it)."""
+
+    status = 422
+
+
+class Unavailable(BridgeError, RuntimeError):
+    """The bridge's writer is not running or did not answer in time."""
+
+
+class ApiError(BridgeError, RuntimeError):
+    """The REST API could not be served (for example, its port is taken)."""

@@ -48,6 +48,11 @@ class Fleet:
         """Every record, by bin id."""
         return [self._bins[key] for key in sorted(self._bins)]
 
+    def touch(self, bin_id: str) -> None:
+        """Mark a record changed by something other than a message (a scheduler's action)."""
+        if bin_id in self._bins:
+            self._dirty.add(bin_id)
+
     def take_dirty(self) -> list[BinRecord]:
         """The records changed since the last call (to save them in one statement)."""
         dirty = [self._bins[key] for key in sorted(self._dirty)]

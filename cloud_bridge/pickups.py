@@ -1,14 +1,19 @@
 """Pickup policy and lifecycle: when to ask for a pickup, when to tell schedulers again.
 
-One open pickup per bin. It is requested when a bin's newest fill reaches its
-region's threshold (or when the bin raises an ``overflow`` alarm), updated in place
-when the bin crosses the threshold again, its fill moves by a region's step or its
-priority rises, and collected on evidence: an ``emptied`` event newer than the request
-(or naming it) or a clear drop of fill. Every change is saved and put in the outbox
-in the batch's transaction; the bridge publishes the outbox after the commit, so a
-pickup that was decided is never lost between the database and the broker.
+One open pickup per bin (``requested``, ``scheduled`` or ``escalated``). It is
+requested when the bin's newest fill reaches its region's threshold, when its
+forecast says it will be full within the region's lead time, or when the bin raises
+an ``overflow`` or ``fire`` alarm, whichever comes first. It is updated in place
+(same id, republished) on a new threshold crossing after a real dip (hysteresis), a
+fill step, a moved forecast or a higher priority; escalated when ``due_by`` passes
+without a collection; and collected only on evidence: an ``emptied`` event newer than
+the request (or naming it), or a fill drop confirmed by consecutive readings.
+Schedulers acknowledge, schedule and cancel it; they never collect it.
 
-Forecasts, escalation and webhooks come later as further methods of this service.
+Every change is saved and queued (MQTT outbox and webhook deliveries) in the
+transaction of the batch, tick or action that made it; the bridge publishes after the
+commit, so a pickup that was decided is never lost between the database and its
+receivers.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from cloud_bridge.clock import Clock
+from cloud_bridge.errors import Conflict, InvalidAction, NotFound
 from cloud_bridge.fleet import Fleet
-from cloud_bridge.records import BinRecord, PickupRecord, Publication
+from cloud_bridge.forecasting import ForecastService
+from cloud_bridge.notify import Notifier
+from cloud_bridge.records import BinRecord, PickupRecord
 from cloud_bridge.settings import BridgeSettings, RegionSettings
 from cloud_bridge.store import Store
 from protocol import (
@@ -37,7 +45,9 @@ from protocol import (
 
 logger = logging.getLogger(__name__)
 
-_PRIORITY_RANK: dict[str, int] = {"normal": 0, "high": 1, "urgent": 2}
+PRIORITY_RANK: dict[str, int] = {"normal": 0, "high": 1, "urgent": 2}
+SCHEDULE_PAST_TOLERANCE = timedelta(hours=1)
+"""How far in the past a scheduler may still date a planned collection (clock skew)."""
 
 
 def pickup_id_for(bin_id: str, seq: int) -> str:
@@ -46,46 +56,64 @@ def pickup_id_for(bin_id: str, seq: int) -> str:
     return f"pk-{digest[:24]}"
 
 
-class PickupService:
-    """Raises, updates and closes pickups; queues what schedulers must be told."""
+def tick_pickup_id(bin_id: str, at: datetime, reason: str) -> str:
+    """The id of a pickup raised by a tick (no message raised it)."""
+    digest = hashlib.sha256(f"{bin_id}:{reason}:{at.isoformat()}".encode()).hexdigest()
+    return f"pk-{digest[:24]}"
 
-    def __init__(self, settings: BridgeSettings, store: Store, clock: Clock) -> None:
+
+class PickupService:
+    """Raises, updates, escalates and closes pickups; carries out schedulers' actions."""
+
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        store: Store,
+        clock: Clock,
+        fleet: Fleet,
+        notifier: Notifier,
+        forecasts: ForecastService,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
+        self._fleet = fleet
+        self._notifier = notifier
+        self.forecasts = forecasts
         self._open: dict[str, PickupRecord] = {}
-        self._queued: list[Publication] = []
 
     def load(self, pickups: Iterable[PickupRecord]) -> None:
         """Take the open pickups from the store (at start, or after a rollback)."""
         self._open = {p.bin_id: p for p in pickups if p.open}
-        self._queued.clear()
 
     def open_pickup(self, bin_id: str) -> PickupRecord | None:
         """The bin's open pickup, if any."""
         return self._open.get(bin_id)
 
-    def take_publications(self) -> list[Publication]:
-        """Publications queued since the last call (call after the commit)."""
-        queued, self._queued = self._queued, []
-        return queued
-
-    # -- events ---------------------------------------------------------------------
+    # -- bin messages -----------------------------------------------------------------
 
     def on_telemetry(self, record: BinRecord, telemetry: Telemetry) -> None:
         """React to the bin's newest measurements."""
         fill = telemetry.fill_pct
         if fill is None:
             return
+        self.forecasts.mark(record.bin_id)
         policy = self._settings.region(record.region)
         pickup = self._open.get(record.bin_id)
         if pickup is None:
-            if fill >= policy.pickup_threshold_pct:
+            if fill >= policy.pickup_threshold_pct and not record.pickup_hold:
                 self._request(record, "threshold", telemetry.seq, fill)
             return
         if telemetry.seq <= pickup.trigger_seq:
             return
         if self._drop_is_emptying(pickup, fill, policy):
+            if pickup.drop_seq is None:
+                pickup.drop_seq = telemetry.seq
+                pickup.drop_readings = 0
+            pickup.drop_readings += 1
+            if pickup.drop_readings < policy.emptied_confirm_readings:
+                self._store.save_pickup(pickup)
+                return
             logger.info(
                 "bin %s fill fell from %.1f%% to %.1f%%: pickup %s collected",
                 record.bin_id,
@@ -93,13 +121,17 @@ class PickupService:
                 fill,
                 pickup.pickup_id,
             )
-            self._collect(record, pickup, fill_before=pickup.fill_pct, before_seq=telemetry.seq)
-            Fleet.mark_emptied(record, telemetry.seq)
+            drop_seq = pickup.drop_seq
+            self._collect(record, pickup, fill_before=pickup.fill_pct, before_seq=drop_seq)
+            Fleet.mark_emptied(record, drop_seq)
+            self.after_emptying(record)
             return
+        pickup.drop_seq = None
+        pickup.drop_readings = 0
         crossed = False
-        if fill < policy.pickup_threshold_pct:
+        if fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct:
             pickup.below_threshold = True
-        elif pickup.below_threshold:
+        elif fill >= policy.pickup_threshold_pct and pickup.below_threshold:
             pickup.below_threshold = False
             pickup.crossings += 1
             crossed = True
@@ -157,9 +189,18 @@ class PickupService:
             before_seq=event.seq,
         )
 
+    def after_emptying(self, record: BinRecord) -> None:
+        """The bin's manifest baseline moved: forecast afresh, lift a cancellation's hold."""
+        record.pickup_hold = False
+        self.forecasts.reset(record.bin_id)
+
     def on_alarm(self, record: BinRecord, alarm: AlarmEvent) -> None:
-        """An active ``overflow`` alarm raises the priority, or a pickup if none is open."""
-        if alarm.kind != "overflow" or not alarm.active:
+        """An active ``overflow`` (high) or ``fire`` (urgent) alarm raises the priority.
+
+        On a bin without an open pickup it requests one at once (even after a
+        cancellation: an alarm is new information).
+        """
+        if alarm.kind not in ("overflow", "fire") or not alarm.active:
             return
         pickup = self._open.get(record.bin_id)
         if pickup is None:
@@ -169,29 +210,172 @@ class PickupService:
         if self._raise_priority(record, pickup, policy):
             self._publish(record, pickup)
 
+    # -- time -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Time-based policy: forecasts, forecast requests, escalation, time-left priority."""
+        now = self._clock()
+        bins = {record.bin_id: record for record in self._fleet.all()}
+        for bin_id in self.forecasts.refresh(bins, now):
+            record = bins[bin_id]
+            pickup = self._open.get(bin_id)
+            if pickup is None:
+                self._maybe_forecast_request(record, now)
+            else:
+                self._follow_forecast(record, pickup, now)
+        for pickup in list(self._open.values()):
+            owner = bins.get(pickup.bin_id)
+            if owner is None:
+                continue
+            policy = self._settings.region(owner.region)
+            if pickup.escalated_at is None and now > pickup.due_by:
+                pickup.status = "escalated"
+                pickup.escalated_at = now
+                self._raise_priority(owner, pickup, policy)
+                logger.warning(
+                    "pickup %s of bin %s escalated: due %s passed",
+                    pickup.pickup_id,
+                    pickup.bin_id,
+                    pickup.due_by.isoformat(),
+                )
+                self._publish(owner, pickup)
+            elif self._raise_priority(owner, pickup, policy):
+                self._publish(owner, pickup)
+
+    def _maybe_forecast_request(self, record: BinRecord, now: datetime) -> None:
+        forecast = self.forecasts.get(record.bin_id)
+        if forecast is None or forecast.predicted_full_at is None or record.pickup_hold:
+            return
+        policy = self._settings.region(record.region)
+        if forecast.method == "linear" and forecast.span_hours < policy.forecast_request_min_hours:
+            return
+        if forecast.predicted_full_at - now <= timedelta(hours=policy.lead_time_hours):
+            self._request(
+                record,
+                "forecast",
+                record.telemetry_seq,
+                record.fill_pct,
+                pickup_id=tick_pickup_id(record.bin_id, now, "forecast"),
+            )
+
+    def _follow_forecast(self, record: BinRecord, pickup: PickupRecord, now: datetime) -> None:
+        forecast = self.forecasts.get(record.bin_id)
+        predicted = None if forecast is None else forecast.predicted_full_at
+        pickup.predicted_full_at = predicted
+        pickup.forecast_low = None if forecast is None else forecast.low
+        pickup.forecast_high = None if forecast is None else forecast.high
+        policy = self._settings.region(record.region)
+        step = timedelta(hours=policy.forecast_republish_hours)
+        sent = pickup.sent_predicted_full_at
+        # A first prediction, or one that moved by the step, is news; losing the
+        # prediction (too few readings after a glitch) is not worth a message.
+        moved = predicted is not None and (sent is None or abs(predicted - sent) >= step)
+        sooner = False
+        if predicted is not None and pickup.escalated_at is None:
+            due = max(predicted, now + timedelta(hours=policy.urgent_due_hours))
+            if pickup.due_by - due >= step:  # hysteresis: no creeping by minutes
+                pickup.due_by = due
+                sooner = True
+        raised = self._raise_priority(record, pickup, policy)
+        if moved or sooner or raised:
+            self._publish(record, pickup)
+        else:
+            self._store.save_pickup(pickup)
+
+    # -- schedulers' actions ----------------------------------------------------------
+
+    def acknowledge(self, pickup_id: str, actor: str) -> PickupRecord:
+        """A scheduler has seen the request (idempotent: a second call changes nothing)."""
+        record, pickup = self._actionable(pickup_id, "acknowledge")
+        if pickup.acknowledged_at is None:
+            pickup.acknowledged_at = self._clock()
+            logger.info("pickup %s acknowledged by %s", pickup_id, actor)
+            self._publish(record, pickup)
+        return pickup
+
+    def schedule(
+        self, pickup_id: str, when: datetime, actor: str, note: str | None = None
+    ) -> PickupRecord:
+        """A scheduler plans the collection for ``when``."""
+        record, pickup = self._actionable(pickup_id, "schedule")
+        now = self._clock()
+        if when < now - SCHEDULE_PAST_TOLERANCE:
+            raise InvalidAction(
+                f"scheduled_for {when.isoformat()} is in the past (now {now.isoformat()})",
+                field="scheduled_for",
+            )
+        pickup.status = "scheduled"
+        pickup.scheduled_for = when
+        pickup.note = note
+        if pickup.acknowledged_at is None:
+            pickup.acknowledged_at = now
+        logger.info("pickup %s scheduled for %s by %s", pickup_id, when.isoformat(), actor)
+        self._publish(record, pickup)
+        return pickup
+
+    def cancel(self, pickup_id: str, reason: str, actor: str) -> PickupRecord:
+        """A scheduler withdraws the request; no automatic one follows until the bin is emptied."""
+        record, pickup = self._actionable(pickup_id, "cancel")
+        pickup.status = "cancelled"
+        pickup.cancel_reason = reason
+        pickup.closed_at = self._clock()
+        record.pickup_hold = True
+        self._fleet.touch(record.bin_id)
+        del self._open[record.bin_id]
+        logger.info("pickup %s cancelled by %s: %s", pickup_id, actor, reason)
+        self._publish(record, pickup, refresh_manifest=False)
+        return pickup
+
+    def _actionable(self, pickup_id: str, action: str) -> tuple[BinRecord, PickupRecord]:
+        pickup = next((p for p in self._open.values() if p.pickup_id == pickup_id), None)
+        if pickup is None:
+            stored = self._store.get_pickup(pickup_id)
+            if stored is None:
+                raise NotFound(f"no pickup {pickup_id!r}", field="pickup_id")
+            raise Conflict(f"cannot {action} pickup {pickup_id}: it is {stored.status}")
+        record = self._fleet.get(pickup.bin_id)
+        if record is None:
+            raise Conflict(f"cannot {action} pickup {pickup_id}: bin {pickup.bin_id} is unknown")
+        return record, pickup
+
     # -- lifecycle ------------------------------------------------------------------
 
     def _request(
-        self, record: BinRecord, reason: PickupReason, seq: int, fill: float | None
+        self,
+        record: BinRecord,
+        reason: PickupReason,
+        seq: int,
+        fill: float | None,
+        *,
+        pickup_id: str | None = None,
     ) -> None:
         policy = self._settings.region(record.region)
         now = self._clock()
-        priority = self._wanted_priority(record)
+        priority = self._wanted_priority(record, None, policy)
+        forecast = self.forecasts.get(record.bin_id)
+        predicted = None if forecast is None else forecast.predicted_full_at
+        due_by = now + self._due_in(priority, policy)
+        if predicted is not None:
+            due_by = min(due_by, max(predicted, now + timedelta(hours=policy.urgent_due_hours)))
         pickup = PickupRecord(
-            pickup_id=pickup_id_for(record.bin_id, seq),
+            pickup_id=pickup_id or pickup_id_for(record.bin_id, seq),
             bin_id=record.bin_id,
             region=record.region,
             status="requested",
             priority=priority,
             reason=reason,
             fill_pct=fill,
-            predicted_full_at=None,
-            due_by=now + self._due_in(priority, policy),
+            predicted_full_at=predicted,
+            due_by=due_by,
             location=record.location,
             manifest=self._manifest(record),
             ts=now,
             requested_at=now,
             trigger_seq=seq,
+            below_threshold=fill is None
+            or fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct,
+            forecast_low=None if forecast is None else forecast.low,
+            forecast_high=None if forecast is None else forecast.high,
         )
         self._open[record.bin_id] = pickup
         logger.info(
@@ -218,6 +402,8 @@ class PickupService:
         pickup.status = "collected"
         pickup.fill_pct = fill_before
         pickup.closed_at = self._clock()
+        pickup.drop_seq = None
+        pickup.drop_readings = 0
         del self._open[record.bin_id]
         self._publish(record, pickup, refresh_manifest=False)
 
@@ -232,39 +418,59 @@ class PickupService:
         pickup.sent_fill_pct = pickup.fill_pct
         pickup.sent_priority = pickup.priority
         pickup.sent_manifest = dict(pickup.manifest)
+        pickup.sent_predicted_full_at = pickup.predicted_full_at
         pickup.sent_at = now
         self._store.save_pickup(pickup)
-        topic = pickups_topic(pickup.region)
-        payload = encode(pickup.message())
-        publication_id = self._store.queue_publication(topic, payload)
-        self._queued.append(Publication(id=publication_id, topic=topic, payload=payload))
+        self._notifier.send(
+            "pickup",
+            pickup.region,
+            pickups_topic(pickup.region),
+            pickup.pickup_id,
+            encode(pickup.message()),
+        )
 
     # -- policy ---------------------------------------------------------------------
 
     def _manifest(self, record: BinRecord) -> dict[str, ManifestEntry]:
         return self._store.manifest(record.bin_id, record.emptied_seq)
 
-    @staticmethod
-    def _wanted_priority(record: BinRecord) -> PickupPriority:
+    def _wanted_priority(
+        self, record: BinRecord, pickup: PickupRecord | None, policy: RegionSettings
+    ) -> PickupPriority:
+        """Fire is urgent; overflow, a locked door, escalation or little time left are high."""
+        if record.alarm_active("fire"):
+            return "urgent"
         if record.alarm_active("overflow") or record.door == "locked":
             return "high"
+        if pickup is not None and pickup.escalated_at is not None:
+            return "high"
+        forecast = self.forecasts.get(record.bin_id)
+        if forecast is not None and forecast.predicted_full_at is not None:
+            left = forecast.predicted_full_at - self._clock()
+            if left <= timedelta(hours=policy.high_priority_due_hours):
+                return "high"
         return "normal"
 
     @staticmethod
     def _due_in(priority: PickupPriority, policy: RegionSettings) -> timedelta:
-        hours = policy.due_hours if priority == "normal" else policy.high_priority_due_hours
+        hours = {
+            "normal": policy.due_hours,
+            "high": policy.high_priority_due_hours,
+            "urgent": policy.urgent_due_hours,
+        }[priority]
         return timedelta(hours=hours)
 
     def _raise_priority(
         self, record: BinRecord, pickup: PickupRecord, policy: RegionSettings
     ) -> bool:
         """Raise (never lower) the priority; bring ``due_by`` forward to match."""
-        wanted = self._wanted_priority(record)
-        if _PRIORITY_RANK[wanted] <= _PRIORITY_RANK[pickup.priority]:
+        wanted = self._wanted_priority(record, pickup, policy)
+        if PRIORITY_RANK[wanted] <= PRIORITY_RANK[pickup.priority]:
             return False
         pickup.priority = wanted
-        sooner: datetime = self._clock() + self._due_in(wanted, policy)
-        pickup.due_by = min(pickup.due_by, sooner)
+        if pickup.escalated_at is None:
+            sooner: datetime = self._clock() + self._due_in(wanted, policy)
+            pickup.due_by = min(pickup.due_by, sooner)
         return True
 
     @staticmethod

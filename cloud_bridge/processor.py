@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from cloud_bridge.clock import Clock
 from cloud_bridge.fleet import Fleet
+from cloud_bridge.forecasting import ForecastService
+from cloud_bridge.notify import Notifier
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.ratelimit import RateLimitedLog
 from cloud_bridge.records import Publication
@@ -39,6 +42,8 @@ from protocol import (
 from protocol.topics import valid_region
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 OVERLOAD_REASON = "overload"
 """Rejection reason of QoS 0 messages dropped because the ingest queue was full."""
@@ -67,6 +72,8 @@ class BatchOutcome:
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     publications: list[Publication] = field(default_factory=list)
+    webhooks: int = 0
+    """Webhook deliveries queued by the batch (the worker is woken for them)."""
 
 
 @dataclass(slots=True)
@@ -92,7 +99,12 @@ class Processor:
         self._clock = clock
         self._prefix = settings.broker.topic_prefix
         self.fleet = Fleet(store.load_bins(), default_region=settings.default_region)
-        self.pickups = PickupService(settings, store, clock)
+        self.notifier = Notifier(store, clock, list(settings.webhooks))
+        self.forecasts = ForecastService(settings, store)
+        self.forecasts.load(self.fleet.all())
+        self.pickups = PickupService(
+            settings, store, clock, self.fleet, self.notifier, self.forecasts
+        )
         self.pickups.load(store.list_pickups(open_only=True))
         self._reject_log = RateLimitedLog(
             logger, settings.ingest.rejection_logs_per_minute, monotonic=monotonic
@@ -101,6 +113,8 @@ class Processor:
     def reload(self) -> None:
         """Forget in-memory changes of a rolled-back batch: read the state back."""
         self.fleet.reset(self._store.load_bins())
+        self.notifier.discard()
+        self.forecasts.load(self.fleet.all())
         self.pickups.load(self._store.list_pickups(open_only=True))
 
     def process(
@@ -145,8 +159,34 @@ class Processor:
             for reason, entry in rejections.items():
                 self._store.count_rejections(reason, entry.count, entry.topic, entry.detail, now)
         outcome.rejected = {reason: entry.count for reason, entry in rejections.items()}
-        outcome.publications = self.pickups.take_publications()
+        outcome.publications, outcome.webhooks = self.notifier.take()
         return outcome
+
+    def tick(self) -> BatchOutcome:
+        """Time-based policy in one transaction: forecasts, escalation, priorities."""
+        with self._store.transaction():
+            self.pickups.tick()
+            self._store.save_bins(self.fleet.take_dirty())
+        outcome = BatchOutcome()
+        outcome.publications, outcome.webhooks = self.notifier.take()
+        return outcome
+
+    def act(self, action: Callable[[PickupService], _T]) -> tuple[_T, BatchOutcome]:
+        """Run a scheduler's action on the pickups in one transaction.
+
+        The action's error (not found, conflict, invalid) rolls everything back and is
+        raised to the caller after the in-memory state was read back from the store.
+        """
+        try:
+            with self._store.transaction():
+                result = action(self.pickups)
+                self._store.save_bins(self.fleet.take_dirty())
+        except BaseException:
+            self.reload()
+            raise
+        outcome = BatchOutcome()
+        outcome.publications, outcome.webhooks = self.notifier.take()
+        return result, outcome
 
     def reject_internal(self, item: Inbound, error: BaseException) -> None:
         """Count, in its own transaction, a message the bridge could not handle."""
@@ -212,11 +252,12 @@ class Processor:
             if self.fleet.apply_telemetry(record, message):
                 self.pickups.on_telemetry(record, message)
         elif isinstance(message, DepositEvent):
-            self._store.add_deposit(message)
+            self._store.add_deposit(message, now)
             self.pickups.on_deposit(record, message)
         elif isinstance(message, EmptiedEvent):
             self.pickups.on_emptied(record, message)
-            self.fleet.apply_emptied(record, message)
+            if self.fleet.apply_emptied(record, message):
+                self.pickups.after_emptying(record)
         elif isinstance(message, AlarmEvent):
             if self.fleet.apply_alarm(record, message):
                 self.pickups.on_alarm(record, message)

@@ -59,6 +59,8 @@ class BinRecord:
     faults: dict[str, Flag] = field(default_factory=dict)
     health_seq: int = 0
     config_seq: int = 0
+    pickup_hold: bool = False
+    """A scheduler cancelled the last pickup: no automatic request until the next emptying."""
 
     @property
     def registered(self) -> bool:
@@ -100,6 +102,18 @@ class PickupRecord:
     sent_priority: PickupPriority | None = None
     sent_manifest: dict[str, ManifestEntry] | None = None
     sent_at: datetime | None = None
+    forecast_low: datetime | None = None
+    forecast_high: datetime | None = None
+    acknowledged_at: datetime | None = None
+    scheduled_for: datetime | None = None
+    escalated_at: datetime | None = None
+    cancel_reason: str | None = None
+    note: str | None = None
+    """The scheduler's note with the last action (not on the wire)."""
+    drop_seq: int | None = None
+    """First reading of a fill drop that awaits confirmation as an emptying."""
+    drop_readings: int = 0
+    sent_predicted_full_at: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -121,6 +135,13 @@ class PickupRecord:
             manifest=dict(self.manifest),
             ts=self.ts,
             region=self.region,
+            forecast_low=self.forecast_low,
+            forecast_high=self.forecast_high,
+            acknowledged_at=self.acknowledged_at,
+            scheduled_for=self.scheduled_for,
+            escalated_at=self.escalated_at,
+            closed_at=self.closed_at,
+            cancel_reason=self.cancel_reason,
         )
 
 
@@ -142,3 +163,44 @@ class RejectionCount:
     last_topic: str | None
     last_detail: str | None
     last_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DepositRow:
+    """A stored deposit event, for the API, the CLI and exports."""
+
+    bin_id: str
+    seq: int
+    deposit_id: str
+    ts: datetime
+    received_at: datetime | None
+    clock_synced: bool | None
+    category: str
+    confidence: float
+    accepted: bool
+    reason: str | None
+    weight_g: float
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message for one webhook endpoint, until it is delivered or dead-lettered.
+
+    Generic over what it carries: ``kind`` (``pickup``, later ``ticket``) and ``key``
+    (the pickup or ticket id) say what the body is.
+    """
+
+    id: int
+    endpoint: str
+    kind: str
+    key: str
+    body: bytes
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    state: str
+    """``pending``, ``delivered`` or ``dead``."""
+    last_error: str | None
+    last_status: int | None
+    delivered_at: datetime | None

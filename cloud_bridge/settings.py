@@ -25,6 +25,14 @@ from pydantic import (
 )
 
 from cloud_bridge.errors import BrokerUrlError, SettingsError
+from cloud_bridge.service_settings import (
+    ApiSettings,
+    DeliverySettings,
+    ForecastSettings,
+    RoutingSettings,
+    TimerSettings,
+    WebhookEndpoint,
+)
 from protocol.transport import BrokerUrl
 from protocol.transport import parse_broker_url as parse_url
 
@@ -196,7 +204,7 @@ class RegionSettings(Section):
         description="An open pickup is republished when fill moved this much since it was sent.",
     )
     manifest_republish_min_s: float = Field(
-        default=900.0,
+        default=3600.0,
         ge=0.0,
         le=86_400.0,
         description="Least time between republishes caused only by a changed manifest.",
@@ -213,6 +221,57 @@ class RegionSettings(Section):
         le=100.0,
         description="Least fall of fill (from the pickup's fill) that counts as emptying.",
     )
+    emptied_confirm_readings: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description=(
+            "Readings in a row that must show the drop before it counts as emptying, so "
+            "one wild low reading never collects a pickup."
+        ),
+    )
+    full_pct: float = Field(
+        default=95.0,
+        gt=0.0,
+        le=100.0,
+        description=(
+            "Fill that counts as full for forecasts (the bins lock their door at 95 % by "
+            "default and take nothing more)."
+        ),
+    )
+    lead_time_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=24.0 * 30,
+        description="A pickup is requested when the bin is predicted full within this time.",
+    )
+    threshold_hysteresis_pct: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=50.0,
+        description=(
+            "Fill must fall this far under the threshold before a new crossing counts, so "
+            "noise around the threshold does not republish the pickup."
+        ),
+    )
+    urgent_due_hours: float = Field(
+        default=1.0, gt=0.0, le=24.0 * 60, description="due_by of an urgent (fire) request."
+    )
+    forecast_republish_hours: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=24.0 * 30,
+        description="An open pickup is republished when its predicted full time moved this much.",
+    )
+    forecast_request_min_hours: float = Field(
+        default=6.0,
+        ge=0.0,
+        le=24.0 * 7,
+        description=(
+            "Without a learned rhythm, a forecast requests a pickup only once its readings "
+            "span this long (a few daytime hours extrapolated overestimate the rate)."
+        ),
+    )
 
 
 class RegionOverride(Section):
@@ -225,6 +284,13 @@ class RegionOverride(Section):
     manifest_republish_min_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
     emptied_below_pct: float | None = Field(default=None, ge=0.0, lt=100.0)
     emptied_drop_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    emptied_confirm_readings: int | None = Field(default=None, ge=1, le=10)
+    full_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    lead_time_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 30)
+    threshold_hysteresis_pct: float | None = Field(default=None, ge=0.0, le=50.0)
+    urgent_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
+    forecast_republish_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 30)
+    forecast_request_min_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 7)
 
 
 class BridgeSettings(Section):
@@ -242,6 +308,30 @@ class BridgeSettings(Section):
     regions: dict[Region, RegionOverride] = Field(
         default_factory=dict, description="Per-region changes to the pickup policy."
     )
+    forecast: ForecastSettings = Field(
+        default_factory=ForecastSettings, description="Fill forecasts."
+    )
+    timers: TimerSettings = Field(
+        default_factory=TimerSettings, description="Periodic policy work (escalation, forecasts)."
+    )
+    webhooks: list[WebhookEndpoint] = Field(
+        default_factory=list, description="Endpoints that receive fleet messages by HTTP POST."
+    )
+    delivery: DeliverySettings = Field(
+        default_factory=DeliverySettings, description="Webhook retries and dead letters."
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The REST API.")
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings, description="Depots and vehicles for route planning."
+    )
+
+    @model_validator(mode="after")
+    def _unique_webhook_names(self) -> Self:
+        names = [endpoint.name for endpoint in self.webhooks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"webhooks: names must be unique, repeated: {', '.join(duplicates)}")
+        return self
 
     def region(self, name: str) -> RegionSettings:
         """The pickup policy in force for region ``name``."""

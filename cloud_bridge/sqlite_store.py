@@ -15,25 +15,29 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from cloud_bridge.errors import StoreError
+from cloud_bridge.forecast import Forecast
 from cloud_bridge.records import (
     OPEN_STATUSES,
     BinRecord,
+    DepositRow,
     Flag,
     PickupRecord,
     Publication,
     RejectionCount,
 )
+from cloud_bridge.sqlite_deliveries import DeliveryQueueMixin
+from cloud_bridge.sqlite_support import dt as _dt
+from cloud_bridge.sqlite_support import fmt as _fmt
+from cloud_bridge.sqlite_support import ts as _ts
 from cloud_bridge.store import FillPoint, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, format_ts, parse_ts
 
 logger = logging.getLogger(__name__)
-
-_ZERO = timedelta(0)
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -169,30 +173,91 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "004_reading_times",
+        """
+        ALTER TABLE telemetry ADD COLUMN clock_synced INTEGER;
+        ALTER TABLE deposits ADD COLUMN received_at TEXT;
+        ALTER TABLE deposits ADD COLUMN clock_synced INTEGER;
+        CREATE INDEX deposits_by_ts ON deposits (ts);
+        CREATE INDEX telemetry_by_bin_ts ON telemetry (bin_id, ts);
+        """,
+    ),
+    (
+        "005_pickup_lifecycle",
+        """
+        ALTER TABLE pickups ADD COLUMN forecast_low TEXT;
+        ALTER TABLE pickups ADD COLUMN forecast_high TEXT;
+        ALTER TABLE pickups ADD COLUMN acknowledged_at TEXT;
+        ALTER TABLE pickups ADD COLUMN scheduled_for TEXT;
+        ALTER TABLE pickups ADD COLUMN escalated_at TEXT;
+        ALTER TABLE pickups ADD COLUMN cancel_reason TEXT;
+        ALTER TABLE pickups ADD COLUMN note TEXT;
+        ALTER TABLE pickups ADD COLUMN drop_seq INTEGER;
+        ALTER TABLE pickups ADD COLUMN drop_readings INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE pickups ADD COLUMN sent_predicted_full_at TEXT;
+        CREATE INDEX pickups_by_requested ON pickups (requested_at);
+        ALTER TABLE bins ADD COLUMN pickup_hold INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
+        "006_forecasts",
+        """
+        CREATE TABLE forecasts (
+            bin_id TEXT PRIMARY KEY,
+            computed_at TEXT NOT NULL,
+            method TEXT NOT NULL,
+            points INTEGER NOT NULL,
+            full_pct REAL NOT NULL,
+            predicted_full_at TEXT,
+            low TEXT,
+            high TEXT,
+            rate_pct_per_h REAL,
+            level_pct REAL,
+            span_hours REAL NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+    (
+        "007_deliveries",
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            endpoint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            body BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            last_error TEXT,
+            last_status INTEGER,
+            delivered_at TEXT
+        );
+        CREATE INDEX deliveries_by_state ON deliveries (state, endpoint, id);
+        """,
+    ),
 )
 
 _BIN_COLUMNS = (
     "bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason, agent_version, "
     "config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen, telemetry_seq, "
     "fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty, emptied_seq, alarms, "
-    "faults, health_seq, config_seq"
+    "faults, health_seq, config_seq, pickup_hold"
 )
 _PICKUP_COLUMNS = (
     "pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at, due_by, "
     "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
-    "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at"
+    "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at, forecast_low, "
+    "forecast_high, acknowledged_at, scheduled_for, escalated_at, cancel_reason, note, drop_seq, "
+    "drop_readings, sent_predicted_full_at"
 )
-
-
-def _fmt(value: datetime) -> str:
-    """``format_ts`` for the hot path: aware UTC datetimes (as the models give) via isoformat."""
-    if value.utcoffset() == _ZERO:
-        return value.isoformat(timespec="milliseconds")[:23] + "Z"
-    return format_ts(value)
+_PICKUP_WIDTH = 33
 
 
 _PICKUP_UPSERT = (
-    f"INSERT INTO pickups ({_PICKUP_COLUMNS}) VALUES ({', '.join('?' * 23)}) "
+    f"INSERT INTO pickups ({_PICKUP_COLUMNS}) VALUES ({', '.join('?' * _PICKUP_WIDTH)}) "
     "ON CONFLICT (pickup_id) DO UPDATE SET "
     + ", ".join(
         f"{column} = excluded.{column}"
@@ -200,14 +265,6 @@ _PICKUP_UPSERT = (
         if column != "pickup_id"
     )
 )
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else _fmt(value)
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else parse_ts(value)
 
 
 def _flags_json(flags: dict[str, Flag]) -> str:
@@ -233,7 +290,29 @@ def _manifest(text: str | None) -> dict[str, ManifestEntry] | None:
     }
 
 
-class SQLiteStore:
+_FORECAST_COLUMNS = (
+    "bin_id, computed_at, method, points, full_pct, predicted_full_at, low, high, "
+    "rate_pct_per_h, level_pct, span_hours"
+)
+
+
+def _forecast(row: Any) -> Forecast:
+    _, computed, method, points, full, at, lo, hi, rate, level, span = row
+    return Forecast(
+        predicted_full_at=_dt(at),
+        low=_dt(lo),
+        high=_dt(hi),
+        rate_pct_per_h=rate,
+        level_pct=level,
+        method=method,
+        points=points,
+        computed_at=parse_ts(computed),
+        full_pct=full,
+        span_hours=span,
+    )
+
+
+class SQLiteStore(DeliveryQueueMixin):
     """The bridge's store in one SQLite file (or in memory, for tests).
 
     One connection, used by one thread at a time: the bridge's writer thread. Open
@@ -415,7 +494,7 @@ class SQLiteStore:
         """Multi-row inserts for the whole batch."""
         self._insert_rows(
             "INSERT OR IGNORE INTO telemetry VALUES ",
-            10,
+            11,
             [
                 (
                     t.bin_id,
@@ -428,15 +507,16 @@ class SQLiteStore:
                     t.temp_c,
                     t.door,
                     t.deposits_since_empty,
+                    int(t.clock_synced),
                 )
                 for t, received_at in rows
             ],
         )
 
-    def add_deposit(self, event: DepositEvent) -> None:
+    def add_deposit(self, event: DepositEvent, received_at: datetime | None = None) -> None:
         """A typed row per deposit, for manifests."""
         self._db.execute(
-            "INSERT OR IGNORE INTO deposits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO deposits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.bin_id,
                 event.seq,
@@ -448,6 +528,8 @@ class SQLiteStore:
                 event.reason,
                 event.weight_g,
                 event.model,
+                _ts(received_at),
+                int(event.clock_synced),
             ),
         )
 
@@ -470,7 +552,7 @@ class SQLiteStore:
     def save_bins(self, bins: Iterable[BinRecord]) -> None:
         """``INSERT OR REPLACE`` of whole records."""
         self._db.executemany(
-            f"INSERT OR REPLACE INTO bins ({_BIN_COLUMNS}) VALUES ({', '.join('?' * 27)})",
+            f"INSERT OR REPLACE INTO bins ({_BIN_COLUMNS}) VALUES ({', '.join('?' * 28)})",
             [
                 (
                     b.bin_id,
@@ -500,6 +582,7 @@ class SQLiteStore:
                     _flags_json(b.faults),
                     b.health_seq,
                     b.config_seq,
+                    int(b.pickup_hold),
                 )
                 for b in bins
             ],
@@ -538,6 +621,16 @@ class SQLiteStore:
                 p.sent_priority,
                 _manifest_json(p.sent_manifest),
                 _ts(p.sent_at),
+                _ts(p.forecast_low),
+                _ts(p.forecast_high),
+                _ts(p.acknowledged_at),
+                _ts(p.scheduled_for),
+                _ts(p.escalated_at),
+                p.cancel_reason,
+                p.note,
+                p.drop_seq,
+                p.drop_readings,
+                _ts(p.sent_predicted_full_at),
             ),
         )
 
@@ -571,13 +664,20 @@ class SQLiteStore:
         rows = self._db.execute(f"SELECT {_BIN_COLUMNS} FROM bins ORDER BY bin_id")
         return [self._bin(row) for row in rows]
 
+    def get_bin(self, bin_id: str) -> BinRecord | None:
+        """One row of ``bins``."""
+        row = self._db.execute(
+            f"SELECT {_BIN_COLUMNS} FROM bins WHERE bin_id = ?", (bin_id,)
+        ).fetchone()
+        return None if row is None else self._bin(row)
+
     @staticmethod
     def _bin(row: Any) -> BinRecord:
         (
             bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason,
             agent_version, config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen,
             telemetry_seq, fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty,
-            emptied_seq, alarms, faults, health_seq, config_seq,
+            emptied_seq, alarms, faults, health_seq, config_seq, pickup_hold,
         ) = row  # fmt: skip
         location = None if lat is None and lon is None else Location(lat=lat, lon=lon)
         return BinRecord(
@@ -607,17 +707,51 @@ class SQLiteStore:
             faults=_flags(faults),
             health_seq=health_seq,
             config_seq=config_seq,
+            pickup_hold=bool(pickup_hold),
         )
 
-    def list_pickups(self, *, open_only: bool = False) -> list[PickupRecord]:
-        """Pickups in request order (open ones only, if asked)."""
-        where = ""
+    def list_pickups(
+        self,
+        *,
+        open_only: bool = False,
+        status: str | None = None,
+        region: str | None = None,
+        bin_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PickupRecord]:
+        """Pickups in request order, filtered by what is given."""
+        where: list[str] = []
+        args: list[object] = []
         if open_only:
-            where = "WHERE status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES)) + ")"
-        rows = self._db.execute(
-            f"SELECT {_PICKUP_COLUMNS} FROM pickups {where} ORDER BY requested_at, pickup_id"
-        )
-        return [self._pickup(row) for row in rows]
+            where.append("status IN (" + ", ".join("?" * len(OPEN_STATUSES)) + ")")
+            args.extend(sorted(OPEN_STATUSES))
+        for column, value in (("status", status), ("region", region), ("bin_id", bin_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("requested_at >= ?")
+            args.append(_fmt(since))
+        if until is not None:
+            where.append("requested_at < ?")
+            args.append(_fmt(until))
+        sql = f"SELECT {_PICKUP_COLUMNS} FROM pickups"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY requested_at, pickup_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [self._pickup(row) for row in self._db.execute(sql, args)]
+
+    def get_pickup(self, pickup_id: str) -> PickupRecord | None:
+        """One pickup by its id."""
+        row = self._db.execute(
+            f"SELECT {_PICKUP_COLUMNS} FROM pickups WHERE pickup_id = ?", (pickup_id,)
+        ).fetchone()
+        return None if row is None else self._pickup(row)
 
     @staticmethod
     def _pickup(row: Any) -> PickupRecord:
@@ -625,6 +759,8 @@ class SQLiteStore:
             pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at,
             due_by, lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at,
             crossings, below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at,
+            forecast_low, forecast_high, acknowledged_at, scheduled_for, escalated_at,
+            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at,
         ) = row  # fmt: skip
         return PickupRecord(
             pickup_id=pickup_id,
@@ -648,6 +784,16 @@ class SQLiteStore:
             sent_priority=sent_priority,
             sent_manifest=_manifest(sent_manifest),
             sent_at=_dt(sent_at),
+            forecast_low=_dt(forecast_low),
+            forecast_high=_dt(forecast_high),
+            acknowledged_at=_dt(acknowledged_at),
+            scheduled_for=_dt(scheduled_for),
+            escalated_at=_dt(escalated_at),
+            cancel_reason=cancel_reason,
+            note=note,
+            drop_seq=drop_seq,
+            drop_readings=drop_readings,
+            sent_predicted_full_at=_dt(sent_predicted_full_at),
         )
 
     def manifest(
@@ -686,13 +832,143 @@ class SQLiteStore:
         rows = self._db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind ORDER BY kind")
         return {kind: int(count) for kind, count in rows}
 
-    def fill_history(self, bin_id: str) -> list[FillPoint]:
-        """From the ``telemetry`` table."""
-        rows = self._db.execute(
-            "SELECT seq, ts, fill_pct, weight_kg FROM telemetry WHERE bin_id = ? ORDER BY seq",
-            (bin_id,),
+    def fill_history(
+        self,
+        bin_id: str,
+        *,
+        after_seq: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[FillPoint]:
+        """From the ``telemetry`` table (the newest ``limit`` rows, in ``seq`` order)."""
+        where = ["bin_id = ?", "seq > ?"]
+        args: list[object] = [bin_id, after_seq]
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(_fmt(since))
+        if until is not None:
+            where.append("ts < ?")
+            args.append(_fmt(until))
+        sql = (
+            "SELECT seq, ts, fill_pct, weight_kg, received_at, clock_synced, door FROM telemetry "
+            f"WHERE {' AND '.join(where)} ORDER BY seq DESC"
         )
-        return [FillPoint(seq=s, ts=parse_ts(t), fill_pct=f, weight_kg=w) for s, t, f, w in rows]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        points = [
+            FillPoint(
+                seq=q,
+                ts=parse_ts(t),
+                fill_pct=f,
+                weight_kg=w,
+                received_at=_dt(r),
+                clock_synced=None if c is None else bool(c),
+                door=d,
+            )
+            for q, t, f, w, r, c, d in self._db.execute(sql, args)
+        ]
+        points.reverse()
+        return points
+
+    def deposit_times(self, bin_id: str, since: datetime) -> list[datetime]:
+        """Accepted deposits' bin times (reception time when the bin's clock was unsynced)."""
+        rows = self._db.execute(
+            "SELECT ts, received_at, clock_synced FROM deposits "
+            "WHERE bin_id = ? AND accepted = 1 AND ts >= ? ORDER BY seq",
+            (bin_id, _fmt(since)),
+        )
+        return [
+            parse_ts(received if synced == 0 and received is not None else ts)
+            for ts, received, synced in rows
+        ]
+
+    def list_deposits(
+        self,
+        *,
+        bin_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        category: str | None = None,
+        accepted: bool | None = None,
+        limit: int | None = None,
+    ) -> list[DepositRow]:
+        """From the ``deposits`` table, by bin time."""
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (("bin_id", bin_id), ("category", category)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if accepted is not None:
+            where.append("accepted = ?")
+            args.append(int(accepted))
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(_fmt(since))
+        if until is not None:
+            where.append("ts < ?")
+            args.append(_fmt(until))
+        sql = (
+            "SELECT bin_id, seq, deposit_id, ts, received_at, clock_synced, category, confidence, "
+            "accepted, reason, weight_g, model FROM deposits"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, bin_id, seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [
+            DepositRow(
+                bin_id=b,
+                seq=q,
+                deposit_id=d,
+                ts=parse_ts(t),
+                received_at=_dt(r),
+                clock_synced=None if c is None else bool(c),
+                category=cat,
+                confidence=conf,
+                accepted=bool(acc),
+                reason=reason,
+                weight_g=w,
+                model=m,
+            )
+            for b, q, d, t, r, c, cat, conf, acc, reason, w, m in self._db.execute(sql, args)
+        ]
+
+    def save_forecast(self, bin_id: str, forecast: Forecast) -> None:
+        """Replace the bin's row in ``forecasts``."""
+        f = forecast
+        self._db.execute(
+            "INSERT OR REPLACE INTO forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bin_id,
+                _fmt(f.computed_at),
+                f.method,
+                f.points,
+                f.full_pct,
+                _ts(f.predicted_full_at),
+                _ts(f.low),
+                _ts(f.high),
+                f.rate_pct_per_h,
+                f.level_pct,
+                f.span_hours,
+            ),
+        )
+
+    def load_forecasts(self) -> dict[str, Forecast]:
+        """Every row of ``forecasts``."""
+        rows = self._db.execute(f"SELECT {_FORECAST_COLUMNS} FROM forecasts ORDER BY bin_id")
+        return {row[0]: _forecast(row) for row in rows}
+
+    def get_forecast(self, bin_id: str) -> Forecast | None:
+        """One row of ``forecasts``."""
+        row = self._db.execute(
+            f"SELECT {_FORECAST_COLUMNS} FROM forecasts WHERE bin_id = ?", (bin_id,)
+        ).fetchone()
+        return None if row is None else _forecast(row)
 
     def stored_messages(self, bin_id: str) -> Iterator[StoredMessage]:
         """From the ``messages`` table."""

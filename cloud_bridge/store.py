@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from cloud_bridge.records import BinRecord, PickupRecord, Publication, RejectionCount
+from cloud_bridge.forecast import Forecast
+from cloud_bridge.records import (
+    BinRecord,
+    Delivery,
+    DepositRow,
+    PickupRecord,
+    Publication,
+    RejectionCount,
+)
 from protocol import DepositEvent, ManifestEntry, State, Telemetry
 
 
@@ -42,17 +50,75 @@ class FillPoint:
     ts: datetime
     fill_pct: float | None
     weight_kg: float | None
+    received_at: datetime | None = None
+    clock_synced: bool | None = None
+    door: str | None = None
+
+    @property
+    def at(self) -> datetime:
+        """When the reading was taken, as well as the bridge knows.
+
+        The bin's own timestamp when its clock was synchronised (so readings replayed
+        after an outage keep their true times), else the time the bridge received it.
+        """
+        if self.clock_synced is False and self.received_at is not None:
+            return self.received_at
+        return self.ts
 
 
-class Store(Protocol):
-    """What the bridge needs of a database."""
+class DeliveryStore(Protocol):
+    """The webhook delivery queue: rows written with the pickups that caused them.
+
+    The queue is generic: a row is a ``kind`` (pickup, later ticket), a ``key`` (its
+    id) and the exact body, for one endpoint. Per endpoint, rows are delivered in id
+    order, so a receiver sees a pickup's lifecycle in the order it happened.
+    """
 
     transient_errors: tuple[type[BaseException], ...]
-    """Errors after which the same batch may succeed later (disk full, database locked)."""
+    """Errors after which the same work may succeed later (disk full, database locked)."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """Commit everything done inside on exit; roll all of it back on an exception."""
         ...
+
+    def queue_delivery(self, endpoint: str, kind: str, key: str, body: bytes, at: datetime) -> int:
+        """Add a pending delivery, due at once; return its id."""
+        ...
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
+        """The oldest pending delivery of each endpoint, if it is due at ``now``."""
+        ...
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        at: datetime,
+        state: str,
+        status: int | None,
+        error: str | None,
+        next_attempt_at: datetime,
+    ) -> None:
+        """Count an attempt; ``state``: delivered, pending (retry at ``next_attempt_at``), dead."""
+        ...
+
+    def list_deliveries(
+        self, *, state: str | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest first."""
+        ...
+
+    def retry_delivery(self, delivery_id: int, at: datetime) -> bool:
+        """Make a dead delivery pending again with fresh attempts; False if it is not dead."""
+        ...
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries per state."""
+        ...
+
+
+class Store(DeliveryStore, Protocol):
+    """What the bridge needs of a database (the delivery queue included)."""
 
     def close(self) -> None:
         """Release the connection."""
@@ -72,8 +138,8 @@ class Store(Protocol):
         """Record telemetry readings (already deduplicated) with their reception time."""
         ...
 
-    def add_deposit(self, event: DepositEvent) -> None:
-        """Record a deposit (already deduplicated)."""
+    def add_deposit(self, event: DepositEvent, received_at: datetime | None = None) -> None:
+        """Record a deposit (already deduplicated) with its reception time."""
         ...
 
     def log_state(self, state: State, received_at: datetime, applied: bool) -> None:
@@ -108,8 +174,26 @@ class Store(Protocol):
         """Every bin, ordered by id."""
         ...
 
-    def list_pickups(self, *, open_only: bool = False) -> list[PickupRecord]:
-        """Pickups, oldest request first."""
+    def get_bin(self, bin_id: str) -> BinRecord | None:
+        """One bin by id."""
+        ...
+
+    def list_pickups(
+        self,
+        *,
+        open_only: bool = False,
+        status: str | None = None,
+        region: str | None = None,
+        bin_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PickupRecord]:
+        """Pickups, oldest request first; ``since``/``until`` bound ``requested_at``."""
+        ...
+
+    def get_pickup(self, pickup_id: str) -> PickupRecord | None:
+        """One pickup by id."""
         ...
 
     def manifest(
@@ -130,8 +214,48 @@ class Store(Protocol):
         """How many deduplicated messages are stored, per kind (topic suffix)."""
         ...
 
-    def fill_history(self, bin_id: str) -> list[FillPoint]:
-        """A bin's telemetry readings in ``seq`` order."""
+    def fill_history(
+        self,
+        bin_id: str,
+        *,
+        after_seq: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[FillPoint]:
+        """A bin's telemetry readings in ``seq`` order (``since``/``until`` bound the bin's ``ts``).
+
+        With ``limit``, the newest ``limit`` readings (still in ``seq`` order).
+        """
+        ...
+
+    def deposit_times(self, bin_id: str, since: datetime) -> list[datetime]:
+        """When the bin's accepted deposits happened (bin time when synced), since ``since``."""
+        ...
+
+    def list_deposits(
+        self,
+        *,
+        bin_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        category: str | None = None,
+        accepted: bool | None = None,
+        limit: int | None = None,
+    ) -> list[DepositRow]:
+        """Stored deposits ordered by bin time (``since``/``until`` bound ``ts``)."""
+        ...
+
+    def save_forecast(self, bin_id: str, forecast: Forecast) -> None:
+        """Replace the bin's latest forecast."""
+        ...
+
+    def load_forecasts(self) -> dict[str, Forecast]:
+        """Every bin's latest forecast."""
+        ...
+
+    def get_forecast(self, bin_id: str) -> Forecast | None:
+        """One bin's latest forecast."""
         ...
 
     def stored_messages(self, bin_id: str) -> Iterator[StoredMessage]:

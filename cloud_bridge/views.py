@@ -2,15 +2,106 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
 
-from cloud_bridge.records import BinRecord, PickupRecord, RejectionCount
+from cloud_bridge.forecast import Forecast
+from cloud_bridge.records import BinRecord, Delivery, DepositRow, PickupRecord, RejectionCount
+from cloud_bridge.store import FillPoint
 from protocol import format_ts
 
 
-def bin_row(record: BinRecord) -> dict[str, Any]:
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else format_ts(value)
+
+
+def forecast_row(forecast: Forecast | None) -> dict[str, Any]:
+    """A bin's forecast as JSON fields (all null when there is none yet)."""
+    if forecast is None:
+        return {
+            "predicted_full_at": None,
+            "forecast_low": None,
+            "forecast_high": None,
+            "forecast_method": None,
+            "fill_rate_pct_per_h": None,
+            "forecast_at": None,
+        }
+    return {
+        "predicted_full_at": _when(forecast.predicted_full_at),
+        "forecast_low": _when(forecast.low),
+        "forecast_high": _when(forecast.high),
+        "forecast_method": forecast.method,
+        "fill_rate_pct_per_h": None
+        if forecast.rate_pct_per_h is None
+        else round(forecast.rate_pct_per_h, 3),
+        "forecast_at": format_ts(forecast.computed_at),
+    }
+
+
+def forecast_detail(forecast: Forecast | None) -> dict[str, Any] | None:
+    """The whole forecast (level, points, full level) for the forecast endpoint."""
+    if forecast is None:
+        return None
+    return {
+        **forecast_row(forecast),
+        "level_pct": None if forecast.level_pct is None else round(forecast.level_pct, 2),
+        "full_pct": forecast.full_pct,
+        "points": forecast.points,
+    }
+
+
+def fill_row(point: FillPoint) -> dict[str, Any]:
+    """One fill reading."""
+    return {
+        "seq": point.seq,
+        "ts": format_ts(point.ts),
+        "received_at": _when(point.received_at),
+        "clock_synced": point.clock_synced,
+        "at": format_ts(point.at),
+        "fill_pct": point.fill_pct,
+        "weight_kg": point.weight_kg,
+        "door": point.door,
+    }
+
+
+def deposit_row(row: DepositRow) -> dict[str, Any]:
+    """One deposit event."""
+    return {
+        "bin_id": row.bin_id,
+        "seq": row.seq,
+        "deposit_id": row.deposit_id,
+        "ts": format_ts(row.ts),
+        "received_at": _when(row.received_at),
+        "clock_synced": row.clock_synced,
+        "category": row.category,
+        "confidence": row.confidence,
+        "accepted": row.accepted,
+        "reason": row.reason,
+        "weight_g": row.weight_g,
+        "model": row.model,
+    }
+
+
+def delivery_row(delivery: Delivery) -> dict[str, Any]:
+    """One webhook delivery (the body is left out; ``key`` names what it carries)."""
+    return {
+        "id": delivery.id,
+        "endpoint": delivery.endpoint,
+        "kind": delivery.kind,
+        "key": delivery.key,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "created_at": format_ts(delivery.created_at),
+        "next_attempt_at": format_ts(delivery.next_attempt_at),
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "delivered_at": _when(delivery.delivered_at),
+    }
+
+
+def bin_row(record: BinRecord, forecast: Forecast | None = None) -> dict[str, Any]:
     """A bin as one JSON object (``bin_id``, ``online``, ``fill_pct``, ``last_seq``, ...)."""
     location = record.location
     return {
@@ -34,6 +125,8 @@ def bin_row(record: BinRecord) -> dict[str, Any]:
         "config_version": record.config_version,
         "alarms": sorted(kind for kind, flag in record.alarms.items() if flag.active),
         "faults": sorted(key for key, flag in record.faults.items() if flag.active),
+        "pickup_hold": record.pickup_hold,
+        **forecast_row(forecast),
     }
 
 
@@ -57,12 +150,15 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def bins_table(records: list[BinRecord]) -> Table:
+def bins_table(records: list[BinRecord], forecasts: dict[str, Forecast] | None = None) -> Table:
     """The fleet at a glance."""
     table = Table(title=f"{len(records)} bins")
     for name in ("bin", "region", "online", "fill %", "kg", "door", "last seq", "last seen"):
         table.add_column(name)
+    table.add_column("full at (p10-p90)")
+    forecasts = forecasts or {}
     for r in records:
+        forecast = forecasts.get(r.bin_id)
         online = "[green]yes[/green]" if r.online else "[red]no[/red]"
         if not r.registered:
             online += " (unregistered)"
@@ -75,8 +171,22 @@ def bins_table(records: list[BinRecord]) -> Table:
             r.door or "-",
             str(r.last_seq),
             "-" if r.last_seen is None else format_ts(r.last_seen),
+            _full_at(forecast),
         )
     return table
+
+
+def _short(value: datetime | None) -> str:
+    return "?" if value is None else value.strftime("%a %d %H:%M")
+
+
+def _full_at(forecast: Forecast | None) -> str:
+    if forecast is None or forecast.predicted_full_at is None:
+        return "-" if forecast is None else f"({forecast.method})"
+    return (
+        f"{_short(forecast.predicted_full_at)} "
+        f"({_short(forecast.low)} - {_short(forecast.high)}, {forecast.method})"
+    )
 
 
 def pickups_table(records: list[PickupRecord]) -> Table:
@@ -84,6 +194,7 @@ def pickups_table(records: list[PickupRecord]) -> Table:
     table = Table(title=f"{len(records)} pickups")
     for name in ("pickup", "bin", "region", "status", "priority", "reason", "fill %", "due by"):
         table.add_column(name)
+    table.add_column("full at")
     table.add_column("manifest")
     for p in records:
         manifest = ", ".join(
@@ -99,6 +210,7 @@ def pickups_table(records: list[PickupRecord]) -> Table:
             p.reason,
             _num(p.fill_pct),
             format_ts(p.due_by),
+            "-" if p.predicted_full_at is None else _short(p.predicted_full_at),
             manifest or "-",
         )
     return table
@@ -114,4 +226,43 @@ def stats_table(messages: dict[str, int], rejections: list[RejectionCount]) -> T
         table.add_row(f"stored {kind}", str(count), "")
     for item in rejections:
         table.add_row(f"[red]rejected {item.reason}[/red]", str(item.count), item.last_detail or "")
+    return table
+
+
+def deposits_table(rows: list[DepositRow]) -> Table:
+    """Deposits, newest last."""
+    table = Table(title=f"{len(rows)} deposits")
+    for name in ("bin", "seq", "ts", "category", "accepted", "confidence", "g", "reason"):
+        table.add_column(name)
+    for d in rows:
+        table.add_row(
+            d.bin_id,
+            str(d.seq),
+            format_ts(d.ts),
+            d.category,
+            "[green]yes[/green]" if d.accepted else "[red]no[/red]",
+            f"{d.confidence:.2f}",
+            f"{d.weight_g:.0f}",
+            d.reason or "",
+        )
+    return table
+
+
+def deliveries_table(rows: list[Delivery]) -> Table:
+    """Webhook deliveries and where they stand."""
+    table = Table(title=f"{len(rows)} webhook deliveries")
+    for name in ("id", "endpoint", "kind", "key", "state", "attempts", "next attempt", "error"):
+        table.add_column(name)
+    for d in rows:
+        colour = {"dead": "red", "delivered": "green"}.get(d.state, "yellow")
+        table.add_row(
+            str(d.id),
+            d.endpoint,
+            d.kind,
+            d.key,
+            f"[{colour}]{d.state}[/{colour}]",
+            str(d.attempts),
+            format_ts(d.next_attempt_at) if d.state == "pending" else "-",
+            d.last_error or "",
+        )
     return table

@@ -270,6 +270,20 @@ class Pickup(Versioned):
     manifest: dict[str, ManifestEntry]
     ts: Timestamp
     region: str | None = None
+    forecast_low: Timestamp | None = None
+    """Optional: early end (p10) of the band around ``predicted_full_at``."""
+    forecast_high: Timestamp | None = None
+    """Optional: late end (p90) of the band around ``predicted_full_at``."""
+    acknowledged_at: Timestamp | None = None
+    """Optional: when a scheduler acknowledged the request."""
+    scheduled_for: Timestamp | None = None
+    """Optional: when a scheduler plans to collect (status ``scheduled``)."""
+    escalated_at: Timestamp | None = None
+    """Optional: when ``due_by`` passed without a collection."""
+    closed_at: Timestamp | None = None
+    """Optional: when the pickup was collected or cancelled."""
+    cancel_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    """Optional: why a scheduler cancelled it (status ``cancelled``)."""
 
 
 class Ticket(Versioned):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -170,3 +171,18 @@ def test_run_stores_messages_and_stops_on_sigterm(tmp_path: Path, mosquitto: Mos
     result = invoke("bins", "--db", str(db), "--json")
     (row,) = json.loads(result.output)
     assert (row["bin_id"], row["last_seq"], row["fill_pct"]) == ("bin-042", 7, 64.0)
+
+
+def test_an_api_port_in_use_is_one_line_and_exit_1(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(
+            "run", "--broker", mosquitto.url, "--db", str(tmp_path / "b.db"),
+            "--api-port", str(port),
+        )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"bin-bridge: the API could not listen on 127.0.0.1:{port}: Address already in use"
+    ]

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -148,10 +149,11 @@ def test_pickups_reach_outside_subscribers_and_follow_their_lifecycle(
         first = decode(Pickup, bytes(raised.payload))
         assert (first.status, first.reason, first.bin_id) == ("requested", "threshold", "bin-001")
         assert first.manifest["metal"].count == 1
-        # under and over the threshold again: the same pickup, updated in place
-        publisher.publish(*msg.telemetry("bin-001", 5, 79.5))
+        # well under and over the threshold again: the same pickup, updated in place
+        publisher.publish(*msg.telemetry("bin-001", 5, 74.0))
         publisher.publish(*msg.telemetry("bin-001", 6, 83.0))
-        (update,) = scheduler.take(1, TIMEOUT)
+        dip, update = scheduler.take(2, TIMEOUT)
+        assert decode(Pickup, bytes(dip.payload)).fill_pct == 74.0
         assert decode(Pickup, bytes(update.payload)).pickup_id == first.pickup_id
         assert decode(Pickup, bytes(update.payload)).fill_pct == 83.0
         publisher.publish(*msg.emptied("bin-001", 7, pickup_id=first.pickup_id))
@@ -269,10 +271,10 @@ class PoisonStore:
         self._inner = inner
         self.transient_errors = inner.transient_errors
 
-    def add_deposit(self, event: DepositEvent) -> None:
+    def add_deposit(self, event: DepositEvent, received_at: datetime | None = None) -> None:
         if event.deposit_id.endswith("-d2"):
             raise KeyError("poison")
-        self._inner.add_deposit(event)
+        self._inner.add_deposit(event, received_at)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)

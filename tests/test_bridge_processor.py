@@ -216,13 +216,17 @@ def test_pickup_is_raised_once_and_updated_in_place(store: SQLiteStore, clock: F
     assert raised.location.lat == 52.5
     # a small rise is stored but not republished
     assert feed(p, msg.telemetry("bin-001", 4, 73.0)) == []
-    # dipping under and crossing again updates the same pickup
-    assert feed(p, msg.telemetry("bin-001", 5, 69.0)) == []
-    (again,) = feed(p, msg.telemetry("bin-001", 6, 72.0))
+    # noise around the threshold is not a new crossing (hysteresis of 5 points) ...
+    assert feed(p, msg.telemetry("bin-001", 5, 68.0)) == []
+    assert feed(p, msg.telemetry("bin-001", 6, 72.0)) == []
+    # ... dipping well under and crossing again updates the same pickup
+    (dipped,) = feed(p, msg.telemetry("bin-001", 7, 64.0))  # moved by 7 points: republished
+    assert dipped.pickup_id == raised.pickup_id
+    (again,) = feed(p, msg.telemetry("bin-001", 8, 72.0))
     assert again.pickup_id == raised.pickup_id
     assert again.fill_pct == 72.0
     # a big rise is republished
-    (bigger,) = feed(p, msg.telemetry("bin-001", 7, 80.0))
+    (bigger,) = feed(p, msg.telemetry("bin-001", 9, 80.0))
     assert bigger.pickup_id == raised.pickup_id
     assert len(store.list_pickups()) == 1
 
@@ -266,7 +270,10 @@ def test_a_clear_fill_drop_counts_as_collection(store: SQLiteStore, clock: FakeN
     (requested,) = feed(p, msg.telemetry("bin-001", 3, 88.0))
     assert feed(p, msg.telemetry("bin-001", 4, 60.0)) != []  # moved, but not emptied
     assert store.list_pickups()[0].status == "requested"
-    (collected,) = feed(p, msg.telemetry("bin-001", 5, 3.0))
+    # one low reading is not evidence enough: it waits for a second
+    assert feed(p, msg.telemetry("bin-001", 5, 3.0)) == []
+    assert store.list_pickups()[0].status == "requested"
+    (collected,) = feed(p, msg.telemetry("bin-001", 6, 2.0))
     assert collected.status == "collected"
     assert collected.pickup_id == requested.pickup_id
     assert collected.manifest["plastic"].count == 1

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.errors import BrokerUrlError, SettingsError
-from cloud_bridge.settings import BrokerAddress, load_settings, parse_broker_url
+from cloud_bridge.settings import (
+    BrokerAddress,
+    load_settings,
+    parse_broker_url,
+    validate_settings,
+)
 
 
 @pytest.mark.parametrize(
@@ -106,3 +111,42 @@ def test_settings_errors_name_the_key(tmp_path: Path, text: str, message: str) -
 def test_a_missing_settings_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"absent\.toml"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_the_settings_example_in_the_docs_is_valid(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "bridge.md"
+    text = docs.read_text(encoding="utf-8")
+    section = text[text.index("## Settings") :]
+    start = section.index("```toml") + len("```toml")
+    example = section[start : section.index("\n```", start)]
+    path = tmp_path / "bridge.toml"
+    path.write_text(example)
+    settings = load_settings(path)
+    assert settings.region("north").lead_time_hours == 36
+    assert settings.region("south").lead_time_hours == 24
+    assert settings.webhooks[0].wants("pickup", "north")
+    assert not settings.webhooks[0].wants("pickup", "south")
+    assert settings.routing.container_for("bin-0042") == 1100
+    assert settings.api.tokens[0].digest() == (
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"api": {"tokens": [{"name": "a", "role": "boss", "sha256": "0" * 64}]}},
+         "api.tokens.0.role"),
+        ({"api": {"tokens": [{"name": "a", "role": "admin"}]}}, "exactly one of sha256 and env"),
+        ({"api": {"tokens": [{"name": "a", "role": "admin", "sha256": "plain"}]}}, "sha256"),
+        ({"webhooks": [{"name": "x", "url": "ftp://h/", "secret_env": "S"}]}, "webhooks.0.url"),
+        ({"webhooks": [{"name": "x", "url": "http://h/", "secret_env": "S"},
+                       {"name": "x", "url": "http://g/", "secret_env": "S"}]}, "repeated: x"),
+        ({"delivery": {"backoff_min_s": 10, "backoff_max_s": 5}}, "backoff_min_s"),
+        ({"routing": {"regions": {"north": {"vehicles": 2}}}}, "routing.regions.north.depot"),
+        ({"pickups": {"lead_time_hour": 3}}, "did you mean 'lead_time_hours'"),
+    ],
+)  # fmt: skip
+def test_service_settings_errors_name_the_key(data: dict[str, object], named: str) -> None:
+    with pytest.raises(SettingsError, match=named.replace(".", r"\.")):
+        validate_settings(data)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.errors import StoreError
+from cloud_bridge.forecast import Forecast
 from cloud_bridge.records import BinRecord, Flag, PickupRecord
 from cloud_bridge.sqlite_store import MIGRATIONS, SQLiteStore
 from cloud_bridge.store import Store, StoredMessage
-from protocol import DepositEvent, Location, ManifestEntry, decode
+from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
 
@@ -213,3 +214,114 @@ def test_readers_get_clear_errors(tmp_path: Path) -> None:
     text.write_text("hello, this is not SQLite at all" * 100)
     with pytest.raises(StoreError, match=r"(not a bridge database)|(cannot open)"):
         SQLiteStore(text, readonly=True)
+
+
+def test_pickup_lifecycle_fields_round_trip_and_filters(store: Store) -> None:
+    scheduled = _pickup("pk-1", "scheduled")
+    scheduled.acknowledged_at = T0 + timedelta(minutes=5)
+    scheduled.scheduled_for = T0 + timedelta(hours=3)
+    scheduled.escalated_at = T0 + timedelta(hours=25)
+    scheduled.forecast_low = T0 + timedelta(hours=20)
+    scheduled.forecast_high = T0 + timedelta(hours=30)
+    scheduled.drop_seq = 40
+    scheduled.drop_readings = 1
+    cancelled = _pickup("pk-2", "cancelled")
+    cancelled.bin_id = "bin-002"
+    cancelled.region = "south"
+    cancelled.cancel_reason = "duplicate"
+    cancelled.requested_at = T0 + timedelta(days=1)
+    with store.transaction():
+        store.save_pickup(scheduled)
+        store.save_pickup(cancelled)
+    assert store.get_pickup("pk-1") == scheduled
+    assert store.get_pickup("pk-3") is None
+    assert [p.pickup_id for p in store.list_pickups(region="south")] == ["pk-2"]
+    assert [p.pickup_id for p in store.list_pickups(status="scheduled")] == ["pk-1"]
+    assert [p.pickup_id for p in store.list_pickups(bin_id="bin-002")] == ["pk-2"]
+    assert [p.pickup_id for p in store.list_pickups(open_only=True)] == ["pk-1"]
+    since = T0 + timedelta(hours=12)
+    assert [p.pickup_id for p in store.list_pickups(since=since)] == ["pk-2"]
+    assert [p.pickup_id for p in store.list_pickups(until=since)] == ["pk-1"]
+    assert [p.pickup_id for p in store.list_pickups(limit=1)] == ["pk-1"]
+
+
+def test_reading_times_follow_clock_sync(store: Store) -> None:
+    received = T0 + timedelta(days=3)
+    synced = decode(Telemetry, msg.telemetry("bin-001", 1, 10.0)[1])
+    unsynced = synced.model_copy(update={"seq": 2, "clock_synced": False})
+    with store.transaction():
+        store.add_telemetry([(synced, received), (unsynced, received)])
+        store.add_deposit(decode(DepositEvent, msg.deposit("bin-001", 3)[1]), received)
+        store.add_deposit(
+            decode(DepositEvent, msg.deposit("bin-001", 4)[1]).model_copy(
+                update={"clock_synced": False}
+            ),
+            received,
+        )
+        store.add_deposit(decode(DepositEvent, msg.deposit("bin-001", 5, accepted=False)[1]))
+    first, second = store.fill_history("bin-001")
+    assert (first.at, first.clock_synced) == (synced.ts, True)
+    assert (second.at, second.clock_synced) == (received, False)
+    assert [p.seq for p in store.fill_history("bin-001", after_seq=1)] == [2]
+    assert [p.seq for p in store.fill_history("bin-001", limit=1)] == [2]
+    assert store.deposit_times("bin-001", T0) == [T0 + timedelta(seconds=3), received]
+    rows = store.list_deposits(bin_id="bin-001", accepted=True)
+    assert [(r.seq, r.clock_synced, r.received_at) for r in rows] == [
+        (3, True, received),
+        (4, False, received),
+    ]
+    assert [r.seq for r in store.list_deposits(accepted=False)] == [5]
+
+
+def test_forecasts_round_trip(store: Store) -> None:
+    forecast = Forecast(
+        predicted_full_at=T0 + timedelta(hours=30),
+        low=T0 + timedelta(hours=26),
+        high=T0 + timedelta(hours=35),
+        rate_pct_per_h=1.75,
+        level_pct=42.5,
+        method="weekly",
+        points=288,
+        computed_at=T0,
+        full_pct=95.0,
+        span_hours=24.0,
+    )
+    empty = Forecast(None, None, None, None, None, "insufficient", 2, T0, 95.0)
+    with store.transaction():
+        store.save_forecast("bin-001", forecast)
+        store.save_forecast("bin-002", empty)
+    assert store.load_forecasts() == {"bin-001": forecast, "bin-002": empty}
+    assert store.get_forecast("bin-001") == forecast
+    assert store.get_forecast("bin-404") is None
+
+
+def test_the_delivery_queue_hands_out_each_endpoints_head_in_order(store: Store) -> None:
+    with store.transaction():
+        a1 = store.queue_delivery("a", "pickup", "pk-1", b"1", T0)
+        a2 = store.queue_delivery("a", "pickup", "pk-2", b"2", T0)
+        b1 = store.queue_delivery("b", "ticket", "tk-1", b"3", T0)
+    assert [d.id for d in store.due_deliveries(T0, 10)] == [a1, b1]
+    later = T0 + timedelta(minutes=5)
+    with store.transaction():
+        store.record_attempt(
+            a1, at=T0, state="pending", status=503, error="HTTP 503", next_attempt_at=later
+        )
+        store.record_attempt(b1, at=T0, state="delivered", status=200, error=None,
+                             next_attempt_at=T0)  # fmt: skip
+    assert store.due_deliveries(T0, 10) == []  # a2 waits behind a1
+    (head,) = store.due_deliveries(later, 10)
+    assert (head.id, head.attempts, head.last_error, head.body) == (a1, 1, "HTTP 503", b"1")
+    with store.transaction():
+        store.record_attempt(a1, at=later, state="dead", status=None, error="gone",
+                             next_attempt_at=later)  # fmt: skip
+    assert [d.id for d in store.due_deliveries(later, 10)] == [a2]
+    assert store.delivery_counts() == {"dead": 1, "delivered": 1, "pending": 1}
+    assert [d.id for d in store.list_deliveries(state="dead")] == [a1]
+    assert [d.id for d in store.list_deliveries()] == [b1, a2, a1]
+    with store.transaction():
+        assert store.retry_delivery(a1, later)
+    (again,) = store.due_deliveries(later, 10)
+    assert (again.id, again.attempts, again.state) == (a1, 0, "pending")
+    with pytest.raises(ValueError, match="delivery state"):
+        store.record_attempt(a1, at=later, state="lost", status=None, error=None,
+                             next_attempt_at=later)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The bridge's REST API: FastAPI routers per resource, token auth per role."""

@@ -1,0 +1,57 @@
+"""The FastAPI application: routers per resource, auth, errors as JSON, OpenAPI served.
+
+``/openapi.json`` and ``/docs`` describe the API and need no token (they hold no
+data); ``/healthz`` answers without one too. Everything under ``/v1`` needs a token
+whose role holds the route's permission (see :mod:`cloud_bridge.api.auth`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cloud_bridge.api.context import ApiContext
+from cloud_bridge.api.routers import bins, deposits, exports, pickups, routes, webhooks
+from cloud_bridge.errors import ActionError, InvalidAction, Unavailable
+
+ROUTERS = (bins.router, pickups.router, deposits.router, routes.router, webhooks.router,
+           exports.router)  # fmt: skip
+"""Every resource's router; a new resource (tickets) adds its own here."""
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    """The API over ``context``."""
+    app = FastAPI(
+        title="Revloop bridge API",
+        version="1",
+        description="Bins, fill forecasts, pickups and their manifests, deposits, routes, "
+        "webhook deliveries and CSV exports. Authenticate with `Authorization: Bearer TOKEN`.",
+    )
+    app.state.context = context
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(InvalidAction)
+    def invalid(request: Request, err: InvalidAction) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [
+                    {"loc": ["body", err.field or "body"], "msg": str(err), "type": "value_error"}
+                ]
+            },
+        )
+
+    @app.exception_handler(ActionError)
+    def refused(request: Request, err: ActionError) -> JSONResponse:
+        return JSONResponse(status_code=err.status, content={"detail": str(err)})
+
+    @app.exception_handler(Unavailable)
+    def unavailable(request: Request, err: Unavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(err)})
+
+    return app

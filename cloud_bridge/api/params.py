@@ -1,0 +1,75 @@
+"""Query parameters shared by the routers, validated so that a 422 names the field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Query, Request
+
+from cloud_bridge.exports import parse_when
+
+BIN_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
+PICKUP_ID = r"^[A-Za-z0-9_-]{1,64}$"
+REGION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+FromParam = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="Start of the range: YYYY-MM-DD (UTC) or an RFC 3339 time with offset.",
+        max_length=40,
+    ),
+]
+ToParam = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        description="End of the range (exclusive; a date includes that whole day).",
+        max_length=40,
+    ),
+]
+LimitParam = Annotated[
+    int | None,
+    Query(ge=1, description="Most rows returned (default 1000; at most api.max_rows)."),
+]
+DEFAULT_LIMIT = 1000
+
+
+def field_error(where: str, name: str, message: str, value: Any = None) -> HTTPException:
+    """A 422 in FastAPI's own shape, naming the field."""
+    return HTTPException(
+        status_code=422,
+        detail=[{"loc": [where, name], "msg": message, "type": "value_error", "input": value}],
+    )
+
+
+def date_range(
+    since: str | None, until: str | None, *, required: bool = False
+) -> tuple[datetime | None, datetime | None]:
+    """Parse ``from`` and ``to``; both must be given when ``required``, and from < to."""
+    bounds: list[datetime | None] = []
+    for name, text, end in (("from", since, False), ("to", until, True)):
+        if text is None:
+            if required:
+                raise field_error("query", name, "Field required")
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(parse_when(text, end=end))
+        except ValueError as err:
+            raise field_error("query", name, str(err), text) from None
+    start, stop = bounds
+    if start is not None and stop is not None and start >= stop:
+        raise field_error("query", "to", "must be after 'from'", until)
+    return start, stop
+
+
+def check_limit(request: Request, limit: int | None) -> int:
+    """``limit`` (or the default) bounded by the settings' ``api.max_rows``."""
+    most: int = request.app.state.context.settings.api.max_rows
+    if limit is None:
+        return min(DEFAULT_LIMIT, most)
+    if limit > most:
+        raise field_error("query", "limit", f"Input should be less than or equal to {most}", limit)
+    return limit

@@ -1,0 +1,44 @@
+"""Exports: pickups and deposits as CSV for a date range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from cloud_bridge.api.deps import DepositsReader, PickupsReader, Reader
+from cloud_bridge.api.params import FromParam, ToParam, date_range
+from cloud_bridge.exports import deposits_csv, pickups_csv
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "CSV with a header row."}
+}
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(
+        content=text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/pickups.csv", summary="Pickups requested in a date range", responses=_CSV)
+def export_pickups(
+    _: PickupsReader, store: Reader, since: FromParam = None, until: ToParam = None
+) -> Response:
+    """Both ``from`` and ``to`` are required."""
+    start, stop = date_range(since, until, required=True)
+    return _csv(pickups_csv(store.list_pickups(since=start, until=stop)), "pickups.csv")
+
+
+@router.get("/deposits.csv", summary="Deposits in a date range", responses=_CSV)
+def export_deposits(
+    _: DepositsReader, store: Reader, since: FromParam = None, until: ToParam = None
+) -> Response:
+    """Both ``from`` and ``to`` are required."""
+    start, stop = date_range(since, until, required=True)
+    return _csv(deposits_csv(store.list_deposits(since=start, until=stop)), "deposits.csv")

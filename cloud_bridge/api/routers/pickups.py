@@ -1,0 +1,121 @@
+"""Pickups: list and filter, and the schedulers' actions (acknowledge, schedule, cancel)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from cloud_bridge.api.deps import Context, PickupsActor, PickupsReader, Reader
+from cloud_bridge.api.params import (
+    BIN_ID,
+    PICKUP_ID,
+    REGION,
+    FromParam,
+    LimitParam,
+    ToParam,
+    check_limit,
+    date_range,
+)
+from cloud_bridge.records import PickupRecord
+from cloud_bridge.views import pickup_row
+from protocol import PickupStatus
+
+router = APIRouter(prefix="/v1/pickups", tags=["pickups"])
+
+PickupIdPath = Annotated[str, Path(pattern=PICKUP_ID, description="The pickup's id.")]
+
+
+class ScheduleBody(BaseModel):
+    """When the collection is planned."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheduled_for: AwareDatetime = Field(description="Planned collection time (RFC 3339).")
+    note: str | None = Field(default=None, max_length=500, description="For the log.")
+
+
+class CancelBody(BaseModel):
+    """Why the request is withdrawn."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="Why it is cancelled.")
+
+
+@router.get("", summary="Pickups, filtered")
+async def list_pickups(
+    _: PickupsReader,
+    store: Reader,
+    request: Request,
+    status: PickupStatus | None = None,
+    region: Annotated[str | None, Query(pattern=REGION)] = None,
+    bin_id: Annotated[str | None, Query(pattern=BIN_ID)] = None,
+    open_only: Annotated[bool, Query(alias="open", description="Only open pickups.")] = False,
+    since: FromParam = None,
+    until: ToParam = None,
+    limit: LimitParam = None,
+) -> list[dict[str, Any]]:
+    """Pickup messages (the fields schedulers receive), oldest request first."""
+    start, stop = date_range(since, until)
+    limit = check_limit(request, limit)
+    records = store.list_pickups(
+        open_only=open_only,
+        status=status,
+        region=region,
+        bin_id=bin_id,
+        since=start,
+        until=stop,
+        limit=limit,
+    )
+    return [pickup_row(record) for record in records]
+
+
+def _pickup(record: PickupRecord | None, pickup_id: str) -> PickupRecord:
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no pickup {pickup_id!r}")
+    return record
+
+
+@router.get("/{pickup_id}", summary="One pickup")
+async def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
+    """The pickup message as last published."""
+    return pickup_row(_pickup(store.get_pickup(pickup_id), pickup_id))
+
+
+@router.get("/{pickup_id}/manifest", summary="What the pickup collects")
+async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
+    """Counts and kg per category (of a collected pickup: what was collected)."""
+    record = _pickup(store.get_pickup(pickup_id), pickup_id)
+    return {
+        "pickup_id": pickup_id,
+        "bin_id": record.bin_id,
+        "status": record.status,
+        "manifest": {k: v.model_dump(mode="json") for k, v in record.manifest.items()},
+    }
+
+
+@router.post("/{pickup_id}/acknowledge", summary="Acknowledge a request")
+def acknowledge(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath) -> dict[str, Any]:
+    """Mark the request as seen (idempotent); the change is published."""
+    record = ctx.actions.pickups(lambda service: service.acknowledge(pickup_id, who.name))
+    return pickup_row(record)
+
+
+@router.post("/{pickup_id}/schedule", summary="Schedule a collection")
+def schedule(
+    who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: ScheduleBody
+) -> dict[str, Any]:
+    """Status becomes ``scheduled`` with ``scheduled_for``; the change is published."""
+    record = ctx.actions.pickups(
+        lambda service: service.schedule(pickup_id, body.scheduled_for, who.name, body.note)
+    )
+    return pickup_row(record)
+
+
+@router.post("/{pickup_id}/cancel", summary="Cancel a request")
+def cancel(
+    who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: CancelBody
+) -> dict[str, Any]:
+    """Status becomes ``cancelled``; no automatic request follows until the bin is emptied."""
+    record = ctx.actions.pickups(lambda service: service.cancel(pickup_id, body.reason, who.name))
+    return pickup_row(record)

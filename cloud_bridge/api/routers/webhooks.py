@@ -1,0 +1,38 @@
+"""Webhook deliveries: the queue, its dead letters, and retrying them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from cloud_bridge.api.deps import Context, Reader, WebhooksActor, WebhooksReader
+from cloud_bridge.api.params import LimitParam, check_limit
+from cloud_bridge.views import delivery_row
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+@router.get("/deliveries", summary="Webhook deliveries (dead letters with state=dead)")
+async def deliveries(
+    _: WebhooksReader,
+    store: Reader,
+    request: Request,
+    state: Literal["pending", "delivered", "dead"] | None = None,
+    limit: LimitParam = None,
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    limit = check_limit(request, limit)
+    return [delivery_row(d) for d in store.list_deliveries(state=state, limit=limit)]
+
+
+@router.post("/deliveries/{delivery_id}/retry", summary="Retry a dead letter")
+def retry(
+    _: WebhooksActor,
+    ctx: Context,
+    delivery_id: Annotated[int, Path(ge=1, description="The delivery's id.")],
+) -> dict[str, Any]:
+    """Make a dead-lettered delivery pending again, with a fresh count of attempts."""
+    if not ctx.actions.retry_delivery(delivery_id):
+        raise HTTPException(status_code=409, detail=f"delivery {delivery_id} is not dead")
+    return {"id": delivery_id, "state": "pending"}

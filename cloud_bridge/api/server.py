@@ -1,0 +1,110 @@
+"""Serving the API with uvicorn on a thread of ``bin-bridge run``.
+
+uvicorn installs no signal handlers off the main thread, so the bridge's own
+SIGTERM handling stays in charge; :meth:`ApiServer.stop` asks the server to exit and
+waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi import FastAPI
+
+from cloud_bridge.api.app import create_app
+from cloud_bridge.api.auth import TokenTable
+from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.errors import ApiError
+
+if TYPE_CHECKING:
+    from cloud_bridge.bridge import Bridge
+
+logger = logging.getLogger(__name__)
+
+
+class ApiServer:
+    """A uvicorn server for ``app`` on its own thread."""
+
+    def __init__(
+        self, app: FastAPI, host: str, port: int, *, on_stop: ReaderPool | None = None
+    ) -> None:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._port = port
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._readers = on_stop
+        self.host = host
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Bind the port (failing at once if it is taken), then serve on a thread."""
+        try:
+            sock = socket.create_server((self.host, self._port))
+        except OSError as err:
+            reason = os.strerror(err.errno) if err.errno else str(err)
+            raise ApiError(
+                f"the API could not listen on {self.host}:{self._port}: {reason}"
+            ) from None
+        self._socket = sock
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="bridge-api", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise ApiError(f"the API on {self.host}:{self.port} stopped at start (see the log)")
+            if time.monotonic() > deadline:
+                self._server.should_exit = True
+                raise ApiError(f"the API did not start within {timeout} s")
+            time.sleep(0.01)
+        logger.info("API listening on http://%s:%d", self.host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the system chose, for port 0)."""
+        if self._socket is None:
+            return self._port
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting requests, finish those in flight, close the readers."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+        if self._readers is not None:
+            self._readers.close()
+
+
+def serve_bridge(bridge: Bridge) -> ApiServer:
+    """The API of a running bridge (reads from the database file, acts through the writer)."""
+    settings = bridge.settings
+    assert settings.api.port is not None
+    tokens = TokenTable.from_settings(settings.api, os.environ)
+    if not tokens:
+        logger.warning("the API has no tokens configured: every /v1 request will get 401")
+    readers = ReaderPool.sqlite(str(settings.store.path))
+    context = ApiContext(
+        settings=settings,
+        readers=readers,
+        actions=bridge,
+        clock=bridge.clock,
+        tokens=tokens,
+    )
+    return ApiServer(create_app(context), settings.api.host, settings.api.port, on_stop=readers)

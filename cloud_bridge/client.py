@@ -1,0 +1,95 @@
+"""A small HTTP client of the bridge's API, for the CLI's write commands.
+
+Writes go through the running bridge (never behind its back into the database), so
+the CLI calls the API with a token read from the environment, never from the command
+line (where other users could see it in the process list).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from cloud_bridge.errors import BridgeError
+from protocol import format_ts
+
+TOKEN_ENV = "REVLOOP_API_TOKEN"
+URL_ENV = "REVLOOP_API_URL"
+
+
+class ApiClientError(BridgeError, RuntimeError):
+    """The API refused the request or could not be reached; the message says which."""
+
+
+class ApiClient:
+    """Calls the bridge's REST API with a bearer token."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_environment(cls, base_url: str | None, token_env: str = TOKEN_ENV) -> ApiClient:
+        """A client for ``base_url`` (or ``$REVLOOP_API_URL``) with the token in ``token_env``."""
+        url = base_url or os.environ.get(URL_ENV)
+        if not url:
+            raise ApiClientError(f"give --api URL or set {URL_ENV} (e.g. http://127.0.0.1:8080)")
+        token = os.environ.get(token_env)
+        if not token:
+            raise ApiClientError(f"set {token_env} to an API token of a scheduler or admin")
+        return cls(url, token)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self._http.post(path, json=body)
+        except httpx.HTTPError as err:
+            raise ApiClientError(f"cannot reach the API at {self._http.base_url}: {err}") from None
+        if response.status_code >= 400:
+            raise ApiClientError(f"HTTP {response.status_code}: {_detail(response)}")
+        return response.json()
+
+    def acknowledge(self, pickup_id: str) -> dict[str, Any]:
+        """Acknowledge a pickup; return the updated pickup."""
+        result: dict[str, Any] = self._post(f"/v1/pickups/{pickup_id}/acknowledge")
+        return result
+
+    def schedule(self, pickup_id: str, when: datetime, note: str | None) -> dict[str, Any]:
+        """Schedule a pickup for ``when``."""
+        body: dict[str, Any] = {"scheduled_for": format_ts(when)}
+        if note is not None:
+            body["note"] = note
+        result: dict[str, Any] = self._post(f"/v1/pickups/{pickup_id}/schedule", body)
+        return result
+
+    def cancel(self, pickup_id: str, reason: str) -> dict[str, Any]:
+        """Cancel a pickup."""
+        result: dict[str, Any] = self._post(f"/v1/pickups/{pickup_id}/cancel", {"reason": reason})
+        return result
+
+    def retry_delivery(self, delivery_id: int) -> dict[str, Any]:
+        """Retry a dead-lettered webhook delivery."""
+        result: dict[str, Any] = self._post(f"/v1/webhooks/deliveries/{delivery_id}/retry")
+        return result
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return response.text[:300]
+    if isinstance(detail, list):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
+            for item in detail
+        )
+    return str(detail)

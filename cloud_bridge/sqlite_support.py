@@ -1,0 +1,29 @@
+"""Timestamp columns of the SQLite store: RFC 3339 UTC text with milliseconds.
+
+Text of this one form sorts in time order, so range queries compare strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from protocol import format_ts, parse_ts
+
+_ZERO = timedelta(0)
+
+
+def fmt(value: datetime) -> str:
+    """``format_ts`` for the hot path: aware UTC datetimes (as the models give) via isoformat."""
+    if value.utcoffset() == _ZERO:
+        return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    return format_ts(value)
+
+
+def ts(value: datetime | None) -> str | None:
+    """A nullable timestamp column."""
+    return None if value is None else fmt(value)
+
+
+def dt(value: str | None) -> datetime | None:
+    """A nullable timestamp column read back."""
+    return None if value is None else parse_ts(value)

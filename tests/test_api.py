@@ -1,0 +1,442 @@
+"""The REST API: auth (401, 403), every endpoint's bad input named in a 4xx, the data,
+schedulers' actions, exports, OpenAPI; and once through a real uvicorn server inside
+a running bridge, with the CLI's write commands calling it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from cloud_bridge.api.app import create_app
+from cloud_bridge.api.auth import Principal, TokenTable
+from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.bridge import Bridge
+from cloud_bridge.cli import cli
+from cloud_bridge.pickups import PickupService
+from cloud_bridge.processor import Inbound, Processor
+from cloud_bridge.records import Publication
+from cloud_bridge.settings import BridgeSettings, validate_settings
+from cloud_bridge.sqlite_store import SQLiteStore
+from protocol import Pickup, decode
+from tests.support import bin_messages as msg
+from tests.support.bin_messages import T0
+from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt import Client
+
+_T = TypeVar("_T")
+TOKENS = {"sched": "scheduler", "tech": "technician", "admin": "admin"}
+NOW = T0 + timedelta(hours=3)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DirectActions:
+    """The bridge's action path without MQTT: one lock, the processor, the outbox."""
+
+    def __init__(self, processor: Processor, store: SQLiteStore) -> None:
+        self.processor = processor
+        self.store = store
+        self.lock = threading.Lock()
+        self.published: list[Publication] = []
+
+    def pickups(self, action: Callable[[PickupService], _T]) -> _T:
+        with self.lock:
+            result, outcome = self.processor.act(action)
+            self.published.extend(outcome.publications)
+            return result
+
+    def retry_delivery(self, delivery_id: int) -> bool:
+        with self.lock, self.store.transaction():
+            return self.store.retry_delivery(delivery_id, NOW)
+
+
+def api_settings(path: Path, **extra: Any) -> BridgeSettings:
+    return validate_settings(
+        {
+            "store": {"path": str(path)},
+            "api": {
+                "port": 0,
+                "max_rows": 500,
+                "tokens": [
+                    {"name": name, "role": role, "sha256": digest(f"{name}-token")}
+                    for name, role in TOKENS.items()
+                ],
+            },
+            "routing": {"regions": {"north": {"depot": {"lat": 52.45, "lon": 13.3}}}},
+            "forecast": {"interval_s": 0},
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[tuple[TestClient, DirectActions]]:
+    path = tmp_path / "bridge.db"
+    settings = api_settings(path)
+    store = SQLiteStore(path)
+    processor = Processor(settings, store, lambda: NOW)
+    batch = [
+        msg.state("bin-001", 1, region="north"),
+        msg.deposit("bin-001", 2, "glass", grams=500),
+        msg.deposit("bin-001", 3, "metal", grams=40, accepted=False),
+        msg.telemetry("bin-001", 4, 91.0),
+        msg.state("bin-002", 1, region="south"),
+        msg.telemetry("bin-002", 2, 12.0),
+    ]
+    processor.process([Inbound(topic, payload) for topic, payload in batch])
+    processor.tick()
+    with store.transaction():
+        dead = store.queue_delivery("dispatch", "pickup", "pk-x", b"{}", NOW)
+        store.record_attempt(dead, at=NOW, state="dead", status=500, error="HTTP 500",
+                             next_attempt_at=NOW)  # fmt: skip
+    actions = DirectActions(processor, store)
+    readers = ReaderPool.sqlite(str(path))
+    context = ApiContext(
+        settings=settings,
+        readers=readers,
+        actions=actions,
+        clock=lambda: NOW,
+        tokens=TokenTable.from_settings(settings.api),
+    )
+    with TestClient(create_app(context)) as client:
+        yield client, actions
+    readers.close()
+    store.close()
+
+
+def auth(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {name}-token"}
+
+
+def open_pickup(client: TestClient) -> dict[str, Any]:
+    response = client.get("/v1/pickups", params={"open": "true"}, headers=auth("sched"))
+    assert response.status_code == 200
+    (pickup,) = response.json()
+    result: dict[str, Any] = pickup
+    return result
+
+
+def test_openapi_and_health_need_no_token(harness: tuple[TestClient, DirectActions]) -> None:
+    client, _ = harness
+    schema = client.get("/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in (
+        "/v1/bins",
+        "/v1/bins/{bin_id}/forecast",
+        "/v1/pickups/{pickup_id}/schedule",
+        "/v1/deposits",
+        "/v1/routes",
+        "/v1/webhooks/deliveries",
+        "/v1/exports/pickups.csv",
+    ):
+        assert path in paths
+    assert client.get("/docs").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic c2NoZWQ6eA=="}, {"Authorization": "Bearer wrong-token"}],
+)
+def test_no_anonymous_or_unknown_callers(
+    harness: tuple[TestClient, DirectActions], headers: dict[str, str]
+) -> None:
+    client, actions = harness
+    for method, path in (
+        ("GET", "/v1/bins"),
+        ("GET", "/v1/deposits"),
+        ("GET", "/v1/pickups"),
+        ("POST", "/v1/pickups/pk-x/acknowledge"),
+    ):
+        response = client.request(method, path, headers=headers)
+        assert response.status_code == 401, path
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert actions.published == []
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "body"),
+    [
+        ("tech", "GET", "/v1/pickups", None),
+        ("tech", "POST", "/v1/pickups/{pid}/acknowledge", None),
+        ("tech", "POST", "/v1/pickups/{pid}/cancel", {"reason": "no"}),
+        ("tech", "GET", "/v1/routes?region=north", None),
+        ("tech", "GET", "/v1/exports/pickups.csv?from=2026-11-01&to=2026-11-30", None),
+        ("sched", "POST", "/v1/webhooks/deliveries/1/retry", None),
+    ],
+)
+def test_roles_that_may_not_get_403(
+    harness: tuple[TestClient, DirectActions],
+    who: str,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    client, actions = harness
+    pid = open_pickup(client)["pickup_id"]
+    response = client.request(method, path.format(pid=pid), headers=auth(who), json=body)
+    assert response.status_code == 403
+    assert TOKENS[who] in response.json()["detail"]
+    assert actions.published == []
+
+
+def test_technicians_read_bins_and_deposits(harness: tuple[TestClient, DirectActions]) -> None:
+    client, _ = harness
+    assert client.get("/v1/bins", headers=auth("tech")).status_code == 200
+    assert client.get("/v1/deposits", headers=auth("tech")).status_code == 200
+
+
+BAD_INPUT = [
+    ("GET", "/v1/bins?online=maybe", None, "online"),
+    ("GET", "/v1/bins?region=a%2Fb", None, "region"),
+    ("GET", "/v1/bins/BAD_ID", None, "bin_id"),
+    ("GET", "/v1/bins/bin-001/fill?from=yesterday", None, "from"),
+    ("GET", "/v1/bins/bin-001/fill?from=2026-11-24&to=2026-11-23", None, "to"),
+    ("GET", "/v1/bins/bin-001/fill?limit=0", None, "limit"),
+    ("GET", "/v1/bins/bin-001/fill?limit=501", None, "limit"),
+    ("GET", "/v1/bins/X/forecast", None, "bin_id"),
+    ("GET", "/v1/bins/X/manifest", None, "bin_id"),
+    ("GET", "/v1/pickups?status=lost", None, "status"),
+    ("GET", "/v1/pickups?open=perhaps", None, "open"),
+    ("GET", "/v1/pickups?bin_id=Bin%201", None, "bin_id"),
+    ("GET", "/v1/pickups?to=2026-13-01", None, "to"),
+    ("GET", "/v1/pickups/pk%20x", None, "pickup_id"),
+    ("GET", "/v1/pickups/pk%20x/manifest", None, "pickup_id"),
+    ("POST", "/v1/pickups/pk%20x/acknowledge", None, "pickup_id"),
+    ("POST", "/v1/pickups/{pid}/schedule", {}, "scheduled_for"),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "2026-11-23T10:00:00"},
+     "scheduled_for"),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "soon"}, "scheduled_for"),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "2026-11-20T10:00:00Z"},
+     "scheduled_for"),
+    ("POST", "/v1/pickups/{pid}/schedule",
+     {"scheduled_for": "2026-11-23T12:00:00Z", "truck": 4}, "truck"),
+    ("POST", "/v1/pickups/{pid}/cancel", {"reason": ""}, "reason"),
+    ("POST", "/v1/pickups/{pid}/cancel", None, "body"),
+    ("GET", "/v1/deposits?category=wood", None, "category"),
+    ("GET", "/v1/deposits?accepted=maybe", None, "accepted"),
+    ("GET", "/v1/deposits?limit=-3", None, "limit"),
+    ("GET", "/v1/routes", None, "region"),
+    ("GET", "/v1/routes?region=atlantis", None, "region"),
+    ("GET", "/v1/webhooks/deliveries?state=lost", None, "state"),
+    ("POST", "/v1/webhooks/deliveries/0/retry", None, "delivery_id"),
+    ("GET", "/v1/exports/pickups.csv?to=2026-11-30", None, "from"),
+    ("GET", "/v1/exports/deposits.csv?from=2026-11-01", None, "to"),
+    ("GET", "/v1/exports/deposits.csv?from=x&to=2026-11-30", None, "from"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), BAD_INPUT)
+def test_bad_input_is_rejected_naming_the_field(
+    harness: tuple[TestClient, DirectActions],
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    field: str,
+) -> None:
+    client, actions = harness
+    pid = open_pickup(client)["pickup_id"]
+    response = client.request(method, path.format(pid=pid), headers=auth("admin"), json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert any(field in [str(part) for part in item["loc"]] for item in detail), detail
+    assert actions.published == []
+
+
+def test_every_api_route_is_covered_by_the_bad_input_cases(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, _ = harness
+    routes = {
+        path for path in client.get("/openapi.json").json()["paths"] if path.startswith("/v1")
+    }
+    covered = {
+        "/v1/bins",
+        "/v1/bins/{bin_id}",
+        "/v1/bins/{bin_id}/fill",
+        "/v1/bins/{bin_id}/forecast",
+        "/v1/bins/{bin_id}/manifest",
+        "/v1/pickups",
+        "/v1/pickups/{pickup_id}",
+        "/v1/pickups/{pickup_id}/manifest",
+        "/v1/pickups/{pickup_id}/acknowledge",
+        "/v1/pickups/{pickup_id}/schedule",
+        "/v1/pickups/{pickup_id}/cancel",
+        "/v1/deposits",
+        "/v1/routes",
+        "/v1/webhooks/deliveries",
+        "/v1/webhooks/deliveries/{delivery_id}/retry",
+        "/v1/exports/pickups.csv",
+        "/v1/exports/deposits.csv",
+    }
+    assert routes == covered
+
+
+def test_bins_carry_their_forecast_history_and_manifest(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, _ = harness
+    rows = client.get("/v1/bins", headers=auth("tech")).json()
+    assert [row["bin_id"] for row in rows] == ["bin-001", "bin-002"]
+    assert "predicted_full_at" in rows[0]
+    assert rows[0]["forecast_method"] == "insufficient"  # one reading is not a trend
+    assert client.get("/v1/bins?region=south", headers=auth("tech")).json()[0]["bin_id"] == (
+        "bin-002"
+    )
+    one = client.get("/v1/bins/bin-001", headers=auth("tech")).json()
+    assert one["fill_pct"] == 91.0
+    assert client.get("/v1/bins/bin-404", headers=auth("tech")).status_code == 404
+    (point,) = client.get("/v1/bins/bin-001/fill", headers=auth("tech")).json()
+    assert (point["seq"], point["fill_pct"], point["clock_synced"]) == (4, 91.0, True)
+    forecast = client.get("/v1/bins/bin-001/forecast", headers=auth("tech")).json()
+    assert forecast["forecast"]["points"] == 1
+    manifest = client.get("/v1/bins/bin-001/manifest", headers=auth("sched")).json()
+    assert manifest["manifest"] == {"glass": {"count": 1, "kg": 0.5}}
+
+
+def test_schedulers_act_on_pickups_and_the_changes_are_published(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    pid = open_pickup(client)["pickup_id"]
+    acked = client.post(f"/v1/pickups/{pid}/acknowledge", headers=auth("sched"))
+    assert acked.status_code == 200
+    assert acked.json()["acknowledged_at"] == "2026-11-23T09:00:00.000Z"
+    scheduled = client.post(
+        f"/v1/pickups/{pid}/schedule",
+        headers=auth("sched"),
+        json={"scheduled_for": "2026-11-23T14:30:00+01:00", "note": "truck 2"},
+    ).json()
+    assert (scheduled["status"], scheduled["scheduled_for"]) == (
+        "scheduled",
+        "2026-11-23T13:30:00.000Z",
+    )
+    assert client.get(f"/v1/pickups/{pid}", headers=auth("sched")).json()["status"] == "scheduled"
+    manifest = client.get(f"/v1/pickups/{pid}/manifest", headers=auth("sched")).json()
+    assert manifest["manifest"]["glass"]["count"] == 1
+    cancelled = client.post(
+        f"/v1/pickups/{pid}/cancel", headers=auth("admin"), json={"reason": "duplicate"}
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/v1/pickups/{pid}/cancel", headers=auth("sched"), json={"reason": "x"})
+    assert again.status_code == 409
+    assert "cancelled" in again.json()["detail"]
+    missing = client.post("/v1/pickups/pk-nope/acknowledge", headers=auth("sched"))
+    assert missing.status_code == 404
+    statuses = [decode(Pickup, p.payload) for p in actions.published]
+    assert [(p.pickup_id, p.status) for p in statuses] == [
+        (pid, "requested"),
+        (pid, "scheduled"),
+        (pid, "cancelled"),
+    ]
+    assert statuses[0].acknowledged_at is not None
+    filtered = client.get("/v1/pickups?status=cancelled&region=north", headers=auth("sched"))
+    assert [p["pickup_id"] for p in filtered.json()] == [pid]
+
+
+def test_deposits_routes_deliveries_and_exports(harness: tuple[TestClient, DirectActions]) -> None:
+    client, _ = harness
+    deposits = client.get("/v1/deposits?bin_id=bin-001", headers=auth("tech")).json()
+    assert [(d["category"], d["accepted"]) for d in deposits] == [("glass", True), ("metal", False)]
+    rejected = client.get("/v1/deposits?accepted=false", headers=auth("tech")).json()
+    assert [d["category"] for d in rejected] == ["metal"]
+    plan = client.get("/v1/routes?region=north", headers=auth("sched")).json()
+    (vehicle,) = plan["vehicles"]
+    assert [s["bin_id"] for s in vehicle["stops"]] == ["bin-001"]
+    assert vehicle["stops"][0]["leg_km"] > 0
+    dead = client.get("/v1/webhooks/deliveries?state=dead", headers=auth("sched")).json()
+    assert [(d["key"], d["last_error"]) for d in dead] == [("pk-x", "HTTP 500")]
+    retried = client.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry", headers=auth("admin"))
+    assert retried.json() == {"id": dead[0]["id"], "state": "pending"}
+    assert client.post("/v1/webhooks/deliveries/999/retry", headers=auth("admin")).status_code == (
+        409
+    )
+    response = client.get(
+        "/v1/exports/pickups.csv?from=2026-11-23&to=2026-11-23", headers=auth("sched")
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    (row,) = list(csv.DictReader(io.StringIO(response.text)))
+    assert (row["bin_id"], row["glass_count"], row["glass_kg"]) == ("bin-001", "1", "0.500")
+    empty = client.get(
+        "/v1/exports/pickups.csv?from=2026-11-24&to=2026-11-25", headers=auth("sched")
+    ).text
+    assert empty.splitlines()[0].startswith("pickup_id,bin_id")
+    assert len(empty.splitlines()) == 1
+    export = client.get(
+        "/v1/exports/deposits.csv?from=2026-11-23T00:00:00Z&to=2026-11-24", headers=auth("tech")
+    )
+    assert [r["deposit_id"] for r in csv.DictReader(io.StringIO(export.text))] == [
+        "bin-001-d2",
+        "bin-001-d3",
+    ]
+
+
+def test_the_token_table_compares_digests() -> None:
+    table = TokenTable({digest("abc"): Principal("a", "admin")})
+    assert table.lookup("abc") == Principal("a", "admin")
+    assert table.lookup("abd") is None
+
+
+def test_through_a_real_server_inside_the_bridge_with_the_cli(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVLOOP_TEST_SCHED", "real-sched-token")
+    settings = validate_settings(
+        {
+            "broker": {"url": mosquitto.url, "client_id": "bridge-api", "backoff_min_s": 0.05,
+                       "backoff_max_s": 0.5},
+            "store": {"path": str(tmp_path / "bridge.db")},
+            "api": {"port": 0, "tokens": [
+                {"name": "dispatch", "role": "scheduler", "env": "REVLOOP_TEST_SCHED"}]},
+            "timers": {"poll_s": 0.05},
+        }
+    )  # fmt: skip
+    with Client(mosquitto.port) as scheduler, Bridge(settings) as bridge:
+        assert bridge.wait_ready(20)
+        scheduler.subscribe("fleet/v1/pickups/+")
+        scheduler.publish(*msg.state("bin-001", 1, region="north"))
+        scheduler.publish(*msg.telemetry("bin-001", 2, 88.0))
+        (raised,) = scheduler.take(1, 20)
+        pid = decode(Pickup, bytes(raised.payload)).pickup_id
+        base = bridge.api.url
+        headers = {"Authorization": "Bearer real-sched-token"}
+        with httpx.Client(base_url=base, headers=headers) as http:
+            assert http.get("/v1/pickups").json()[0]["pickup_id"] == pid
+            assert httpx.get(f"{base}/v1/pickups").status_code == 401
+        monkeypatch.setenv("REVLOOP_API_TOKEN", "real-sched-token")
+        result = CliRunner().invoke(cli, ["pickup", "ack", pid, "--api", base, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["acknowledged_at"] is not None
+        (update,) = scheduler.take(1, 20)
+        acked = decode(Pickup, bytes(update.payload))
+        assert (acked.pickup_id, acked.status) == (pid, "requested")
+        assert acked.acknowledged_at is not None
+        when = (datetime.now().astimezone() + timedelta(hours=2)).isoformat()
+        result = CliRunner().invoke(cli, ["pickup", "schedule", pid, "--at", when, "--api", base])
+        assert result.exit_code == 0, result.output
+        assert "scheduled" in result.output
+        (update,) = scheduler.take(1, 20)
+        assert decode(Pickup, bytes(update.payload)).status == "scheduled"
+        refused = CliRunner().invoke(cli, ["pickup", "cancel", "pk-nope", "--reason", "x",
+                                           "--api", base])  # fmt: skip
+        assert refused.exit_code == 1
+        assert "HTTP 404" in refused.output
+        monkeypatch.setenv("REVLOOP_API_TOKEN", "stolen")
+        denied = CliRunner().invoke(cli, ["pickup", "ack", pid, "--api", base])
+        assert denied.exit_code == 1
+        assert "HTTP 401" in denied.output
