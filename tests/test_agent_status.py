@@ -1,0 +1,57 @@
+"""``bin-agent status``: the local state of a bin, read beside a running agent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.clock import ManualClock
+from tests.support.bins import bin_config, make_bin
+
+
+def write_config(tmp_path: Path) -> Path:
+    path = tmp_path / "bin.toml"
+    path.write_text(
+        f'[identity]\nbin_id = "bin-001"\n[storage]\npath = "{tmp_path / "bin-001.db"}"\n'
+    )
+    return path
+
+
+def test_status_reports_outbox_fill_and_connection(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    clock = ManualClock()
+    test_bin = make_bin(bin_config(tmp_path), port=1, clock=clock)
+    test_bin.physical.contents_volume_l = 0.3 * test_bin.physical.container_volume_l
+    runtime = test_bin.agent.runtime
+    runtime.step()
+    runtime.set_alarm("tamper", True, "lid forced")
+    clock.advance(90)
+    # The agent is "running" (it holds its lock) while status reads its database.
+    result = CliRunner().invoke(cli, ["status", "--config", str(config_file), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["bin_id"] == "bin-001"
+    assert report["agent_running"] is True
+    assert report["connected"] is False
+    assert report["outbox_depth"] >= 3  # telemetry, health, alarm, all unsent
+    assert report["last_seq"] == report["outbox_depth"]
+    assert report["fill_pct"] == test_bin.agent.runtime.state.fill_pct
+    assert report["active_alarms"] == ["tamper"]
+    text = CliRunner().invoke(cli, ["status", "--config", str(config_file)])
+    assert "outbox" in text.output
+    assert "tamper" in text.output
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
+    stopped = CliRunner().invoke(cli, ["status", "--config", str(config_file)])
+    assert "agent not running" in stopped.output
+
+
+def test_status_without_a_database_is_one_clear_line(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    result = CliRunner().invoke(cli, ["status", "--config", str(config_file)])
+    assert result.exit_code == 1
+    assert "no agent database" in result.output
+    assert "Traceback" not in result.output
