@@ -217,9 +217,9 @@ def config_state(record: BinRecord, now: datetime, grace_s: float) -> str | None
     """Where the bin stands with the configuration the bridge pushed to it last.
 
     None when nothing was pushed; ``applied``, ``rejected`` or ``rolled_back`` as the
-    bin reported that version; ``applied`` too when its birth or health already
-    carries that version (or newer); ``superseded`` when it reported a newer version
-    the bridge did not push; else ``pending`` until ``grace_s`` after the push, then
+    bin reported that version; ``superseded`` when it reported a newer version the
+    bridge did not push; ``applied`` too when its birth or health already carries that
+    version (or newer); else ``pending`` until ``grace_s`` after the push, then
     ``overdue``.
     """
     version = record.desired_version
@@ -227,10 +227,10 @@ def config_state(record: BinRecord, now: datetime, grace_s: float) -> str | None
         return None
     if record.reported_version == version and record.reported_status is not None:
         return record.reported_status
-    if (record.config_version or 0) >= version:
-        return "applied"
     if record.reported_version is not None and record.reported_version > version:
         return "superseded"
+    if (record.config_version or 0) >= version:
+        return "applied"
     pushed = record.desired_at
     if pushed is not None and now - pushed >= timedelta(seconds=grace_s):
         return "overdue"
