@@ -241,7 +241,7 @@ def test_technicians_read_bins_and_deposits(harness: tuple[TestClient, DirectAct
     assert client.get("/v1/deposits", headers=auth("tech")).status_code == 200
 
 
-BAD_INPUT = [
+BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/bins?online=maybe", None, "online"),
     ("GET", "/v1/bins?region=a%2Fb", None, "region"),
     ("GET", "/v1/bins/BAD_ID", None, "bin_id"),
