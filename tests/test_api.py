@@ -510,3 +510,56 @@ def test_through_a_real_server_inside_the_bridge_with_the_cli(
         denied = CliRunner().invoke(cli, ["pickup", "ack", pid, "--api", base])
         assert denied.exit_code == 1
         assert "HTTP 401" in denied.output
+
+
+def test_technicians_send_commands_push_configuration_and_read_tickets(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    sent = client.post(
+        "/v1/bins/bin-001/commands", headers=auth("tech"), json={"name": "ping", "ttl_s": 30}
+    )
+    assert sent.status_code == 201, sent.text
+    row = sent.json()
+    assert (row["status"], row["name"], row["actor"]) == ("pending", "ping", "tech")
+    assert row["expires_at"] == "2026-11-23T09:00:30.000Z"
+    waited = client.get(f"/v1/commands/{row['id']}", params={"wait": 2}, headers=auth("tech"))
+    assert waited.json()["status"] == "pending"
+    assert actions.waited == [(row["id"], 2.0)]
+    assert client.get(f"/v1/commands/{row['id']}", headers=auth("tech")).status_code == 200
+    assert actions.waited == [(row["id"], 2.0)]  # no wait asked, none made
+    assert [c["id"] for c in client.get("/v1/commands", headers=auth("tech")).json()] == [row["id"]]
+    assert client.get("/v1/commands/cmd-nope", headers=auth("tech")).status_code == 404
+    missing = client.post("/v1/bins/bin-404/commands", headers=auth("tech"), json={"name": "ping"})
+    assert missing.status_code == 404
+
+    pushed = client.post(
+        "/v1/config/push",
+        headers=auth("tech"),
+        json={"region": "north", "config": {"intake": {"min_confidence": 0.8}}},
+    )
+    assert pushed.status_code == 201, pushed.text
+    assert [(p["bin_id"], p["version"]) for p in pushed.json()["pushed"]] == [("bin-001", 4)]
+    states = {
+        r["bin_id"]: r["state"]
+        for r in client.get("/v1/config/status", headers=auth("tech")).json()
+    }
+    assert states == {"bin-001": "pending", "bin-002": "none"}
+    assert client.get("/v1/config/status?flagged=true", headers=auth("tech")).json() == []
+    stored = client.get("/v1/config/desired/bin-001", headers=auth("tech")).json()
+    assert (stored["version"], stored["config"], stored["actor"]) == (
+        4,
+        {"intake": {"min_confidence": 0.8}},
+        "tech",
+    )
+    assert client.get("/v1/config/desired/bin-002", headers=auth("tech")).status_code == 404
+    retained = [(p.topic, p.retain) for p in actions.published if p.topic.startswith("bins/")]
+    assert retained == [("bins/v1/bin-001/cmd", False), ("bins/v1/bin-001/config/desired", True)]
+
+    actions.processor.process([Inbound(*msg.alarm("bin-002", 3, "tamper"))])
+    (ticket,) = client.get("/v1/tickets?open=true", headers=auth("tech")).json()
+    assert (ticket["bin_id"], ticket["kind"], ticket["region"]) == ("bin-002", "alarm", "south")
+    one = client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=auth("admin")).json()
+    assert one == ticket
+    assert client.get("/v1/tickets?region=north", headers=auth("tech")).json() == []
+    assert client.get("/v1/tickets/tk-nope", headers=auth("tech")).status_code == 404
