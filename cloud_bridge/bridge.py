@@ -1,11 +1,12 @@
-"""The bridge as one embeddable object: MQTT in, SQLite through one writer, pickups out.
+"""The bridge as one embeddable object: MQTT in, SQLite through one writer, pickups,
+tickets and messages to bins out.
 
 ``Bridge(settings, store=..., clock=...)`` with :meth:`Bridge.start` and
 :meth:`Bridge.stop` is what ``bin-bridge run`` and the fleet simulator run. The paho
 network thread only queues what arrives; a single writer thread takes the queue in
 batches, commits each batch in one transaction, then acknowledges its messages and
-publishes the pickups it decided. Tests wait on :meth:`Bridge.wait_for` instead of
-sleeping.
+publishes the pickups and tickets it decided. Tests wait on :meth:`Bridge.wait_for`
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class BridgeStats:
     ticks: int = 0
     """Policy ticks run (forecasts, escalation)."""
     actions: int = 0
-    """Schedulers' actions carried out."""
+    """Schedulers' and technicians' actions carried out."""
 
     @property
     def processed(self) -> int:
@@ -274,7 +275,7 @@ class Bridge:
         return self.wait_for(lambda stats: stats.processed >= count, timeout)
 
     def wait_published(self, timeout: float) -> bool:
-        """Wait until the broker confirmed every pickup message published so far."""
+        """Wait until the broker confirmed every message published so far."""
         return self.wait_for(lambda stats: stats.unconfirmed == 0, timeout)
 
     # -- work from other threads (the API) ------------------------------------------------
