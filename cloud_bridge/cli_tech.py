@@ -190,12 +190,16 @@ def status(
         with reader(config_file, db) as store:
             records = store.load_bins()
     now = system_clock()
-    rows = [
-        config_row(record, now, settings.tickets.policy(record.region).config_grace_s)
-        for record in records
-        if (region is None or record.region == region)
-        and (bin_id is None or record.bin_id == bin_id)
-    ]
+    graces: dict[str, float] = {}
+    rows = []
+    for record in records:
+        if (region is not None and record.region != region) or (
+            bin_id is not None and record.bin_id != bin_id
+        ):
+            continue
+        if record.region not in graces:
+            graces[record.region] = settings.tickets.policy(record.region).config_grace_s
+        rows.append(config_row(record, now, graces[record.region]))
     if flagged:
         rows = [row for row in rows if row["state"] in FLAGGED_CONFIG_STATES]
     if as_json:

@@ -432,3 +432,33 @@ def test_pushed_configurations_round_trip_newest_first(store: Store) -> None:
     assert store.get_desired("bin-002") is None
     with pytest.raises(sqlite3.IntegrityError), store.transaction():
         store.save_desired(DesiredConfig("bin-001", 5, {}, T0, "tech"))
+
+
+def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, sql in MIGRATIONS[:7]:
+        for statement in sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+    db.execute(
+        "INSERT INTO bins (bin_id, region, online, last_seq, stored_seq, telemetry_seq, "
+        "emptied_seq, alarms, faults, health_seq, config_seq) "
+        "VALUES ('bin-001', 'north', 1, 5, 5, 0, 0, '{\"fire\": [true, 3]}', '{}', 0, 0)"
+    )
+    db.execute("INSERT INTO outbox (topic, payload) VALUES ('fleet/v1/pickups/north', x'7b7d')")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.migrations()[-1] == "008_technicians"
+        (record,) = store.load_bins()
+        assert record.alarms == {"fire": Flag(True, 3, None)}
+        assert (record.health, record.offline_since, record.desired_version) == (None, None, None)
+        (publication,) = store.pending_publications()
+        assert not publication.retain
+        assert store.list_tickets() == []
+    finally:
+        store.close()
