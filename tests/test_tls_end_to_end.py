@@ -126,13 +126,11 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
         reader = SQLiteStore(tmp_path / "bridge.db", readonly=True)
         try:
             answered = reader.get_command(sent.command_id)
-            record = reader.get_bin("bin-001")
         finally:
             reader.close()
         assert answered is not None
         assert answered.status == "ok"
-        assert record is not None
-        assert record.reported_status == "applied"
+        assert _bin(tmp_path).reported_status == "applied"
         assert test_bin.agent.runtime.config.intake.min_confidence == 0.8
     finally:
         test_bin.agent.stop()
