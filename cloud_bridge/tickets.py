@@ -35,6 +35,13 @@ from protocol import encode, tickets_topic
 
 logger = logging.getLogger(__name__)
 
+MAX_DETAIL_CHARS = 2000
+"""A ticket's ``detail`` is clipped to this (it quotes the bins' own details)."""
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 3] + "..."
+
 
 def ticket_id_for(bin_id: str, kind: str, occurrence: int, opened_at: datetime) -> str:
     """A ticket's id: new for every occurrence of a kind on a bin."""
@@ -117,7 +124,7 @@ class TicketService:
                 if (finding.severity, list(finding.causes)) != (ticket.severity, ticket.causes):
                     ticket.severity = finding.severity
                     ticket.causes = list(finding.causes)
-                    ticket.detail = finding.detail
+                    ticket.detail = _clip(finding.detail)
                     logger.info(
                         "ticket %s (%s, bin %s) updated: %s",
                         ticket.ticket_id,
@@ -150,7 +157,7 @@ class TicketService:
             kind=finding.kind,
             severity=finding.severity,
             status="open",
-            detail=finding.detail,
+            detail=_clip(finding.detail),
             causes=list(finding.causes),
             opened_at=now,
             ts=now,

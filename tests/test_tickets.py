@@ -197,6 +197,15 @@ def test_two_sensor_faults_are_one_ticket_updated_in_place(
     assert len(store.list_tickets(open_only=True)) == 2  # camera + the new sensor ticket
 
 
+def test_a_long_detail_is_clipped(store: SQLiteStore, clock: FakeNow) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    (opened,) = feed(p, msg.fault("bin-001", 2, "door", "stuck", detail="x" * 5000))
+    assert opened.detail is not None
+    assert len(opened.detail) == 2000
+    assert opened.detail.endswith("...")
+
+
 def test_a_fault_raised_and_cleared_in_one_batch_opens_nothing(
     store: SQLiteStore, clock: FakeNow
 ) -> None:
