@@ -24,7 +24,7 @@ from agent.bin_state import STATE_KEY, BinState
 from agent.clock import Clock
 from agent.devices import BinHardware, DeviceError
 from agent.fault_monitor import FaultMonitor
-from agent.intake import Decision, DepositClassifier, IntakeMachine
+from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
 from agent.localdb import LocalDb
 from agent.messages import MODELS_BY_EVENT, MessageFactory
 from agent.outbox import Outbox
@@ -102,6 +102,8 @@ class AgentRuntime:
         self._step_lock = threading.RLock()
         self._telemetry_after_fill = False
         self._reported_fill: float | None = None
+        self._rejected_on_tray = False
+        """A rejected item may still lie on the tray (until the door opens again)."""
         device_faults: dict[tuple[str, str], str | None] = {}
         for key, detail in self.state.active_faults.items():
             component, _, code = key.partition("/")
@@ -127,6 +129,7 @@ class AgentRuntime:
 
     def record_deposit(self, decision: Decision) -> None:
         """Store the deposit event; count accepted items; re-measure the fill soon."""
+        self._rejected_on_tray = not decision.accepted
         if decision.accepted:
             self.state.deposits_since_empty += 1
             self.state.contents_g += decision.weight_g
@@ -210,9 +213,27 @@ class AgentRuntime:
                 config_version=self.config.config_version,
                 model_version=self.model_version,
                 sensors=self.sensor_health(),
+                tray_idle_g=self.tray_idle_g(),
             ),
             droppable=True,
         )
+
+    def tray_idle_g(self) -> float | None:
+        """The tray's weight while it is known empty (its drift from zero), else None.
+
+        Read only between deposits with the door closed, never after a rejected item
+        that may still lie there (until the door opens again), and never while the
+        flap is jammed with an item on the tray. A scale failure gives None.
+        """
+        intake = self.intake
+        if intake is None or intake.phase is not Phase.IDLE or self._rejected_on_tray:
+            return None
+        try:
+            if self.hardware.door.is_open():
+                return None
+            return round(self.hardware.scale.read_g(), 1)
+        except DeviceError:
+            return None
 
     # -- alarms and faults --------------------------------------------------------------
 
@@ -358,6 +379,8 @@ class AgentRuntime:
             is_open = self.hardware.door.is_open()
         except DeviceError:
             return
+        if is_open:
+            self._rejected_on_tray = False  # the consumer can take the item back
         if not is_open:
             self._door_opened_at = None
             self.set_alarm("door_stuck", False)

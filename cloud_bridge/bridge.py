@@ -1,11 +1,12 @@
-"""The bridge as one embeddable object: MQTT in, SQLite through one writer, pickups out.
+"""The bridge as one embeddable object: MQTT in, SQLite through one writer, pickups,
+tickets and messages to bins out.
 
 ``Bridge(settings, store=..., clock=...)`` with :meth:`Bridge.start` and
 :meth:`Bridge.stop` is what ``bin-bridge run`` and the fleet simulator run. The paho
 network thread only queues what arrives; a single writer thread takes the queue in
 batches, commits each batch in one transaction, then acknowledges its messages and
-publishes the pickups it decided. Tests wait on :meth:`Bridge.wait_for` instead of
-sleeping.
+publishes the pickups and tickets it decided. Tests wait on :meth:`Bridge.wait_for`
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import queue
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,13 +29,16 @@ from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.ingest import MqttLink
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.processor import BatchOutcome, Inbound, Processor
-from cloud_bridge.records import Publication
+from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.store import Store
 from cloud_bridge.webhooks import WebhookWorker
 
 _T = TypeVar("_T")
+
+SETTLED_MEMORY = 10_000
+"""How many recently settled command ids :meth:`Bridge.wait_command` remembers."""
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ class BridgeStats:
     ticks: int = 0
     """Policy ticks run (forecasts, escalation)."""
     actions: int = 0
-    """Schedulers' actions carried out."""
+    """Schedulers' and technicians' actions carried out."""
 
     @property
     def processed(self) -> int:
@@ -132,6 +137,7 @@ class Bridge:
         self._next_tick: datetime | None = None
         self._ticks = 0
         self._actions = 0
+        self._settled: OrderedDict[str, None] = OrderedDict()
         self.error: BaseException | None = None
         """Set if the writer thread died; the bridge then no longer stores anything."""
         self.webhooks: WebhookWorker | None = None
@@ -269,7 +275,7 @@ class Bridge:
         return self.wait_for(lambda stats: stats.processed >= count, timeout)
 
     def wait_published(self, timeout: float) -> bool:
-        """Wait until the broker confirmed every pickup message published so far."""
+        """Wait until the broker confirmed every message published so far."""
         return self.wait_for(lambda stats: stats.unconfirmed == 0, timeout)
 
     # -- work from other threads (the API) ------------------------------------------------
@@ -291,16 +297,7 @@ class Bridge:
 
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         """Carry out a scheduler's action on the pickups; publish what it changed."""
-
-        def run() -> _T:
-            result, outcome = self._processor.act(action)
-            self._after(outcome)
-            with self._changed:
-                self._actions += 1
-                self._changed.notify_all()
-            return result
-
-        return self.call(run)
+        return self._act(lambda: action(self._processor.pickups))
 
     def retry_delivery(self, delivery_id: int) -> bool:
         """Make a dead-lettered webhook delivery pending again; False if it is not dead."""
@@ -311,6 +308,50 @@ class Bridge:
             if done and self.webhooks is not None:
                 self.webhooks.wake()
             return done
+
+        return self.call(run)
+
+    def send_command(
+        self,
+        bin_id: str,
+        name: str,
+        args: dict[str, Any],
+        ttl_s: float | None,
+        actor: str,
+    ) -> CommandRecord:
+        """Send a technician's command to a bin (stored and queued, then published)."""
+        return self._act(lambda: self._processor.send_command(bin_id, name, args, ttl_s, actor))
+
+    def push_config(
+        self,
+        config: dict[str, Any],
+        *,
+        bin_id: str | None = None,
+        region: str | None = None,
+        actor: str,
+    ) -> list[DesiredConfig]:
+        """Push a configuration overlay to one bin or every bin of a region (retained)."""
+        return self._act(
+            lambda: self._processor.push_config(config, bin_id=bin_id, region=region, actor=actor)
+        )
+
+    def wait_command(self, command_id: str, timeout: float) -> bool:
+        """Wait until the command was answered or timed out (or ``timeout``); True if so.
+
+        Only settlements since the bridge started count; read the command from the
+        store first, and wait only while it is pending there.
+        """
+        with self._changed:
+            return self._changed.wait_for(lambda: command_id in self._settled, timeout)
+
+    def _act(self, fn: Callable[[], _T]) -> _T:
+        def run() -> _T:
+            result, outcome = self._processor.run(fn)
+            self._after(outcome)
+            with self._changed:
+                self._actions += 1
+                self._changed.notify_all()
+            return result
 
         return self.call(run)
 
@@ -429,10 +470,19 @@ class Bridge:
             self._changed.notify_all()
 
     def _after(self, outcome: BatchOutcome) -> None:
-        """Publish what a committed batch, tick or action decided; wake the webhooks."""
+        """Publish what a committed batch, tick or action decided; wake the webhooks and
+        whoever waits for a command it settled."""
         self._publish(outcome.publications)
         if outcome.webhooks and self.webhooks is not None:
             self.webhooks.wake()
+        if outcome.settled:
+            with self._changed:
+                for command_id in outcome.settled:
+                    self._settled[command_id] = None
+                    self._settled.move_to_end(command_id)
+                while len(self._settled) > SETTLED_MEMORY:
+                    self._settled.popitem(last=False)
+                self._changed.notify_all()
 
     def _handle(self, inbound: Sequence[Inbound]) -> None:
         outcome = self._commit(inbound)
@@ -509,11 +559,14 @@ class Bridge:
                 total.rejected[reason] = total.rejected.get(reason, 0) + count
             total.publications.extend(outcome.publications)
             total.webhooks += outcome.webhooks
+            total.settled.extend(outcome.settled)
         return total
 
     def _publish(self, publications: Sequence[Publication]) -> None:
         for publication in publications:
-            mid = self._link.publish(publication.topic, publication.payload)
+            mid = self._link.publish(
+                publication.topic, publication.payload, retain=publication.retain
+            )
             self._unconfirmed[mid] = publication.id
 
     def _confirm(self, mids: Sequence[int]) -> None:

@@ -29,6 +29,7 @@ from cloud_bridge.cli_support import (
     print_json,
     reader,
 )
+from cloud_bridge.cli_tech import register as register_technicians
 from cloud_bridge.security_cli import broker_config, pki_group
 from cloud_bridge.views import (
     bin_row,
@@ -54,7 +55,7 @@ the GIL; with the default it then waits up to 5 ms behind the busy writer thread
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="revloop", prog_name="bin-bridge")
 def cli() -> None:
-    """The Revloop cloud bridge: bins' MQTT messages in, fleet state and pickups out."""
+    """The Revloop cloud bridge: bins' MQTT messages in; fleet state, pickups and tickets out."""
 
 
 @cli.command("run")
@@ -192,6 +193,7 @@ def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
 cli.add_command(pki_group)
 cli.add_command(broker_config)
 register(cli)
+register_technicians(cli)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from cloud_bridge.cli_support import (
+    api_option,
     bridge_settings,
     config_option,
     db_option,
@@ -24,8 +25,9 @@ from cloud_bridge.cli_support import (
     json_option,
     print_json,
     reader,
+    token_option,
 )
-from cloud_bridge.client import TOKEN_ENV, URL_ENV, ApiClient
+from cloud_bridge.client import ApiClient
 from cloud_bridge.clock import system_clock
 from cloud_bridge.exports import deposits_csv, parse_when, pickups_csv
 from cloud_bridge.routes import plan_routes, routes_table, stops_for_region
@@ -59,15 +61,6 @@ def _range(since: str | None, until: str | None) -> tuple[datetime | None, datet
 
 _from = click.option("--from", "since", help="From: YYYY-MM-DD (UTC) or an RFC 3339 time.")
 _to = click.option("--to", "until", help="To (exclusive; a date includes that whole day).")
-_api_option = click.option(
-    "--api", "api_url", help=f"Base URL of the bridge's API (default ${URL_ENV})."
-)
-_token_option = click.option(
-    "--token-env",
-    default=TOKEN_ENV,
-    show_default=True,
-    help="Environment variable holding the API token (never give the token itself).",
-)
 
 
 @click.command("forecast")
@@ -253,8 +246,8 @@ def webhooks(
 
 @webhooks.command("retry")
 @click.argument("delivery_id", type=click.IntRange(min=1))
-@_api_option
-@_token_option
+@api_option
+@token_option
 def retry(delivery_id: int, api_url: str | None, token_env: str) -> None:
     """Retry dead letter DELIVERY_ID through the bridge's API."""
     with domain_errors():
@@ -292,8 +285,8 @@ def _act(api_url: str | None, token_env: str, as_json: bool, call: Any) -> None:
 
 @pickup.command("ack")
 @click.argument("pickup_id")
-@_api_option
-@_token_option
+@api_option
+@token_option
 @json_option
 def ack(pickup_id: str, api_url: str | None, token_env: str, as_json: bool) -> None:
     """Acknowledge PICKUP_ID."""
@@ -304,8 +297,8 @@ def ack(pickup_id: str, api_url: str | None, token_env: str, as_json: bool) -> N
 @click.argument("pickup_id")
 @click.option("--at", "when", required=True, help="Planned collection time (RFC 3339).")
 @click.option("--note", help="A note for the log.")
-@_api_option
-@_token_option
+@api_option
+@token_option
 @json_option
 def schedule(
     pickup_id: str,
@@ -326,8 +319,8 @@ def schedule(
 @pickup.command("cancel")
 @click.argument("pickup_id")
 @click.option("--reason", required=True, help="Why the pickup is cancelled.")
-@_api_option
-@_token_option
+@api_option
+@token_option
 @json_option
 def cancel(pickup_id: str, reason: str, api_url: str | None, token_env: str, as_json: bool) -> None:
     """Cancel PICKUP_ID."""

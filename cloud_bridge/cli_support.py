@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from cloud_bridge.client import TOKEN_ENV, URL_ENV
 from cloud_bridge.errors import BridgeError
 from cloud_bridge.settings import BridgeSettings, load_settings, parse_broker_url
 from cloud_bridge.sqlite_store import SQLiteStore
@@ -25,6 +26,15 @@ db_option = click.option(
     "--db", type=click.Path(path_type=Path), help="SQLite database (overrides store.path)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+api_option = click.option(
+    "--api", "api_url", help=f"Base URL of the bridge's API (default ${URL_ENV})."
+)
+token_option = click.option(
+    "--token-env",
+    default=TOKEN_ENV,
+    show_default=True,
+    help="Environment variable holding the API token (never give the token itself).",
+)
 
 
 def fail(message: str) -> NoReturn:

@@ -42,7 +42,10 @@ class ApiClient:
             raise ApiClientError(f"give --api URL or set {URL_ENV} (e.g. http://127.0.0.1:8080)")
         token = os.environ.get(token_env)
         if not token:
-            raise ApiClientError(f"set {token_env} to an API token of a scheduler or admin")
+            raise ApiClientError(
+                f"set {token_env} to an API token whose role may do this "
+                "(scheduler or technician, or admin)"
+            )
         return cls(url, token)
 
     def close(self) -> None:
@@ -54,9 +57,14 @@ class ApiClient:
             response = self._http.post(path, json=body)
         except httpx.HTTPError as err:
             raise ApiClientError(f"cannot reach the API at {self._http.base_url}: {err}") from None
-        if response.status_code >= 400:
-            raise ApiClientError(f"HTTP {response.status_code}: {_detail(response)}")
-        return response.json()
+        return _answer(response)
+
+    def _get(self, path: str, params: dict[str, Any], timeout: float) -> Any:
+        try:
+            response = self._http.get(path, params=params, timeout=timeout)
+        except httpx.HTTPError as err:
+            raise ApiClientError(f"cannot reach the API at {self._http.base_url}: {err}") from None
+        return _answer(response)
 
     def acknowledge(self, pickup_id: str) -> dict[str, Any]:
         """Acknowledge a pickup; return the updated pickup."""
@@ -80,6 +88,42 @@ class ApiClient:
         """Retry a dead-lettered webhook delivery."""
         result: dict[str, Any] = self._post(f"/v1/webhooks/deliveries/{delivery_id}/retry")
         return result
+
+    def send_command(
+        self, bin_id: str, name: str, args: dict[str, Any], ttl_s: float | None
+    ) -> dict[str, Any]:
+        """Send a command to a bin; return it as stored (status ``pending``)."""
+        body: dict[str, Any] = {"name": name, "args": args}
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        result: dict[str, Any] = self._post(f"/v1/bins/{bin_id}/commands", body)
+        return result
+
+    def get_command(self, command_id: str, wait: float = 0.0) -> dict[str, Any]:
+        """A command and its answer, waiting up to ``wait`` s (at most 30) while it is pending."""
+        wait = max(0.0, min(wait, 30.0))
+        result: dict[str, Any] = self._get(
+            f"/v1/commands/{command_id}", {"wait": round(wait, 3)}, timeout=wait + 30.0
+        )
+        return result
+
+    def push_config(
+        self, config: dict[str, Any], *, bin_id: str | None, region: str | None
+    ) -> dict[str, Any]:
+        """Push a configuration overlay to one bin or a region; return what was pushed."""
+        body: dict[str, Any] = {"config": config}
+        if bin_id is not None:
+            body["bin_id"] = bin_id
+        if region is not None:
+            body["region"] = region
+        result: dict[str, Any] = self._post("/v1/config/push", body)
+        return result
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise ApiClientError(f"HTTP {response.status_code}: {_detail(response)}")
+    return response.json()
 
 
 def _detail(response: httpx.Response) -> str:

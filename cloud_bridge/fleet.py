@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from cloud_bridge.records import BinRecord, Flag
+from cloud_bridge.records import BinRecord, Flag, HealthSnapshot
 from protocol import (
     AlarmEvent,
     ConfigReported,
@@ -99,6 +99,10 @@ class Fleet:
                     )
                 return False
         record.bd_seq = state.bd_seq
+        if state.online:
+            record.offline_since = None
+        elif record.online or record.offline_since is None:
+            record.offline_since = now
         record.online = state.online
         record.state_reason = state.reason
         record.region = state.region
@@ -143,7 +147,7 @@ class Fleet:
         flag = record.alarms.get(event.kind)
         if flag is not None and event.seq <= flag.seq:
             return False
-        record.alarms[event.kind] = Flag(event.active, event.seq)
+        record.alarms[event.kind] = Flag(event.active, event.seq, event.detail)
         return True
 
     @staticmethod
@@ -153,25 +157,47 @@ class Fleet:
         flag = record.faults.get(key)
         if flag is not None and event.seq <= flag.seq:
             return False
-        record.faults[key] = Flag(event.active, event.seq)
+        record.faults[key] = Flag(event.active, event.seq, event.detail)
         return True
 
     @staticmethod
     def apply_health(record: BinRecord, health: Health) -> bool:
-        """Take versions from the newest health report."""
+        """Take versions and the figures tickets watch from the newest health report.
+
+        The bridge's counters on those figures (drift, backlog) carry over; the ticket
+        service moves them on.
+        """
         if health.seq <= record.health_seq:
             return False
         record.health_seq = health.seq
         record.agent_version = health.agent_version
         record.config_version = health.config_version
+        previous = record.health
+        snapshot = HealthSnapshot(
+            disk_free_mb=health.disk_free_mb,
+            outbox_depth=health.outbox_depth,
+            outbox_oldest_s=health.outbox_oldest_s,
+            sensors=dict(health.sensors),
+            tray_idle_g=health.tray_idle_g,
+        )
+        if previous is not None:
+            snapshot.drift_over = previous.drift_over
+            snapshot.drift_within = previous.drift_within
+            snapshot.drifting = previous.drifting
+            snapshot.backlog_since = previous.backlog_since
+        record.health = snapshot
         return True
 
     @staticmethod
-    def apply_config_reported(record: BinRecord, report: ConfigReported) -> bool:
-        """An applied configuration version becomes the bin's current one."""
+    def apply_config_reported(record: BinRecord, report: ConfigReported, now: datetime) -> bool:
+        """Remember the bin's newest report; an applied version becomes its current one."""
         if report.seq <= record.config_seq:
             return False
         record.config_seq = report.seq
+        record.reported_version = report.version
+        record.reported_status = report.status
+        record.reported_error = report.error
+        record.reported_at = now
         if report.status == "applied":
             record.config_version = report.version
         return True

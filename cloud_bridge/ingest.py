@@ -116,9 +116,9 @@ class MqttLink:
             if item.generation == self._generation:
                 self._client.ack(item.mid, item.qos)
 
-    def publish(self, topic: str, payload: bytes) -> int:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
         """Publish with QoS 1; return the packet id whose acknowledgement confirms it."""
-        info = self._client.publish(topic, payload, qos=1)
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
         return int(info.mid)
 
     # -- paho callbacks (network thread: never block) -------------------------------------

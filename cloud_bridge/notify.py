@@ -3,8 +3,9 @@
 Both queues are written in the caller's transaction (the batch, tick or action that
 decided the message), so a message that was decided is never lost between the
 database and its receivers. After the commit the bridge publishes the MQTT outbox and
-wakes the webhook worker. Generic over what it carries: pickups today, tickets later
-(``kind`` names the message type, ``key`` its id).
+wakes the webhook worker. Generic over what it carries: pickups and tickets (``kind``
+names the message type, ``key`` its id). Messages to bins (commands, desired
+configurations) take the MQTT outbox only (:meth:`Notifier.publish`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class Notifier:
             if endpoint.wants(kind, region):
                 self._store.queue_delivery(endpoint.name, kind, key, payload, now)
                 self._webhooks += 1
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Queue ``payload`` for MQTT only (a message to a bin), retained if ``retain``."""
+        publication_id = self._store.queue_publication(topic, payload, retain=retain)
+        self._queued.append(
+            Publication(id=publication_id, topic=topic, payload=payload, retain=retain)
+        )
 
     def take(self) -> tuple[list[Publication], int]:
         """MQTT publications and the number of webhook deliveries queued since the last call."""

@@ -3,7 +3,9 @@
 The processor is the whole ingest path except the network: it validates each
 message, rejects bad ones with a counted, logged reason, stores good ones once per
 ``(bin_id, seq)``, moves each bin's state and presence forward and lets the pickup
-service react. Nothing here knows about MQTT, so the tests drive it directly.
+service react; then the ticket service re-evaluates the bins whose condition moved,
+and command results are correlated with the commands the bridge sent. Nothing here
+knows about MQTT, so the tests drive it directly.
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock
+from cloud_bridge.commands import CommandService
+from cloud_bridge.config_push import ConfigService
 from cloud_bridge.fleet import Fleet
 from cloud_bridge.forecasting import ForecastService
 from cloud_bridge.notify import Notifier
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.ratelimit import RateLimitedLog
-from cloud_bridge.records import Publication
+from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.store import Store, StoredMessage
+from cloud_bridge.tickets import TicketService
 from protocol import (
     AlarmEvent,
     BinMessage,
+    CommandResult,
     ConfigReported,
     DepositEvent,
     EmptiedEvent,
@@ -74,6 +80,8 @@ class BatchOutcome:
     publications: list[Publication] = field(default_factory=list)
     webhooks: int = 0
     """Webhook deliveries queued by the batch (the worker is woken for them)."""
+    settled: list[str] = field(default_factory=list)
+    """Commands the batch settled (answered or timed out): callers waiting are woken."""
 
 
 @dataclass(slots=True)
@@ -106,6 +114,13 @@ class Processor:
             settings, store, clock, self.fleet, self.notifier, self.forecasts
         )
         self.pickups.load(store.list_pickups(open_only=True))
+        self.tickets = TicketService(settings, store, clock, self.fleet, self.notifier)
+        self.tickets.load(store.list_tickets(open_only=True))
+        self.commands = CommandService(settings, store, clock, self.fleet, self.notifier)
+        self.commands.load(store.list_commands(status="pending"))
+        self.configs = ConfigService(settings, store, clock, self.fleet, self.notifier)
+        self._touched: set[str] = set()
+        self._settled: list[str] = []
         self._reject_log = RateLimitedLog(
             logger, settings.ingest.rejection_logs_per_minute, monotonic=monotonic
         )
@@ -116,6 +131,10 @@ class Processor:
         self.notifier.discard()
         self.forecasts.load(self.fleet.all())
         self.pickups.load(self._store.list_pickups(open_only=True))
+        self.tickets.load(self._store.list_tickets(open_only=True))
+        self.commands.load(self._store.list_commands(status="pending"))
+        self._touched.clear()
+        self._settled.clear()
 
     def process(
         self, batch: Sequence[Inbound], *, overload: tuple[int, str] | None = None
@@ -134,6 +153,8 @@ class Processor:
             )
         telemetry: list[tuple[Telemetry, datetime]] = []
         new: list[StoredMessage] = []
+        self._touched.clear()
+        self._settled.clear()
         with self._store.transaction():
             for item in batch:
                 try:
@@ -155,31 +176,44 @@ class Processor:
                 self._store.add_messages(new)
             if telemetry:
                 self._store.add_telemetry(telemetry)
+            for bin_id in sorted(self._touched):
+                touched = self.fleet.get(bin_id)
+                if touched is not None:
+                    self.tickets.evaluate(touched, now)
             self._store.save_bins(self.fleet.take_dirty())
             for reason, entry in rejections.items():
                 self._store.count_rejections(reason, entry.count, entry.topic, entry.detail, now)
         outcome.rejected = {reason: entry.count for reason, entry in rejections.items()}
         outcome.publications, outcome.webhooks = self.notifier.take()
+        outcome.settled = list(self._settled)
         return outcome
 
     def tick(self) -> BatchOutcome:
-        """Time-based policy in one transaction: forecasts, escalation, priorities."""
+        """Time-based policy in one transaction: forecasts, escalation, priorities,
+        command timeouts and the tickets that time opens (offline grace and the like)."""
         with self._store.transaction():
             self.pickups.tick()
+            settled = self.commands.tick()
+            self.tickets.tick()
             self._store.save_bins(self.fleet.take_dirty())
         outcome = BatchOutcome()
         outcome.publications, outcome.webhooks = self.notifier.take()
+        outcome.settled = settled
         return outcome
 
     def act(self, action: Callable[[PickupService], _T]) -> tuple[_T, BatchOutcome]:
-        """Run a scheduler's action on the pickups in one transaction.
+        """Run a scheduler's action on the pickups in one transaction."""
+        return self.run(lambda: action(self.pickups))
+
+    def run(self, action: Callable[[], _T]) -> tuple[_T, BatchOutcome]:
+        """Run an action (a scheduler's, a technician's) in one transaction.
 
         The action's error (not found, conflict, invalid) rolls everything back and is
         raised to the caller after the in-memory state was read back from the store.
         """
         try:
             with self._store.transaction():
-                result = action(self.pickups)
+                result = action()
                 self._store.save_bins(self.fleet.take_dirty())
         except BaseException:
             self.reload()
@@ -187,6 +221,29 @@ class Processor:
         outcome = BatchOutcome()
         outcome.publications, outcome.webhooks = self.notifier.take()
         return result, outcome
+
+    def send_command(
+        self, bin_id: str, name: str, args: dict[str, Any], ttl_s: float | None, actor: str
+    ) -> CommandRecord:
+        """A technician's command (call inside :meth:`run`)."""
+        return self.commands.send(bin_id, name, args, ttl_s, actor)
+
+    def push_config(
+        self,
+        config: dict[str, Any],
+        *,
+        bin_id: str | None,
+        region: str | None,
+        actor: str,
+    ) -> list[DesiredConfig]:
+        """A technician's configuration push (call inside :meth:`run`); a ticket about an
+        older version that the new one supersedes resolves at once."""
+        pushed = self.configs.push(config, bin_id=bin_id, region=region, actor=actor)
+        for desired in pushed:
+            record = self.fleet.get(desired.bin_id)
+            if record is not None:
+                self.tickets.evaluate(record)
+        return pushed
 
     def reject_internal(self, item: Inbound, error: BaseException) -> None:
         """Count, in its own transaction, a message the bridge could not handle."""
@@ -226,6 +283,8 @@ class Processor:
             record = self.fleet.heard(message, now)
             applied = self.fleet.apply_state(record, message, now)
             self._store.log_state(message, now, applied)
+            if applied:
+                self._touched.add(record.bin_id)
             return True
         kind = item.topic[len(self._prefix) + len(message.bin_id) + 2 :]
         stored = StoredMessage(
@@ -261,12 +320,21 @@ class Processor:
         elif isinstance(message, AlarmEvent):
             if self.fleet.apply_alarm(record, message):
                 self.pickups.on_alarm(record, message)
+                self._touched.add(record.bin_id)
         elif isinstance(message, FaultEvent):
-            self.fleet.apply_fault(record, message)
+            if self.fleet.apply_fault(record, message):
+                self._touched.add(record.bin_id)
         elif isinstance(message, Health):
-            self.fleet.apply_health(record, message)
+            if self.fleet.apply_health(record, message):
+                self.tickets.on_health(record, now)
+                self._touched.add(record.bin_id)
         elif isinstance(message, ConfigReported):
-            self.fleet.apply_config_reported(record, message)
+            if self.fleet.apply_config_reported(record, message, now):
+                self._touched.add(record.bin_id)
+        elif isinstance(message, CommandResult):
+            settled = self.commands.on_result(message, now)
+            if settled is not None:
+                self._settled.append(settled)
         return True
 
 

@@ -9,18 +9,81 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from protocol import Location, ManifestEntry, Pickup, PickupPriority, PickupReason, PickupStatus
+from protocol import (
+    Location,
+    ManifestEntry,
+    Pickup,
+    PickupPriority,
+    PickupReason,
+    PickupStatus,
+    Ticket,
+    TicketSeverity,
+    TicketStatus,
+)
 
 OPEN_STATUSES: frozenset[str] = frozenset({"requested", "scheduled", "escalated"})
 
 
 @dataclass(slots=True)
 class Flag:
-    """An alarm or fault as last reported: whether it is active and by which ``seq``."""
+    """An alarm or fault as last reported: whether it is active, by which ``seq``, and
+    the bin's own words about it."""
 
     active: bool
     seq: int
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class HealthSnapshot:
+    """What the newest health report said that tickets are raised on, and the
+    bridge's counters that give those findings their hysteresis."""
+
+    disk_free_mb: float
+    outbox_depth: int
+    outbox_oldest_s: float
+    sensors: dict[str, str] = field(default_factory=dict)
+    tray_idle_g: float | None = None
+    drift_over: int = 0
+    """Health reports in a row whose ``tray_idle_g`` was beyond the drift bound."""
+    drift_within: int = 0
+    """Health reports in a row whose ``tray_idle_g`` was within the bound."""
+    drifting: bool = False
+    """Calibration drift stands (set after enough reports over, cleared after as many within)."""
+    backlog_since: datetime | None = None
+    """Bridge time of the first report of the current run showing an outbox backlog."""
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-able form (for the store and the views)."""
+        return {
+            "disk_free_mb": self.disk_free_mb,
+            "outbox_depth": self.outbox_depth,
+            "outbox_oldest_s": self.outbox_oldest_s,
+            "sensors": dict(self.sensors),
+            "tray_idle_g": self.tray_idle_g,
+            "drift_over": self.drift_over,
+            "drift_within": self.drift_within,
+            "drifting": self.drifting,
+            "backlog_since": None if self.backlog_since is None else self.backlog_since.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HealthSnapshot:
+        """Read back what :meth:`as_json` wrote."""
+        since = data.get("backlog_since")
+        return cls(
+            disk_free_mb=float(data["disk_free_mb"]),
+            outbox_depth=int(data["outbox_depth"]),
+            outbox_oldest_s=float(data["outbox_oldest_s"]),
+            sensors=dict(data.get("sensors") or {}),
+            tray_idle_g=data.get("tray_idle_g"),
+            drift_over=int(data.get("drift_over", 0)),
+            drift_within=int(data.get("drift_within", 0)),
+            drifting=bool(data.get("drifting", False)),
+            backlog_since=None if since is None else datetime.fromisoformat(since),
+        )
 
 
 @dataclass(slots=True)
@@ -61,6 +124,21 @@ class BinRecord:
     config_seq: int = 0
     pickup_hold: bool = False
     """A scheduler cancelled the last pickup: no automatic request until the next emptying."""
+    offline_since: datetime | None = None
+    """Bridge time of the death that made the bin offline (None while it is online)."""
+    health: HealthSnapshot | None = None
+    """The newest health report's figures for tickets (None before the first)."""
+    desired_version: int | None = None
+    """The newest configuration version the bridge pushed to the bin."""
+    desired_at: datetime | None = None
+    """When the bridge pushed it (bridge time)."""
+    reported_version: int | None = None
+    """The version of the bin's newest ``config/reported``."""
+    reported_status: str | None = None
+    """``applied``, ``rejected`` or ``rolled_back``."""
+    reported_error: str | None = None
+    reported_at: datetime | None = None
+    """When the bridge received that report (bridge time)."""
 
     @property
     def registered(self) -> bool:
@@ -145,6 +223,79 @@ class PickupRecord:
         )
 
 
+@dataclass(slots=True)
+class TicketRecord:
+    """One maintenance ticket: open while its cause stands, resolved once for good."""
+
+    ticket_id: str
+    bin_id: str
+    region: str
+    kind: str
+    severity: TicketSeverity
+    status: TicketStatus
+    detail: str
+    causes: list[str]
+    opened_at: datetime
+    ts: datetime
+    resolved_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether the cause still stands."""
+        return self.status == "open"
+
+    def message(self) -> Ticket:
+        """The wire message technicians receive."""
+        return Ticket(
+            ticket_id=self.ticket_id,
+            bin_id=self.bin_id,
+            status=self.status,
+            severity=self.severity,
+            kind=self.kind,
+            detail=self.detail,
+            opened_at=self.opened_at,
+            ts=self.ts,
+            region=self.region,
+            resolved_at=self.resolved_at,
+            causes=list(self.causes),
+        )
+
+
+COMMAND_STATUSES: tuple[str, ...] = ("pending", "ok", "failed", "timed_out")
+"""``pending`` until the bin answers (``ok`` / ``failed``) or the answer is overdue."""
+
+
+@dataclass(slots=True)
+class CommandRecord:
+    """A remote command the bridge sent, and the bin's answer when it came."""
+
+    command_id: str
+    bin_id: str
+    name: str
+    args: dict[str, Any]
+    issued_at: datetime
+    expires_at: datetime
+    actor: str
+    status: str = "pending"
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    answered_at: datetime | None = None
+    """Bridge time the answer arrived."""
+    timed_out_at: datetime | None = None
+    """Bridge time the command was given up on (an answer may still arrive later)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredConfig:
+    """One configuration version pushed to one bin."""
+
+    bin_id: str
+    version: int
+    config: dict[str, Any]
+    issued_at: datetime
+    actor: str
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """A message waiting in the outbox until the broker acknowledges it."""
@@ -152,6 +303,7 @@ class Publication:
     id: int
     topic: str
     payload: bytes
+    retain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +339,7 @@ class DepositRow:
 class Delivery:
     """One message for one webhook endpoint, until it is delivered or dead-lettered.
 
-    Generic over what it carries: ``kind`` (``pickup``, later ``ticket``) and ``key``
+    Generic over what it carries: ``kind`` (``pickup`` or ``ticket``) and ``key``
     (the pickup or ticket id) say what the body is.
     """
 

@@ -24,6 +24,10 @@ _ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _BIN_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 
+MessageKind = Literal["pickup", "ticket"]
+MESSAGE_KINDS: tuple[MessageKind, ...] = ("pickup", "ticket")
+"""What fleet messages a webhook endpoint may receive."""
+
 Role = Literal["scheduler", "technician", "admin"]
 ROLES: tuple[Role, ...] = ("scheduler", "technician", "admin")
 
@@ -92,9 +96,10 @@ class WebhookEndpoint(_Section):
     regions: list[Annotated[str, StringConstraints(pattern=_REGION)]] = Field(
         default_factory=list, description="Regions whose messages it receives (empty: all)."
     )
-    kinds: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]] = Field(
-        default_factory=lambda: ["pickup"],
-        description="Kinds of message it receives (pickup; tickets later).",
+    kinds: list[MessageKind] = Field(
+        default_factory=lambda: list(MESSAGE_KINDS),
+        min_length=1,
+        description="Kinds of message it receives: pickup, ticket, or both (the default).",
     )
 
     @field_validator("url")

@@ -1,4 +1,4 @@
-"""The bridge's settings: broker, store, ingest and per-region pickup policy.
+"""The bridge's settings: broker, store, ingest, per-region pickup policy and the rest.
 
 Every section forbids unknown keys and bounds every number, so a misspelt or
 out-of-range key in the TOML file is an error that names it. Secrets never live in
@@ -33,6 +33,7 @@ from cloud_bridge.service_settings import (
     TimerSettings,
     WebhookEndpoint,
 )
+from cloud_bridge.technician_settings import CommandSettings, TicketOverride, TicketSettings
 from protocol.transport import BrokerUrl
 from protocol.transport import parse_broker_url as parse_url
 
@@ -324,6 +325,12 @@ class BridgeSettings(Section):
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings, description="Depots and vehicles for route planning."
     )
+    tickets: TicketSettings = Field(
+        default_factory=TicketSettings, description="When bins' conditions become tickets."
+    )
+    commands: CommandSettings = Field(
+        default_factory=CommandSettings, description="Lifetimes of remote commands."
+    )
 
     @model_validator(mode="after")
     def _unique_webhook_names(self) -> Self:
@@ -389,6 +396,8 @@ def _is_tag(part: object) -> bool:
 def _did_you_mean(loc: list[str]) -> str | None:
     if len(loc) == 3 and loc[0] == "regions":
         model: type[BaseModel] | None = RegionOverride
+    elif len(loc) == 4 and loc[:2] == ["tickets", "regions"]:
+        model = TicketOverride
     else:
         model = BridgeSettings
         for part in loc[:-1]:

@@ -26,6 +26,7 @@ from cloud_bridge.records import (
     BinRecord,
     DepositRow,
     Flag,
+    HealthSnapshot,
     PickupRecord,
     Publication,
     RejectionCount,
@@ -34,6 +35,7 @@ from cloud_bridge.sqlite_deliveries import DeliveryQueueMixin
 from cloud_bridge.sqlite_support import dt as _dt
 from cloud_bridge.sqlite_support import fmt as _fmt
 from cloud_bridge.sqlite_support import ts as _ts
+from cloud_bridge.sqlite_technicians import TechnicianTablesMixin
 from cloud_bridge.store import FillPoint, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, format_ts, parse_ts
 
@@ -238,14 +240,70 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX deliveries_by_state ON deliveries (state, endpoint, id);
         """,
     ),
+    (
+        "008_technicians",
+        """
+        ALTER TABLE outbox ADD COLUMN retain INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE bins ADD COLUMN offline_since TEXT;
+        ALTER TABLE bins ADD COLUMN health TEXT;
+        ALTER TABLE bins ADD COLUMN desired_version INTEGER;
+        ALTER TABLE bins ADD COLUMN desired_at TEXT;
+        ALTER TABLE bins ADD COLUMN reported_version INTEGER;
+        ALTER TABLE bins ADD COLUMN reported_status TEXT;
+        ALTER TABLE bins ADD COLUMN reported_error TEXT;
+        ALTER TABLE bins ADD COLUMN reported_at TEXT;
+        CREATE TABLE tickets (
+            ticket_id TEXT PRIMARY KEY,
+            bin_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            causes TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            resolved_at TEXT
+        );
+        CREATE UNIQUE INDEX tickets_one_open_per_bin_and_kind ON tickets (bin_id, kind)
+            WHERE status = 'open';
+        CREATE INDEX tickets_by_opened ON tickets (opened_at);
+        CREATE TABLE commands (
+            command_id TEXT PRIMARY KEY,
+            bin_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            args TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            error TEXT,
+            answered_at TEXT,
+            timed_out_at TEXT
+        );
+        CREATE INDEX commands_by_bin ON commands (bin_id, issued_at);
+        CREATE INDEX commands_pending ON commands (status) WHERE status = 'pending';
+        CREATE TABLE config_desired (
+            bin_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            PRIMARY KEY (bin_id, version)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 _BIN_COLUMNS = (
     "bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason, agent_version, "
     "config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen, telemetry_seq, "
     "fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty, emptied_seq, alarms, "
-    "faults, health_seq, config_seq, pickup_hold"
+    "faults, health_seq, config_seq, pickup_hold, offline_since, health, desired_version, "
+    "desired_at, reported_version, reported_status, reported_error, reported_at"
 )
+_BIN_WIDTH = 36
 _PICKUP_COLUMNS = (
     "pickup_id, bin_id, region, status, priority, reason, fill_pct, predicted_full_at, due_by, "
     "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
@@ -268,11 +326,23 @@ _PICKUP_UPSERT = (
 
 
 def _flags_json(flags: dict[str, Flag]) -> str:
-    return json.dumps({key: [flag.active, flag.seq] for key, flag in flags.items()})
+    return json.dumps({key: [flag.active, flag.seq, flag.detail] for key, flag in flags.items()})
 
 
 def _flags(text: str) -> dict[str, Flag]:
-    return {key: Flag(bool(active), int(seq)) for key, (active, seq) in json.loads(text).items()}
+    """Flags as ``[active, seq]`` (before 008) or ``[active, seq, detail]``."""
+    return {
+        key: Flag(bool(value[0]), int(value[1]), value[2] if len(value) > 2 else None)
+        for key, value in json.loads(text).items()
+    }
+
+
+def _health_json(health: HealthSnapshot | None) -> str | None:
+    return None if health is None else json.dumps(health.as_json())
+
+
+def _health(text: str | None) -> HealthSnapshot | None:
+    return None if text is None else HealthSnapshot.from_json(json.loads(text))
 
 
 def _manifest_json(manifest: dict[str, ManifestEntry] | None) -> str | None:
@@ -312,7 +382,7 @@ def _forecast(row: Any) -> Forecast:
     )
 
 
-class SQLiteStore(DeliveryQueueMixin):
+class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
     """The bridge's store in one SQLite file (or in memory, for tests).
 
     One connection, used by one thread at a time: the bridge's writer thread. Open
@@ -552,7 +622,7 @@ class SQLiteStore(DeliveryQueueMixin):
     def save_bins(self, bins: Iterable[BinRecord]) -> None:
         """``INSERT OR REPLACE`` of whole records."""
         self._db.executemany(
-            f"INSERT OR REPLACE INTO bins ({_BIN_COLUMNS}) VALUES ({', '.join('?' * 28)})",
+            f"INSERT OR REPLACE INTO bins ({_BIN_COLUMNS}) VALUES ({', '.join('?' * _BIN_WIDTH)})",
             [
                 (
                     b.bin_id,
@@ -583,6 +653,14 @@ class SQLiteStore(DeliveryQueueMixin):
                     b.health_seq,
                     b.config_seq,
                     int(b.pickup_hold),
+                    _ts(b.offline_since),
+                    _health_json(b.health),
+                    b.desired_version,
+                    _ts(b.desired_at),
+                    b.reported_version,
+                    b.reported_status,
+                    b.reported_error,
+                    _ts(b.reported_at),
                 )
                 for b in bins
             ],
@@ -634,10 +712,11 @@ class SQLiteStore(DeliveryQueueMixin):
             ),
         )
 
-    def queue_publication(self, topic: str, payload: bytes) -> int:
+    def queue_publication(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
         """Append to the outbox."""
         cursor = self._db.execute(
-            "INSERT INTO outbox (topic, payload) VALUES (?, ?)", (topic, payload)
+            "INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)",
+            (topic, payload, int(retain)),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -677,7 +756,9 @@ class SQLiteStore(DeliveryQueueMixin):
             bin_id, region, lat, lon, registered_at, online, bd_seq, state_reason,
             agent_version, config_version, last_seq, stored_seq, last_ts, clock_synced, last_seen,
             telemetry_seq, fill_pct, fill_mm, weight_kg, temp_c, door, deposits_since_empty,
-            emptied_seq, alarms, faults, health_seq, config_seq, pickup_hold,
+            emptied_seq, alarms, faults, health_seq, config_seq, pickup_hold, offline_since,
+            health, desired_version, desired_at, reported_version, reported_status,
+            reported_error, reported_at,
         ) = row  # fmt: skip
         location = None if lat is None and lon is None else Location(lat=lat, lon=lon)
         return BinRecord(
@@ -708,6 +789,14 @@ class SQLiteStore(DeliveryQueueMixin):
             health_seq=health_seq,
             config_seq=config_seq,
             pickup_hold=bool(pickup_hold),
+            offline_since=_dt(offline_since),
+            health=_health(health),
+            desired_version=desired_version,
+            desired_at=_dt(desired_at),
+            reported_version=reported_version,
+            reported_status=reported_status,
+            reported_error=reported_error,
+            reported_at=_dt(reported_at),
         )
 
     def list_pickups(
@@ -814,8 +903,8 @@ class SQLiteStore(DeliveryQueueMixin):
 
     def pending_publications(self) -> list[Publication]:
         """The outbox, oldest first."""
-        rows = self._db.execute("SELECT id, topic, payload FROM outbox ORDER BY id")
-        return [Publication(id=i, topic=t, payload=bytes(p)) for i, t, p in rows]
+        rows = self._db.execute("SELECT id, topic, payload, retain FROM outbox ORDER BY id")
+        return [Publication(id=i, topic=t, payload=bytes(p), retain=bool(r)) for i, t, p, r in rows]
 
     def rejection_counts(self) -> list[RejectionCount]:
         """One row per reason."""

@@ -19,11 +19,14 @@ from typing import NamedTuple, Protocol
 from cloud_bridge.forecast import Forecast
 from cloud_bridge.records import (
     BinRecord,
+    CommandRecord,
     Delivery,
     DepositRow,
+    DesiredConfig,
     PickupRecord,
     Publication,
     RejectionCount,
+    TicketRecord,
 )
 from protocol import DepositEvent, ManifestEntry, State, Telemetry
 
@@ -69,7 +72,7 @@ class FillPoint:
 class DeliveryStore(Protocol):
     """The webhook delivery queue: rows written with the pickups that caused them.
 
-    The queue is generic: a row is a ``kind`` (pickup, later ticket), a ``key`` (its
+    The queue is generic: a row is a ``kind`` (pickup or ticket), a ``key`` (its
     id) and the exact body, for one endpoint. Per endpoint, rows are delivered in id
     order, so a receiver sees a pickup's lifecycle in the order it happened.
     """
@@ -117,8 +120,68 @@ class DeliveryStore(Protocol):
         ...
 
 
-class Store(DeliveryStore, Protocol):
-    """What the bridge needs of a database (the delivery queue included)."""
+class TechnicianStore(Protocol):
+    """Tickets, remote commands and pushed configurations.
+
+    One open ticket per bin and kind (the store refuses a second one); a resolved
+    ticket is never reopened, a new occurrence is a new row.
+    """
+
+    def save_ticket(self, ticket: TicketRecord) -> None:
+        """Insert or update a ticket by its id."""
+        ...
+
+    def get_ticket(self, ticket_id: str) -> TicketRecord | None:
+        """One ticket by id."""
+        ...
+
+    def list_tickets(
+        self,
+        *,
+        open_only: bool = False,
+        status: str | None = None,
+        region: str | None = None,
+        bin_id: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> list[TicketRecord]:
+        """Tickets, oldest opened first."""
+        ...
+
+    def count_tickets(self, bin_id: str, kind: str) -> int:
+        """How many tickets of ``kind`` the bin has ever had."""
+        ...
+
+    def save_command(self, command: CommandRecord) -> None:
+        """Insert or replace a command and its outcome."""
+        ...
+
+    def get_command(self, command_id: str) -> CommandRecord | None:
+        """One command by id."""
+        ...
+
+    def list_commands(
+        self,
+        *,
+        bin_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[CommandRecord]:
+        """Commands, newest first."""
+        ...
+
+    def save_desired(self, desired: DesiredConfig) -> None:
+        """Record one pushed configuration version of one bin."""
+        ...
+
+    def get_desired(self, bin_id: str, version: int | None = None) -> DesiredConfig | None:
+        """A pushed version of the bin's configuration (the newest when None)."""
+        ...
+
+
+class Store(DeliveryStore, TechnicianStore, Protocol):
+    """What the bridge needs of a database (the delivery queue and the technicians'
+    tables included)."""
 
     def close(self) -> None:
         """Release the connection."""
@@ -154,8 +217,8 @@ class Store(DeliveryStore, Protocol):
         """Insert or replace a pickup."""
         ...
 
-    def queue_publication(self, topic: str, payload: bytes) -> int:
-        """Put a message in the outbox; return its id."""
+    def queue_publication(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
+        """Put a message in the outbox (to be published retained if ``retain``); return its id."""
         ...
 
     def remove_publications(self, ids: Iterable[int]) -> None:

@@ -8,8 +8,17 @@ from typing import Any
 from rich.table import Table
 
 from cloud_bridge.forecast import Forecast
-from cloud_bridge.records import BinRecord, Delivery, DepositRow, PickupRecord, RejectionCount
+from cloud_bridge.records import (
+    BinRecord,
+    CommandRecord,
+    Delivery,
+    DepositRow,
+    PickupRecord,
+    RejectionCount,
+    TicketRecord,
+)
 from cloud_bridge.store import FillPoint
+from cloud_bridge.ticket_rules import config_state
 from protocol import format_ts
 
 
@@ -126,7 +135,119 @@ def bin_row(record: BinRecord, forecast: Forecast | None = None) -> dict[str, An
         "alarms": sorted(kind for kind, flag in record.alarms.items() if flag.active),
         "faults": sorted(key for key, flag in record.faults.items() if flag.active),
         "pickup_hold": record.pickup_hold,
+        "offline_since": _when(record.offline_since),
+        "health": _health(record),
+        "config_desired_version": record.desired_version,
+        "config_desired_at": _when(record.desired_at),
+        "config_reported_version": record.reported_version,
+        "config_reported_status": record.reported_status,
+        "config_reported_error": record.reported_error,
         **forecast_row(forecast),
+    }
+
+
+def _health(record: BinRecord) -> dict[str, Any] | None:
+    health = record.health
+    if health is None:
+        return None
+    return {
+        "disk_free_mb": health.disk_free_mb,
+        "outbox_depth": health.outbox_depth,
+        "outbox_oldest_s": health.outbox_oldest_s,
+        "sensors": dict(health.sensors),
+        "tray_idle_g": health.tray_idle_g,
+    }
+
+
+FLAGGED_CONFIG_STATES = frozenset({"rejected", "rolled_back", "overdue"})
+"""Configuration states of bins that did not apply what was pushed to them."""
+
+
+def config_row(record: BinRecord, now: datetime, grace_s: float) -> dict[str, Any]:
+    """Desired versus reported configuration of one bin, and where it stands."""
+    state = config_state(record, now, grace_s)
+    return {
+        "bin_id": record.bin_id,
+        "region": record.region,
+        "online": record.online,
+        "desired_version": record.desired_version,
+        "desired_at": _when(record.desired_at),
+        "reported_version": record.reported_version,
+        "reported_status": record.reported_status,
+        "reported_error": record.reported_error,
+        "reported_at": _when(record.reported_at),
+        "config_version": record.config_version,
+        "state": state or "none",
+        "flagged": state in FLAGGED_CONFIG_STATES,
+    }
+
+
+def config_table(rows: list[dict[str, Any]]) -> Table:
+    """Desired versus reported configuration, flagged bins in red."""
+    table = Table(title=f"{len(rows)} bins: configuration")
+    for name in ("bin", "region", "desired", "reported", "running", "state", "error"):
+        table.add_column(name)
+    for row in rows:
+        state = row["state"]
+        shown = f"[red]{state}[/red]" if row["flagged"] else state
+        reported = (
+            "-"
+            if row["reported_version"] is None
+            else f"{row['reported_version']} {row['reported_status']}"
+        )
+        table.add_row(
+            row["bin_id"],
+            row["region"],
+            "-" if row["desired_version"] is None else str(row["desired_version"]),
+            reported,
+            "-" if row["config_version"] is None else str(row["config_version"]),
+            shown,
+            row["reported_error"] or "",
+        )
+    return table
+
+
+def ticket_row(record: TicketRecord) -> dict[str, Any]:
+    """A ticket as its wire message (the fields technicians receive)."""
+    return record.message().model_dump(mode="json")
+
+
+def tickets_table(records: list[TicketRecord]) -> Table:
+    """Tickets and where they stand, the most severe in red."""
+    table = Table(title=f"{len(records)} tickets")
+    for name in ("ticket", "bin", "region", "kind", "severity", "status", "opened", "detail"):
+        table.add_column(name)
+    colours = {"critical": "red", "warning": "yellow", "info": "cyan"}
+    for t in records:
+        colour = colours[t.severity]
+        table.add_row(
+            t.ticket_id,
+            t.bin_id,
+            t.region,
+            t.kind,
+            f"[{colour}]{t.severity}[/{colour}]",
+            t.status if t.resolved_at is None else f"resolved {format_ts(t.resolved_at)}",
+            format_ts(t.opened_at),
+            t.detail,
+        )
+    return table
+
+
+def command_row(record: CommandRecord) -> dict[str, Any]:
+    """A command, its status and the bin's answer."""
+    return {
+        "id": record.command_id,
+        "bin_id": record.bin_id,
+        "name": record.name,
+        "args": record.args,
+        "status": record.status,
+        "issued_at": format_ts(record.issued_at),
+        "expires_at": format_ts(record.expires_at),
+        "actor": record.actor,
+        "result": record.result,
+        "error": record.error,
+        "answered_at": _when(record.answered_at),
+        "timed_out_at": _when(record.timed_out_at),
     }
 
 

@@ -198,6 +198,10 @@ class Health(Envelope):
     config_version: Count
     model_version: str
     sensors: dict[str, ComponentHealth]
+    tray_idle_g: float | None = None
+    """Optional: the tray's net weight read while the bin was idle with its door closed
+    and its tray known empty (so ideally 0 g; a steady offset is tare drift); null when
+    it could not be read then."""
 
 
 class ConfigReported(Envelope):
@@ -298,6 +302,10 @@ class Ticket(Versioned):
     opened_at: Timestamp
     ts: Timestamp
     region: str | None = None
+    resolved_at: Timestamp | None = None
+    """Optional: when the cause cleared (status ``resolved``)."""
+    causes: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] | None = None
+    """Optional: machine-readable causes, e.g. ``ultrasonic/no_echo`` or ``fire``."""
 
 
 BinMessage = (

@@ -26,7 +26,7 @@ from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli import cli
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.records import Publication
+from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
@@ -52,6 +52,7 @@ class DirectActions:
         self.store = store
         self.lock = threading.Lock()
         self.published: list[Publication] = []
+        self.waited: list[tuple[str, float]] = []
 
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         with self.lock:
@@ -62,6 +63,37 @@ class DirectActions:
     def retry_delivery(self, delivery_id: int) -> bool:
         with self.lock, self.store.transaction():
             return self.store.retry_delivery(delivery_id, NOW)
+
+    def send_command(
+        self, bin_id: str, name: str, args: dict[str, Any], ttl_s: float | None, actor: str
+    ) -> CommandRecord:
+        with self.lock:
+            result, outcome = self.processor.run(
+                lambda: self.processor.send_command(bin_id, name, args, ttl_s, actor)
+            )
+            self.published.extend(outcome.publications)
+            return result
+
+    def push_config(
+        self,
+        config: dict[str, Any],
+        *,
+        bin_id: str | None = None,
+        region: str | None = None,
+        actor: str,
+    ) -> list[DesiredConfig]:
+        with self.lock:
+            result, outcome = self.processor.run(
+                lambda: self.processor.push_config(
+                    config, bin_id=bin_id, region=region, actor=actor
+                )
+            )
+            self.published.extend(outcome.publications)
+            return result
+
+    def wait_command(self, command_id: str, timeout: float) -> bool:
+        self.waited.append((command_id, timeout))
+        return False
 
 
 def api_settings(path: Path, **extra: Any) -> BridgeSettings:
@@ -178,6 +210,14 @@ def test_no_anonymous_or_unknown_callers(
         ("tech", "GET", "/v1/routes?region=north", None),
         ("tech", "GET", "/v1/exports/pickups.csv?from=2026-11-01&to=2026-11-30", None),
         ("sched", "POST", "/v1/webhooks/deliveries/1/retry", None),
+        ("sched", "GET", "/v1/tickets", None),
+        ("sched", "GET", "/v1/tickets/tk-x", None),
+        ("sched", "POST", "/v1/bins/bin-001/commands", {"name": "ping"}),
+        ("sched", "GET", "/v1/commands", None),
+        ("sched", "GET", "/v1/commands/cmd-x", None),
+        ("sched", "POST", "/v1/config/push", {"bin_id": "bin-001", "config": {}}),
+        ("sched", "GET", "/v1/config/status", None),
+        ("sched", "GET", "/v1/config/desired/bin-001", None),
     ],
 )
 def test_roles_that_may_not_get_403(
@@ -201,7 +241,7 @@ def test_technicians_read_bins_and_deposits(harness: tuple[TestClient, DirectAct
     assert client.get("/v1/deposits", headers=auth("tech")).status_code == 200
 
 
-BAD_INPUT = [
+BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/v1/bins?online=maybe", None, "online"),
     ("GET", "/v1/bins?region=a%2Fb", None, "region"),
     ("GET", "/v1/bins/BAD_ID", None, "bin_id"),
@@ -238,6 +278,28 @@ BAD_INPUT = [
     ("GET", "/v1/exports/pickups.csv?to=2026-11-30", None, "from"),
     ("GET", "/v1/exports/deposits.csv?from=2026-11-01", None, "to"),
     ("GET", "/v1/exports/deposits.csv?from=x&to=2026-11-30", None, "from"),
+    ("GET", "/v1/tickets?kind=bored", None, "kind"),
+    ("GET", "/v1/tickets?status=closed", None, "status"),
+    ("GET", "/v1/tickets?bin_id=B%20X", None, "bin_id"),
+    ("GET", "/v1/tickets/tk%20x", None, "ticket_id"),
+    ("POST", "/v1/bins/bin-001/commands", {"name": "dance"}, "name"),
+    ("POST", "/v1/bins/bin-001/commands", {"name": "ping", "ttl_s": 0}, "ttl_s"),
+    ("POST", "/v1/bins/bin-001/commands", {"name": "ping", "ttl_s": 10**9}, "ttl_s"),
+    ("POST", "/v1/bins/bin-001/commands", {"name": "ping", "args": [1]}, "args"),
+    ("POST", "/v1/bins/BIN/commands", {"name": "ping"}, "bin_id"),
+    ("GET", "/v1/commands?status=lost", None, "status"),
+    ("GET", "/v1/commands/c%20x", None, "command_id"),
+    ("GET", "/v1/commands/cmd-x?wait=31", None, "wait"),
+    ("POST", "/v1/config/push", {"bin_id": "bin-001"}, "config"),
+    ("POST", "/v1/config/push", {"config": {}}, "bin_id"),
+    ("POST", "/v1/config/push", {"bin_id": "bin-001", "region": "north", "config": {}},
+     "bin_id"),
+    ("POST", "/v1/config/push",
+     {"bin_id": "bin-001", "config": {"intake": {"min_confidence": 1.5}}}, "min_confidence"),
+    ("POST", "/v1/config/push",
+     {"bin_id": "bin-001", "config": {"broker": {"host": "evil"}}}, "broker"),
+    ("GET", "/v1/config/status?region=a%2Fb", None, "region"),
+    ("GET", "/v1/config/desired/X", None, "bin_id"),
 ]  # fmt: skip
 
 
@@ -283,6 +345,14 @@ def test_every_api_route_is_covered_by_the_bad_input_cases(
         "/v1/webhooks/deliveries/{delivery_id}/retry",
         "/v1/exports/pickups.csv",
         "/v1/exports/deposits.csv",
+        "/v1/tickets",
+        "/v1/tickets/{ticket_id}",
+        "/v1/bins/{bin_id}/commands",
+        "/v1/commands",
+        "/v1/commands/{command_id}",
+        "/v1/config/push",
+        "/v1/config/status",
+        "/v1/config/desired/{bin_id}",
     }
     assert routes == covered
 
@@ -440,3 +510,56 @@ def test_through_a_real_server_inside_the_bridge_with_the_cli(
         denied = CliRunner().invoke(cli, ["pickup", "ack", pid, "--api", base])
         assert denied.exit_code == 1
         assert "HTTP 401" in denied.output
+
+
+def test_technicians_send_commands_push_configuration_and_read_tickets(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    sent = client.post(
+        "/v1/bins/bin-001/commands", headers=auth("tech"), json={"name": "ping", "ttl_s": 30}
+    )
+    assert sent.status_code == 201, sent.text
+    row = sent.json()
+    assert (row["status"], row["name"], row["actor"]) == ("pending", "ping", "tech")
+    assert row["expires_at"] == "2026-11-23T09:00:30.000Z"
+    waited = client.get(f"/v1/commands/{row['id']}", params={"wait": 2}, headers=auth("tech"))
+    assert waited.json()["status"] == "pending"
+    assert actions.waited == [(row["id"], 2.0)]
+    assert client.get(f"/v1/commands/{row['id']}", headers=auth("tech")).status_code == 200
+    assert actions.waited == [(row["id"], 2.0)]  # no wait asked, none made
+    assert [c["id"] for c in client.get("/v1/commands", headers=auth("tech")).json()] == [row["id"]]
+    assert client.get("/v1/commands/cmd-nope", headers=auth("tech")).status_code == 404
+    missing = client.post("/v1/bins/bin-404/commands", headers=auth("tech"), json={"name": "ping"})
+    assert missing.status_code == 404
+
+    pushed = client.post(
+        "/v1/config/push",
+        headers=auth("tech"),
+        json={"region": "north", "config": {"intake": {"min_confidence": 0.8}}},
+    )
+    assert pushed.status_code == 201, pushed.text
+    assert [(p["bin_id"], p["version"]) for p in pushed.json()["pushed"]] == [("bin-001", 4)]
+    states = {
+        r["bin_id"]: r["state"]
+        for r in client.get("/v1/config/status", headers=auth("tech")).json()
+    }
+    assert states == {"bin-001": "pending", "bin-002": "none"}
+    assert client.get("/v1/config/status?flagged=true", headers=auth("tech")).json() == []
+    stored = client.get("/v1/config/desired/bin-001", headers=auth("tech")).json()
+    assert (stored["version"], stored["config"], stored["actor"]) == (
+        4,
+        {"intake": {"min_confidence": 0.8}},
+        "tech",
+    )
+    assert client.get("/v1/config/desired/bin-002", headers=auth("tech")).status_code == 404
+    retained = [(p.topic, p.retain) for p in actions.published if p.topic.startswith("bins/")]
+    assert retained == [("bins/v1/bin-001/cmd", False), ("bins/v1/bin-001/config/desired", True)]
+
+    actions.processor.process([Inbound(*msg.alarm("bin-002", 3, "tamper"))])
+    (ticket,) = client.get("/v1/tickets?open=true", headers=auth("tech")).json()
+    assert (ticket["bin_id"], ticket["kind"], ticket["region"]) == ("bin-002", "alarm", "south")
+    one = client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=auth("admin")).json()
+    assert one == ticket
+    assert client.get("/v1/tickets?region=north", headers=auth("tech")).json() == []
+    assert client.get("/v1/tickets/tk-nope", headers=auth("tech")).status_code == 404

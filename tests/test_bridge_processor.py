@@ -53,7 +53,11 @@ def make(store: SQLiteStore, clock: FakeNow, **settings: object) -> Processor:
 def feed(processor: Processor, *messages: tuple[str, bytes]) -> list[Pickup]:
     """Process messages as one batch; return the pickup messages it published."""
     outcome = processor.process([Inbound(topic, payload) for topic, payload in messages])
-    return [decode(Pickup, p.payload) for p in outcome.publications]
+    return [
+        decode(Pickup, p.payload)
+        for p in outcome.publications
+        if p.topic.startswith("fleet/v1/pickups/")
+    ]
 
 
 def test_valid_messages_are_stored_and_update_the_bin(store: SQLiteStore, clock: FakeNow) -> None:

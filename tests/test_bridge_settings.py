@@ -97,6 +97,22 @@ pickup_threshold_pct = 70
             "[broker]\nbackoff_min_s = 30\nbackoff_max_s = 2\n",
             "broker: backoff_min_s (30.0) exceeds",
         ),
+        (
+            "[tickets.regions.north]\noffline_grace = 60\n",
+            "tickets.regions.north.offline_grace: unknown key; did you mean 'offline_grace_s'",
+        ),
+        (
+            "[tickets]\ndrift_reports = 0\n",
+            "tickets.drift_reports: Input should be greater than or equal to 1",
+        ),
+        (
+            "[commands]\ndefault_ttl_s = 600\nmax_ttl_s = 60\n",
+            "commands: default_ttl_s (600.0) exceeds max_ttl_s (60.0)",
+        ),
+        (
+            "[[webhooks]]\nname = 'a'\nurl = 'http://x'\nsecret_env = 'S'\nkinds = ['pikcup']\n",
+            "webhooks.0.kinds.0",
+        ),
     ],
 )
 def test_settings_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -126,6 +142,11 @@ def test_the_settings_example_in_the_docs_is_valid(tmp_path: Path) -> None:
     assert settings.region("south").lead_time_hours == 24
     assert settings.webhooks[0].wants("pickup", "north")
     assert not settings.webhooks[0].wants("pickup", "south")
+    assert not settings.webhooks[0].wants("ticket", "north")
+    assert settings.tickets.policy("south").offline_grace_s == 900
+    assert settings.tickets.policy("north").offline_grace_s == 300
+    assert settings.tickets.policy("south").drift_reports == 3
+    assert settings.commands.result_grace_s == 30
     assert settings.routing.container_for("bin-0042") == 1100
     assert settings.api.tokens[0].digest() == (
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -15,7 +15,15 @@ import pytest
 
 from cloud_bridge.errors import StoreError
 from cloud_bridge.forecast import Forecast
-from cloud_bridge.records import BinRecord, Flag, PickupRecord
+from cloud_bridge.records import (
+    BinRecord,
+    CommandRecord,
+    DesiredConfig,
+    Flag,
+    HealthSnapshot,
+    PickupRecord,
+    TicketRecord,
+)
 from cloud_bridge.sqlite_store import MIGRATIONS, SQLiteStore
 from cloud_bridge.store import Store, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
@@ -87,8 +95,25 @@ def test_bins_round_trip(store: Store) -> None:
         fill_pct=40.5,
         door="open",
         emptied_seq=3,
-        alarms={"overflow": Flag(True, 8)},
+        alarms={"overflow": Flag(True, 8, "fill 96 %")},
         faults={"camera/timeout": Flag(False, 7)},
+        offline_since=T0 + timedelta(minutes=3),
+        health=HealthSnapshot(
+            disk_free_mb=812.5,
+            outbox_depth=4,
+            outbox_oldest_s=1.5,
+            sensors={"camera": "degraded"},
+            tray_idle_g=-3.5,
+            drift_over=2,
+            drifting=True,
+            backlog_since=T0,
+        ),
+        desired_version=7,
+        desired_at=T0,
+        reported_version=6,
+        reported_status="rolled_back",
+        reported_error="intake.max_item_g: too low",
+        reported_at=T0 + timedelta(seconds=5),
     )
     with store.transaction():
         store.save_bins([record, BinRecord(bin_id="bin-000", region="default")])
@@ -158,10 +183,14 @@ def test_outbox_keeps_publications_until_removed(store: Store) -> None:
     with store.transaction():
         first = store.queue_publication("fleet/v1/pickups/north", b"one")
         second = store.queue_publication("fleet/v1/pickups/south", b"two")
-    assert [(p.id, p.payload) for p in store.pending_publications()] == [
-        (first, b"one"),
-        (second, b"two"),
+        third = store.queue_publication("bins/v1/bin-001/config/desired", b"3", retain=True)
+    assert [(p.id, p.payload, p.retain) for p in store.pending_publications()] == [
+        (first, b"one", False),
+        (second, b"two", False),
+        (third, b"3", True),
     ]
+    with store.transaction():
+        store.remove_publications([third])
     with store.transaction():
         store.remove_publications([first])
     assert [p.topic for p in store.pending_publications()] == ["fleet/v1/pickups/south"]
@@ -325,3 +354,111 @@ def test_the_delivery_queue_hands_out_each_endpoints_head_in_order(store: Store)
     with pytest.raises(ValueError, match="delivery state"):
         store.record_attempt(a1, at=later, state="lost", status=None, error=None,
                              next_attempt_at=later)  # fmt: skip
+
+
+def _ticket(ticket_id: str, kind: str = "sensor_fault", status: str = "open") -> TicketRecord:
+    return TicketRecord(
+        ticket_id=ticket_id,
+        bin_id="bin-001",
+        region="north",
+        kind=kind,
+        severity="warning",
+        status=status,  # type: ignore[arg-type]
+        detail="loadcell/stuck",
+        causes=["loadcell/stuck"],
+        opened_at=T0,
+        ts=T0,
+        resolved_at=T0 + timedelta(hours=1) if status == "resolved" else None,
+    )
+
+
+def test_tickets_round_trip_and_only_one_is_open_per_bin_and_kind(store: Store) -> None:
+    with store.transaction():
+        store.save_ticket(_ticket("tk-1", status="resolved"))
+        store.save_ticket(_ticket("tk-2"))
+        store.save_ticket(_ticket("tk-3", kind="alarm"))
+    assert [t.ticket_id for t in store.list_tickets()] == ["tk-1", "tk-2", "tk-3"]
+    assert [t.ticket_id for t in store.list_tickets(open_only=True)] == ["tk-2", "tk-3"]
+    assert [t.ticket_id for t in store.list_tickets(kind="alarm", region="north")] == ["tk-3"]
+    assert store.list_tickets(bin_id="bin-002") == []
+    assert [t.ticket_id for t in store.list_tickets(status="resolved", limit=5)] == ["tk-1"]
+    assert store.get_ticket("tk-1") == _ticket("tk-1", status="resolved")
+    assert store.count_tickets("bin-001", "sensor_fault") == 2
+    updated = _ticket("tk-2")
+    updated.causes = ["loadcell/stuck", "flap/jammed"]
+    updated.severity = "critical"
+    with store.transaction():
+        store.save_ticket(updated)
+    assert store.get_ticket("tk-2") == updated
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.save_ticket(_ticket("tk-4"))
+
+
+def test_commands_round_trip_newest_first(store: Store) -> None:
+    first = CommandRecord("cmd-1", "bin-001", "ping", {}, T0, T0 + timedelta(minutes=1), "tech")
+    second = CommandRecord(
+        "cmd-2", "bin-002", "capture", {"save": True}, T0 + timedelta(seconds=1),
+        T0 + timedelta(minutes=1), "tech",
+    )  # fmt: skip
+    with store.transaction():
+        store.save_command(first)
+        store.save_command(second)
+    assert [c.command_id for c in store.list_commands()] == ["cmd-2", "cmd-1"]
+    first.status = "ok"
+    first.result = {"uptime_s": 4.0}
+    first.answered_at = T0 + timedelta(seconds=2)
+    second.status = "timed_out"
+    second.timed_out_at = T0 + timedelta(minutes=2)
+    with store.transaction():
+        store.save_command(first)
+        store.save_command(second)
+    assert store.get_command("cmd-1") == first
+    assert store.list_commands(bin_id="bin-002") == [second]
+    assert store.list_commands(status="pending") == []
+    assert store.get_command("cmd-9") is None
+
+
+def test_pushed_configurations_round_trip_newest_first(store: Store) -> None:
+    with store.transaction():
+        store.save_desired(DesiredConfig("bin-001", 4, {"intake": {"min_confidence": 0.7}}, T0,
+                                         "tech"))  # fmt: skip
+        store.save_desired(DesiredConfig("bin-001", 5, {}, T0 + timedelta(hours=1), "admin"))
+    newest = store.get_desired("bin-001")
+    assert newest is not None
+    assert (newest.version, newest.config, newest.actor) == (5, {}, "admin")
+    older = store.get_desired("bin-001", 4)
+    assert older is not None
+    assert older.config == {"intake": {"min_confidence": 0.7}}
+    assert store.get_desired("bin-002") is None
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.save_desired(DesiredConfig("bin-001", 5, {}, T0, "tech"))
+
+
+def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, sql in MIGRATIONS[:7]:
+        for statement in sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+    db.execute(
+        "INSERT INTO bins (bin_id, region, online, last_seq, stored_seq, telemetry_seq, "
+        "emptied_seq, alarms, faults, health_seq, config_seq) "
+        "VALUES ('bin-001', 'north', 1, 5, 5, 0, 0, '{\"fire\": [true, 3]}', '{}', 0, 0)"
+    )
+    db.execute("INSERT INTO outbox (topic, payload) VALUES ('fleet/v1/pickups/north', x'7b7d')")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.migrations()[-1] == "008_technicians"
+        (record,) = store.load_bins()
+        assert record.alarms == {"fire": Flag(True, 3, None)}
+        assert (record.health, record.offline_since, record.desired_version) == (None, None, None)
+        (publication,) = store.pending_publications()
+        assert not publication.retain
+        assert store.list_tickets() == []
+    finally:
+        store.close()

@@ -58,7 +58,11 @@ def make(store: SQLiteStore, clock: FakeNow, **pickups: object) -> Processor:
 
 
 def published(outcome: BatchOutcome) -> list[Pickup]:
-    return [decode(Pickup, p.payload) for p in outcome.publications]
+    return [
+        decode(Pickup, p.payload)
+        for p in outcome.publications
+        if p.topic.startswith("fleet/v1/pickups/")
+    ]
 
 
 def feed(processor: Processor, *messages: tuple[str, bytes]) -> list[Pickup]:

@@ -12,7 +12,9 @@ import pytest
 from agent.clock import ManualClock
 from protocol import decode_bin_message
 from protocol.messages import Health, Telemetry
+from simulator.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
+from tests.support.fakes import FixedClassification, ScriptedClassifier
 
 
 @pytest.fixture
@@ -171,3 +173,55 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     assert len(stored(second, "/events/alarm")) == 1
     second.agent.db.close()
     second.agent.instance_lock.release()
+
+
+def test_health_reports_the_idle_tray_weight_only_when_the_tray_is_known_empty(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock()
+    answer = FixedClassification("trash", 0.9)  # not accepted: handed back
+    test_bin = make_bin(
+        bin_config(tmp_path, intervals="health_s = 300"),
+        port=1,
+        clock=clock,
+        classifier=ScriptedClassifier(answer),
+    )
+    runtime = test_bin.agent.runtime
+    physical = test_bin.physical
+    try:
+        zero = runtime.tray_idle_g()
+        assert zero is not None
+        assert abs(zero) < 3.0  # noise around zero
+        test_bin.agent.hardware.scale.offset_g = -25.0  # type: ignore[attr-defined]
+        runtime.emit_health()
+        reported = stored(test_bin, "/health")[-1]["tray_idle_g"]
+        assert 22.0 < reported < 28.0  # the drift shows
+        test_bin.agent.hardware.scale.offset_g = 0.0  # type: ignore[attr-defined]
+        physical.door_open = True
+        run_for(test_bin, clock, 0.5)
+        assert runtime.tray_idle_g() is None  # door open: someone may be depositing
+        physical.place_on_tray(Item("trash", mass_g=300.0, volume_l=0.5))
+        physical.door_open = False
+        run_for(test_bin, clock, 3.0)
+        (deposit,) = stored(test_bin, "/events/deposit")
+        assert deposit["accepted"] is False
+        assert runtime.tray_idle_g() is None  # the rejected item may still be there
+        physical.door_open = True  # the consumer takes it back
+        run_for(test_bin, clock, 0.5)
+        physical.take_from_tray()
+        physical.door_open = False
+        run_for(test_bin, clock, 3.0)
+        assert runtime.tray_idle_g() is not None
+        test_bin.faults.inject(hx711="stuck_high")
+        assert runtime.tray_idle_g() is None  # a failed scale says nothing
+    finally:
+        test_bin.agent.hardware.close()
+        test_bin.agent.db.close()
+        test_bin.agent.instance_lock.release()
+
+
+def test_a_bin_without_an_intake_reports_no_idle_tray_weight(
+    sim: tuple[SimulatedBin, ManualClock],
+) -> None:
+    test_bin, _ = sim
+    assert test_bin.agent.runtime.tray_idle_g() is None

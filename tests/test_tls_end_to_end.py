@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.bridge import Bridge
+from cloud_bridge.records import BinRecord
 from cloud_bridge.settings import validate_settings
+from cloud_bridge.sqlite_store import SQLiteStore
 from tests.support.bins import bin_config, make_bin
 from tests.support.fakes import ScriptedClassifier
 from tests.support.mosquitto import mosquitto_binary
@@ -34,6 +36,16 @@ def stored(bridge: Bridge, kind: str) -> list[dict[str, object]]:
     return [
         json.loads(m.payload) for m in bridge.store.stored_messages("bin-001") if m.kind == kind
     ]
+
+
+def _bin(tmp_path: Path) -> BinRecord:
+    reader = SQLiteStore(tmp_path / "bridge.db", readonly=True)
+    try:
+        record = reader.get_bin("bin-001")
+    finally:
+        reader.close()
+    assert record is not None
+    return record
 
 
 def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_path: Path) -> None:
@@ -102,6 +114,24 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
             message = late.next()
             assert message.retain
             assert json.loads(message.payload)["version"] == 1
+
+        # The bridge itself, under its own identity, sends a command and pushes a
+        # configuration (retained): the ACL lets it write both.
+        sent = bridge.send_command("bin-001", "ping", {}, 30, "tech")
+        assert bridge.wait_command(sent.command_id, 20)
+        (pushed,) = bridge.push_config({"intake": {"min_confidence": 0.8}}, bin_id="bin-001",
+                                       actor="tech")  # fmt: skip
+        assert pushed.version == 2
+        eventually(lambda: _bin(tmp_path).reported_version == 2, 20, "version 2 reported")
+        reader = SQLiteStore(tmp_path / "bridge.db", readonly=True)
+        try:
+            answered = reader.get_command(sent.command_id)
+        finally:
+            reader.close()
+        assert answered is not None
+        assert answered.status == "ok"
+        assert _bin(tmp_path).reported_status == "applied"
+        assert test_bin.agent.runtime.config.intake.min_confidence == 0.8
     finally:
         test_bin.agent.stop()
         bridge.stop()

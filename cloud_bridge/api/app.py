@@ -11,12 +11,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cloud_bridge.api.context import ApiContext
-from cloud_bridge.api.routers import bins, deposits, exports, pickups, routes, webhooks
+from cloud_bridge.api.routers import (
+    bins,
+    commands,
+    config,
+    deposits,
+    exports,
+    pickups,
+    routes,
+    tickets,
+    webhooks,
+)
+from cloud_bridge.config_push import InvalidConfig
 from cloud_bridge.errors import ActionError, InvalidAction, Unavailable
 
 ROUTERS = (bins.router, pickups.router, deposits.router, routes.router, webhooks.router,
-           exports.router)  # fmt: skip
-"""Every resource's router; a new resource (tickets) adds its own here."""
+           exports.router, tickets.router, commands.router, config.router)  # fmt: skip
+"""Every resource's router; a new resource adds its own here."""
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -25,7 +36,8 @@ def create_app(context: ApiContext) -> FastAPI:
         title="Revloop bridge API",
         version="1",
         description="Bins, fill forecasts, pickups and their manifests, deposits, routes, "
-        "webhook deliveries and CSV exports. Authenticate with `Authorization: Bearer TOKEN`.",
+        "webhook deliveries, CSV exports, and for technicians tickets, remote commands and "
+        "remote configuration. Authenticate with `Authorization: Bearer TOKEN`.",
     )
     app.state.context = context
     for router in ROUTERS:
@@ -42,6 +54,22 @@ def create_app(context: ApiContext) -> FastAPI:
             content={
                 "detail": [
                     {"loc": ["body", err.field or "body"], "msg": str(err), "type": "value_error"}
+                ]
+            },
+        )
+
+    @app.exception_handler(InvalidConfig)
+    def invalid_config(request: Request, err: InvalidConfig) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [
+                    {
+                        "loc": ["body", "config", *issue.path.split(".")],
+                        "msg": issue.message,
+                        "type": "value_error",
+                    }
+                    for issue in err.issues
                 ]
             },
         )

@@ -26,8 +26,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "routes:read": frozenset({"scheduler", "admin"}),
     "webhooks:read": frozenset({"scheduler", "admin"}),
     "webhooks:act": frozenset({"admin"}),
+    "tickets:read": frozenset({"technician", "admin"}),
+    "commands:read": frozenset({"technician", "admin"}),
+    "commands:send": frozenset({"technician", "admin"}),
+    "config:read": frozenset({"technician", "admin"}),
+    "config:push": frozenset({"technician", "admin"}),
 }
-"""What each role may do. Technicians see bins and deposits, never act on pickups."""
+"""What each role may do. Technicians see bins, deposits and tickets, send commands and
+push configuration, and never act on pickups; schedulers do the opposite."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
 """What the API's handlers share: settings, read connections, the writer, tokens, clock.
 
 Reads go to read-only connections, one per API worker thread, so they never wait for
-the ingest writer. Changes (schedulers' actions, delivery retries) go through
-:class:`Actions`: inside ``bin-bridge run`` that is the :class:`~cloud_bridge.bridge.Bridge`,
-which runs them on its writer thread between batches, so the in-memory state, the
-database and the published messages stay consistent.
+the ingest writer. Changes (schedulers' and technicians' actions, delivery retries) go
+through :class:`Actions`: inside ``bin-bridge run`` that is the
+:class:`~cloud_bridge.bridge.Bridge`, which runs them on its writer thread between
+batches, so the in-memory state, the database and the published messages stay
+consistent.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cloud_bridge.api.auth import TokenTable
 from cloud_bridge.clock import Clock
 from cloud_bridge.pickups import PickupService
+from cloud_bridge.records import CommandRecord, DesiredConfig
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.store import Store
@@ -33,6 +35,27 @@ class Actions(Protocol):
 
     def retry_delivery(self, delivery_id: int) -> bool:
         """Make a dead-lettered delivery pending again."""
+        ...
+
+    def send_command(
+        self, bin_id: str, name: str, args: dict[str, Any], ttl_s: float | None, actor: str
+    ) -> CommandRecord:
+        """Store and publish a command to a bin."""
+        ...
+
+    def push_config(
+        self,
+        config: dict[str, Any],
+        *,
+        bin_id: str | None = None,
+        region: str | None = None,
+        actor: str,
+    ) -> list[DesiredConfig]:
+        """Store and publish (retained) a configuration overlay for one bin or a region."""
+        ...
+
+    def wait_command(self, command_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a pending command to be settled; True if it was."""
         ...
 
 

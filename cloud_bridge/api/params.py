@@ -11,6 +11,8 @@ from cloud_bridge.exports import parse_when
 
 BIN_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 PICKUP_ID = r"^[A-Za-z0-9_-]{1,64}$"
+TICKET_ID = r"^[A-Za-z0-9_-]{1,64}$"
+COMMAND_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 REGION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 FromParam = Annotated[

@@ -9,9 +9,16 @@ from protocol import (
     AlarmEvent,
     AlarmKind,
     Category,
+    CommandResult,
+    ComponentHealth,
+    ConfigReported,
+    ConfigStatus,
     DepositEvent,
     DoorState,
     EmptiedEvent,
+    FaultComponent,
+    FaultEvent,
+    Health,
     Location,
     State,
     StateReason,
@@ -115,8 +122,83 @@ def emptied(bin_id: str, seq: int, *, pickup_id: str | None = None) -> tuple[str
 
 
 def alarm(
-    bin_id: str, seq: int, kind: AlarmKind = "overflow", *, active: bool = True
+    bin_id: str,
+    seq: int,
+    kind: AlarmKind = "overflow",
+    *,
+    active: bool = True,
+    detail: str | None = None,
 ) -> tuple[str, bytes]:
     """An alarm event."""
-    message = AlarmEvent(**_envelope(bin_id, seq), kind=kind, active=active, detail=None)
+    message = AlarmEvent(**_envelope(bin_id, seq), kind=kind, active=active, detail=detail)
     return bin_topic(bin_id, TopicKind.EVENT, "alarm"), encode(message)
+
+
+def fault(
+    bin_id: str,
+    seq: int,
+    component: FaultComponent,
+    code: str,
+    *,
+    active: bool = True,
+    detail: str | None = None,
+) -> tuple[str, bytes]:
+    """A fault event."""
+    message = FaultEvent(
+        **_envelope(bin_id, seq), component=component, code=code, active=active, detail=detail
+    )
+    return bin_topic(bin_id, TopicKind.EVENT, "fault"), encode(message)
+
+
+def health(
+    bin_id: str,
+    seq: int,
+    *,
+    disk_free_mb: float = 20_000.0,
+    outbox_depth: int = 0,
+    outbox_oldest_s: float = 0.0,
+    sensors: dict[str, ComponentHealth] | None = None,
+    tray_idle_g: float | None = 0.0,
+    config_version: int = 3,
+) -> tuple[str, bytes]:
+    """A health report."""
+    message = Health(
+        **_envelope(bin_id, seq),
+        uptime_s=100.0,
+        cpu_temp_c=None,
+        disk_free_mb=disk_free_mb,
+        outbox_depth=outbox_depth,
+        outbox_oldest_s=outbox_oldest_s,
+        outbox_dropped=0,
+        reconnects=0,
+        agent_version="0.1.0",
+        config_version=config_version,
+        model_version="m1",
+        sensors=sensors if sensors is not None else {"ultrasonic": "ok", "loadcell": "ok"},
+        tray_idle_g=tray_idle_g,
+    )
+    return bin_topic(bin_id, TopicKind.HEALTH), encode(message)
+
+
+def config_reported(
+    bin_id: str, seq: int, version: int, status: ConfigStatus, error: str | None = None
+) -> tuple[str, bytes]:
+    """A report of what the bin did with a desired configuration."""
+    message = ConfigReported(**_envelope(bin_id, seq), version=version, status=status, error=error)
+    return bin_topic(bin_id, TopicKind.CONFIG_REPORTED, None), encode(message)
+
+
+def command_result(
+    bin_id: str,
+    seq: int,
+    command_id: str,
+    *,
+    ok: bool = True,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> tuple[str, bytes]:
+    """A command's answer."""
+    message = CommandResult(
+        **_envelope(bin_id, seq), id=command_id, ok=ok, result=result or {}, error=error
+    )
+    return bin_topic(bin_id, TopicKind.CMD_RESULT), encode(message)

@@ -1,0 +1,79 @@
+"""Remote commands: send one to a bin, then read (or wait for) its outcome."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
+from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
+from cloud_bridge.views import command_row
+from protocol import CommandName
+
+router = APIRouter(tags=["commands"])
+
+MAX_WAIT_S = 30.0
+"""Longest a request may wait for a command's answer (the CLI asks again if need be)."""
+
+
+class CommandBody(BaseModel):
+    """A command for a bin."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: CommandName = Field(description="ping, selftest, tare, lock, unlock, capture, restart.")
+    args: dict[str, Any] = Field(default_factory=dict, description="The command's arguments.")
+    ttl_s: float | None = Field(
+        default=None,
+        ge=1.0,
+        description="Lifetime in seconds: the bin refuses it after issued_at + ttl_s "
+        "(default commands.default_ttl_s, at most commands.max_ttl_s).",
+    )
+
+
+@router.post("/v1/bins/{bin_id}/commands", status_code=201, summary="Send a command to a bin")
+def send(
+    who: CommandsSender,
+    ctx: Context,
+    bin_id: Annotated[str, Path(pattern=BIN_ID, description="The bin's id.")],
+    body: CommandBody,
+) -> dict[str, Any]:
+    """Store the command and publish it on ``bins/v1/{bin_id}/cmd`` (QoS 1); ``pending``
+    until the bin answers or it times out."""
+    record = ctx.actions.send_command(bin_id, body.name, body.args, body.ttl_s, who.name)
+    return command_row(record)
+
+
+@router.get("/v1/commands", summary="Commands, newest first")
+async def list_commands(
+    _: CommandsReader,
+    store: Reader,
+    request: Request,
+    bin_id: Annotated[str | None, Query(pattern=BIN_ID)] = None,
+    status: Literal["pending", "ok", "failed", "timed_out"] | None = None,
+    limit: LimitParam = None,
+) -> list[dict[str, Any]]:
+    """Commands sent through the bridge and where they stand."""
+    limit = check_limit(request, limit)
+    return [command_row(c) for c in store.list_commands(bin_id=bin_id, status=status, limit=limit)]
+
+
+@router.get("/v1/commands/{command_id}", summary="One command (optionally waiting for it)")
+def get_command(
+    _: CommandsReader,
+    ctx: Context,
+    command_id: Annotated[str, Path(pattern=COMMAND_ID, description="The command's id.")],
+    wait: Annotated[
+        float,
+        Query(ge=0.0, le=MAX_WAIT_S, description="Seconds to wait while it is pending."),
+    ] = 0.0,
+) -> dict[str, Any]:
+    """The command and the bin's answer; with ``wait``, answers as soon as it is settled."""
+    store = ctx.readers.get()  # this worker thread's own read connection
+    record = store.get_command(command_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no command {command_id!r}")
+    if record.status == "pending" and wait > 0 and ctx.actions.wait_command(command_id, wait):
+        record = store.get_command(command_id) or record
+    return command_row(record)

@@ -1,0 +1,89 @@
+"""Remote configuration: push an overlay to a bin or a region, see desired versus reported."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud_bridge.api.deps import ConfigPusher, ConfigReader, Context, Reader
+from cloud_bridge.api.params import BIN_ID, REGION
+from cloud_bridge.views import config_row
+from protocol import format_ts
+
+router = APIRouter(prefix="/v1/config", tags=["config"])
+
+
+class PushBody(BaseModel):
+    """What to push, and to whom (exactly one of ``bin_id`` and ``region``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    bin_id: str | None = Field(default=None, pattern=BIN_ID, description="One bin.")
+    region: str | None = Field(default=None, pattern=REGION, description="Every bin of a region.")
+    config: dict[str, Any] = Field(
+        description="Overlay of the remotely settable sections: intervals, thresholds, intake."
+    )
+
+
+@router.post("/push", status_code=201, summary="Push a configuration")
+def push(who: ConfigPusher, ctx: Context, body: PushBody) -> dict[str, Any]:
+    """Validate the overlay (422 naming each bad key), then publish one retained, versioned
+    ``config/desired`` per bin."""
+    pushed = ctx.actions.push_config(
+        body.config, bin_id=body.bin_id, region=body.region, actor=who.name
+    )
+    return {
+        "pushed": [
+            {"bin_id": d.bin_id, "version": d.version, "issued_at": format_ts(d.issued_at)}
+            for d in pushed
+        ]
+    }
+
+
+@router.get("/status", summary="Desired versus reported configuration per bin")
+async def status(
+    _: ConfigReader,
+    ctx: Context,
+    store: Reader,
+    region: Annotated[str | None, Query(pattern=REGION)] = None,
+    bin_id: Annotated[str | None, Query(pattern=BIN_ID)] = None,
+    flagged: Annotated[
+        bool, Query(description="Only bins that did not apply what was pushed.")
+    ] = False,
+) -> list[dict[str, Any]]:
+    """Each bin's pushed and reported versions and its state (``pending``, ``applied``,
+    ``rejected``, ``rolled_back``, ``overdue``, ``superseded`` or ``none``)."""
+    now = ctx.clock()
+    rows = []
+    graces: dict[str, float] = {}
+    for record in store.load_bins():
+        if (region is not None and record.region != region) or (
+            bin_id is not None and record.bin_id != bin_id
+        ):
+            continue
+        if record.region not in graces:
+            graces[record.region] = ctx.settings.tickets.policy(record.region).config_grace_s
+        row = config_row(record, now, graces[record.region])
+        if not flagged or row["flagged"]:
+            rows.append(row)
+    return rows
+
+
+@router.get("/desired/{bin_id}", summary="The configuration pushed to a bin last")
+async def desired(
+    _: ConfigReader,
+    store: Reader,
+    bin_id: Annotated[str, Path(pattern=BIN_ID, description="The bin's id.")],
+) -> dict[str, Any]:
+    """The newest pushed version: its overlay, when and by whom."""
+    found = store.get_desired(bin_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no configuration was pushed to {bin_id!r}")
+    return {
+        "bin_id": found.bin_id,
+        "version": found.version,
+        "config": found.config,
+        "issued_at": format_ts(found.issued_at),
+        "actor": found.actor,
+    }

@@ -1,0 +1,48 @@
+"""Tickets: what technicians must look at, open and resolved, filtered."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+
+from cloud_bridge.api.deps import Reader, TicketsReader
+from cloud_bridge.api.params import BIN_ID, REGION, TICKET_ID, LimitParam, check_limit
+from cloud_bridge.ticket_rules import TicketKind
+from cloud_bridge.views import ticket_row
+from protocol import TicketStatus
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+
+@router.get("", summary="Tickets, filtered")
+async def list_tickets(
+    _: TicketsReader,
+    store: Reader,
+    request: Request,
+    status: TicketStatus | None = None,
+    region: Annotated[str | None, Query(pattern=REGION)] = None,
+    bin_id: Annotated[str | None, Query(pattern=BIN_ID)] = None,
+    kind: TicketKind | None = None,
+    open_only: Annotated[bool, Query(alias="open", description="Only open tickets.")] = False,
+    limit: LimitParam = None,
+) -> list[dict[str, Any]]:
+    """Ticket messages (the fields technicians receive), oldest opened first."""
+    limit = check_limit(request, limit)
+    records = store.list_tickets(
+        open_only=open_only, status=status, region=region, bin_id=bin_id, kind=kind, limit=limit
+    )
+    return [ticket_row(record) for record in records]
+
+
+@router.get("/{ticket_id}", summary="One ticket")
+async def get_ticket(
+    _: TicketsReader,
+    store: Reader,
+    ticket_id: Annotated[str, Path(pattern=TICKET_ID, description="The ticket's id.")],
+) -> dict[str, Any]:
+    """The ticket message as last published."""
+    record = store.get_ticket(ticket_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no ticket {ticket_id!r}")
+    return ticket_row(record)
