@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from agent.classifier.cli import model_group
 from firmware_config import ConfigError, load_config
 
 
@@ -36,6 +37,9 @@ def config_validate(file: Path) -> None:
             click.echo(f"{file}: {issue}", err=True)
         sys.exit(1)
     click.echo(f"{file}: valid configuration for bin {config.identity.bin_id}")
+
+
+cli.add_command(model_group)
 
 
 def main() -> None:
