@@ -83,7 +83,7 @@ def main() -> None:
 
     classifier = OnnxClassifier(args.model, threads=1, weight_check=False)
     meta = classifier.metadata
-    result = evaluate(classifier, args.data, split="test", threads=1)
+    result = evaluate(classifier, args.data, split="test")
     photos = [s.path for s in select(args.data, meta.labels, "test")]
     steps = step_latencies(args.model, photos)
     probe = subprocess.run(

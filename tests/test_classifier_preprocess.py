@@ -85,3 +85,17 @@ def test_decode_errors_name_the_file(tmp_path: Path) -> None:
         decode(broken)
     with pytest.raises(ImageError, match=r"missing\.jpg: file not found"):
         decode(tmp_path / "missing.jpg")
+
+
+@pytest.mark.parametrize(
+    ("mean", "std"),
+    [((127.0, 127.0, 127.0), (128.0, 128.0, 128.0)), ((123.7, 116.3, 103.5), (58.4, 57.1, 57.4))],
+)
+def test_normalise_equals_the_plain_formula_bit_for_bit(
+    mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> None:
+    image = np.random.default_rng(0).integers(0, 256, size=(30, 20, 3), dtype=np.uint8)
+    m = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
+    expected = (image.astype(np.float32).transpose(2, 0, 1) - m) / s
+    assert np.array_equal(normalise(image, mean, std), expected)

@@ -66,7 +66,7 @@ def model_eval(
 
     try:
         classifier = OnnxClassifier(model_path, threads=threads, weight_check=False)
-        result = evaluate(classifier, data, split=split, threads=threads)
+        result = evaluate(classifier, data, split=split)
     except ClassifierError as err:
         _fail(str(err))
         return
@@ -81,10 +81,22 @@ def model_eval(
     "--data", required=True, type=click.Path(path_type=Path), help="ImageFolder directory."
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="ONNX file to write.")
-@click.option("--epochs", type=click.IntRange(1, 500), default=16, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 500), default=12, show_default=True)
 @click.option("--size", type=click.IntRange(32, 512), default=224, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 512), default=32, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--freeze-blocks",
+    type=click.IntRange(-1, 16),
+    default=-1,
+    show_default=True,
+    help="Keep the stem and this many first blocks at their ImageNet weights (-1: train all).",
+)
+@click.option(
+    "--train-on-val",
+    is_flag=True,
+    help="Also train on the val split (final model once the recipe is fixed); test stays out.",
+)
 @click.option("--no-int8", is_flag=True, help="Ship fp32 even if int8 keeps the accuracy.")
 @click.option(
     "--no-pretrained", is_flag=True, help="Start from random weights (for quick tests only)."
@@ -109,6 +121,8 @@ def model_train(
     size: int,
     batch_size: int,
     threads: int,
+    freeze_blocks: int,
+    train_on_val: bool,
     no_int8: bool,
     no_pretrained: bool,
     version: str | None,
@@ -130,12 +144,17 @@ def model_train(
         out=out,
         size=size,
         train=TrainSettings(
-            epochs=epochs, batch_size=batch_size, threads=threads, pretrained=not no_pretrained
+            epochs=epochs,
+            batch_size=batch_size,
+            threads=threads,
+            freeze_blocks=freeze_blocks,
+            pretrained=not no_pretrained,
         ),
         int8=not no_int8,
         version=version,
         save_weights=save_weights,
         weights=weights,
+        train_on_val=train_on_val,
     )
     try:
         result = run(settings)

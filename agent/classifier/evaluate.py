@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.classifier.dataset import Sample, list_image_folder, split_samples
+from agent.classifier.dataset import SPLITS, Sample, list_image_folder, split_samples
 from agent.classifier.errors import DatasetError
 from agent.classifier.metrics import Scores, percentile_ms, score
 from agent.classifier.onnx_backend import OnnxClassifier
@@ -44,7 +44,8 @@ def select(data: Path, labels: Sequence[str], split: str) -> list[Sample]:
     samples = list_image_folder(data, labels)
     if split == "all":
         return samples
-    chosen = split_samples(samples)[split]  # type: ignore[index]
+    parts = split_samples(samples)
+    chosen = next(parts[name] for name in SPLITS if name == split)
     if not chosen:
         raise DatasetError(f"{data}: the {split} split is empty")
     return chosen
@@ -54,7 +55,6 @@ def evaluate(
     classifier: OnnxClassifier,
     data: Path,
     split: str = "all",
-    threads: int = 1,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Evaluation:
     """Accuracy, per-class scores, confusion matrix and p50/p95 latency on ``data``."""
@@ -79,7 +79,7 @@ def evaluate(
         precision=classifier.metadata.precision,
         data=data,
         split=split,
-        threads=threads,
+        threads=classifier.threads,
         scores=score(classifier.labels, truth, predicted),
         latency_ms_p50=percentile_ms(durations, 50),
         latency_ms_p95=percentile_ms(durations, 95),

@@ -106,6 +106,7 @@ class OnnxClassifier:
         weight_floor: float = DEFAULT_FLOOR,
     ) -> None:
         self.path = model if model is not None else shipped_model_path()
+        self.threads = threads
         self.session = open_session(self.path, threads)
         self.metadata = read_metadata(self.session, self.path)
         self._input = self.session.get_inputs()[0].name

@@ -62,10 +62,10 @@ def render(evaluation: Evaluation, console: Console) -> None:
     console.print(f"data  {evaluation.data} (split: {evaluation.split}, n = {scores.n})")
     console.print(f"accuracy {scores.accuracy:.4f}")
     console.print(
-        f"latency per photo (decode + resize + normalise + inference, "
-        f"{evaluation.threads} thread(s)): p50 {evaluation.latency_ms_p50:.2f} ms, "
-        f"p95 {evaluation.latency_ms_p95:.2f} ms"
+        f"latency p50 {evaluation.latency_ms_p50:.2f} ms, p95 {evaluation.latency_ms_p95:.2f} ms"
+        f" per photo on {evaluation.threads} thread(s)"
     )
+    console.print("        (JPEG decode + resize + normalise + inference)")
     per_class = Table(title="Per class")
     for column in ("class", "precision", "recall", "support"):
         per_class.add_column(column, justify="left" if column == "class" else "right")

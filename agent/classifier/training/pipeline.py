@@ -67,6 +67,8 @@ class PipelineSettings:
     save_weights: Path | None = None
     weights: Path | None = None
     """Fine-tuned weights to package instead of training (from an earlier ``save_weights``)."""
+    train_on_val: bool = False
+    """Train on train + val (for a final model once the recipe is fixed); test stays out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,20 @@ def _labels(data: Path) -> list[str]:
     return labels
 
 
+def _describe(settings: PipelineSettings, counts: dict[str, dict[str, int]]) -> str:
+    n = {part: sum(per_class.values()) for part, per_class in counts.items()}
+    val_use = (
+        "also trained on; used for the int8 check"
+        if settings.train_on_val
+        else "not trained on; watched per epoch and used for the int8 check"
+    )
+    return (
+        f"ImageFolder '{settings.data.name}', fine-tuned from ImageNet EfficientNet-Lite0 "
+        f"at {settings.size} px: {n['train']} train photos, {n['val']} val ({val_use}), "
+        f"{n['test']} test (held out: never trained on, never used for a choice)"
+    )
+
+
 def _val_accuracy(path: Path, data: Path) -> float:
     return evaluate(OnnxClassifier(path), data, split="val").scores.accuracy
 
@@ -118,9 +134,10 @@ def run(
         model.load_state_dict(torch.load(settings.weights, weights_only=True))
         model.eval()
     else:
+        fit = split["train"] + split["val"] if settings.train_on_val else split["train"]
         model, history = train(
-            split["train"],
-            split["val"],
+            fit,
+            [] if settings.train_on_val else split["val"],
             labels,
             prep,
             settings.train,
@@ -138,11 +155,7 @@ def run(
         precision="fp32",
         resize=RESIZE_POLICY,
         architecture=ARCHITECTURE,
-        training_data=(
-            f"ImageFolder '{settings.data.name}': {sum(counts['train'].values())} train photos "
-            f"(fine-tuned from ImageNet EfficientNet-Lite0), {sum(counts['val'].values())} val "
-            f"(monitoring and int8 decision), {sum(counts['test'].values())} test (held out)"
-        ),
+        training_data=_describe(settings, counts),
         split={"rule": SPLIT_RULE, "counts": counts},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
