@@ -85,6 +85,7 @@ def test_pipeline_end_to_end_on_a_tiny_set(tmp_path: Path) -> None:
     assert meta.split["counts"] == split_counts(split_samples(list_image_folder(data)))
     assert meta.accuracy["split"] == "test"
     assert meta.accuracy["n"] == 6
+    assert meta.accuracy["val_trained_on"] is False
     assert result.test is not None
     assert meta.accuracy["accuracy"] == pytest.approx(result.test.scores.accuracy, abs=1e-4)
     assert classifier.classify(decode(data / "glass" / "glass0.jpg"), None).category in LABELS

@@ -162,9 +162,13 @@ def model_train(
         _fail(str(err))
         return
     test = result.test
-    click.echo(
-        f"wrote {result.out} ({result.precision}); val accuracy fp32 {result.val_fp32:.4f}"
-        + (f", int8 {result.val_int8:.4f}" if result.val_int8 is not None else "")
-        + (f"; test accuracy {test.scores.accuracy:.4f} (n = {test.scores.n})" if test else "")
-        + f"; training {result.train_seconds:.0f} s"
-    )
+    parts = [f"wrote {result.out} ({result.precision})"]
+    if result.val_fp32 is not None:
+        val = f"val accuracy fp32 {result.val_fp32:.4f}"
+        if result.val_int8 is not None:
+            val += f", int8 {result.val_int8:.4f}"
+        parts.append(val + (" (val was trained on)" if train_on_val else ""))
+    if test is not None:
+        parts.append(f"test accuracy {test.scores.accuracy:.4f} (n = {test.scores.n})")
+    parts.append(f"training {result.train_seconds:.0f} s")
+    click.echo("; ".join(parts))

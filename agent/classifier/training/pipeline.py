@@ -78,7 +78,7 @@ class PipelineResult:
     out: Path
     precision: str
     history: list[EpochLog]
-    val_fp32: float
+    val_fp32: float | None
     val_int8: float | None
     test: Evaluation | None
     train_seconds: float
@@ -163,8 +163,8 @@ def run(
         fp32 = Path(tmp) / "model-fp32.onnx"
         export_onnx(model, settings.size, fp32)
         write_metadata(fp32, base)
-        val_fp32 = _val_accuracy(fp32, settings.data) if split["val"] else float("nan")
-        logger.info("fp32 val accuracy %.4f", val_fp32)
+        val_fp32 = _val_accuracy(fp32, settings.data) if split["val"] else None
+        logger.info("fp32 val accuracy %s", val_fp32)
         chosen, precision, val_int8 = fp32, "fp32", None
         if settings.int8:
             int8 = Path(tmp) / "model-int8.onnx"
@@ -174,9 +174,13 @@ def run(
             )
             quantise(fp32, int8, calibration, prep)
             write_metadata(int8, replace(base, precision="int8"))
-            val_int8 = _val_accuracy(int8, settings.data) if split["val"] else float("nan")
-            logger.info("int8 val accuracy %.4f", val_int8)
-            if not split["val"] or val_int8 >= val_fp32 - settings.int8_tolerance:
+            val_int8 = _val_accuracy(int8, settings.data) if split["val"] else None
+            logger.info("int8 val accuracy %s", val_int8)
+            if val_int8 is None or val_fp32 is None:
+                keep_int8 = True  # nothing to compare on: the smaller, faster model
+            else:
+                keep_int8 = val_int8 >= val_fp32 - settings.int8_tolerance
+            if keep_int8:
                 chosen, precision = int8, "int8"
         final = replace(base, precision=precision)
         test = None
@@ -187,8 +191,10 @@ def run(
                 "split": "test",
                 "accuracy": round(test.scores.accuracy, 4),
                 "n": test.scores.n,
-                "val_accuracy_fp32": round(val_fp32, 4),
+                "val_trained_on": settings.train_on_val,
             }
+            if val_fp32 is not None:
+                accuracy["val_accuracy_fp32"] = round(val_fp32, 4)
             if val_int8 is not None:
                 accuracy["val_accuracy_int8"] = round(val_int8, 4)
             if chosen != fp32:
