@@ -64,6 +64,7 @@ def test_classifies_by_colour_and_reports_the_model_version(tiny: Path) -> None:
     assert isinstance(result, Classification)
     assert result.category == "metal"
     assert result.model_version == "tiny-colour-1"
+    assert classifier.version == classifier.model_version == "tiny-colour-1"
     assert result.confidence == pytest.approx(max(result.probabilities.values()))
     assert sum(result.probabilities.values()) == pytest.approx(1.0)
     assert set(result.probabilities) == set(TINY_LABELS)
@@ -187,6 +188,7 @@ def test_a_plugged_in_backend_is_chosen_by_type() -> None:
         """Always answers paper."""
 
         model_version = "fixed-1"
+        version = "fixed-1"
 
         def classify(self, image: Image, weight_g: float | None) -> Classification:
             return Classification("paper", 1.0, {"paper": 1.0}, self.model_version, None)

@@ -146,6 +146,11 @@ class OnnxClassifier:
         """Version string from the model's metadata."""
         return self.metadata.version
 
+    @property
+    def version(self) -> str:
+        """Alias of :attr:`model_version`, as ``agent.intake.DepositClassifier`` names it."""
+        return self.metadata.version
+
     def input_tensor(self, image: Image) -> npt.NDArray[np.float32]:
         """The preprocessed input for one photo (exactly what training used)."""
         return self._prep.tensor(check_image(image))

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from agent.devices import Image
+from protocol.messages import CATEGORIES, Category
 
-CategoryName = Literal["cardboard", "glass", "metal", "paper", "plastic", "trash", "unknown"]
-CATEGORY_NAMES: tuple[CategoryName, ...] = (
-    "cardboard",
-    "glass",
-    "metal",
-    "paper",
-    "plastic",
-    "trash",
-    "unknown",
-)
+CategoryName = Category
+"""A deposit category as the wire protocol names it (the six materials and ``unknown``)."""
+CATEGORY_NAMES: tuple[CategoryName, ...] = CATEGORIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +39,11 @@ class DepositClassifier(Protocol):
     @property
     def model_version(self) -> str:
         """Version of the model answering, as reported in deposit events."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """The same as ``model_version`` (the name the intake state machine reads)."""
         ...
 
     def classify(self, image: Image, weight_g: float | None) -> Classification:
