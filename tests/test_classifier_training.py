@@ -147,3 +147,15 @@ def test_metadata_written_by_training_reads_back(tmp_path: Path) -> None:
     assert props["revloop.version"] == "new"
     assert json.loads(props["revloop.accuracy"]) == {"split": "test", "accuracy": 0.9}
     assert OnnxClassifier(path).metadata == meta
+
+
+def test_packaging_unusable_weights_names_the_file(tmp_path: Path) -> None:
+    _train_modules()
+    from agent.classifier.errors import ModelFileError
+    from agent.classifier.training.pipeline import PipelineSettings, run
+
+    data = synthetic_folder(tmp_path / "data", per_class=2)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a state dict")
+    with pytest.raises(ModelFileError, match=r"junk\.pt: not fine-tuned EfficientNet-Lite0"):
+        run(PipelineSettings(data=data, out=tmp_path / "m.onnx", size=64, weights=junk))

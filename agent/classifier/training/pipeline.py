@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import pickle
 import shutil
 import tempfile
 import time
@@ -31,7 +32,7 @@ from agent.classifier.dataset import (
     split_counts,
     split_samples,
 )
-from agent.classifier.errors import DatasetError
+from agent.classifier.errors import DatasetError, ModelFileError
 from agent.classifier.evaluate import Evaluation, evaluate
 from agent.classifier.metadata import ModelMetadata
 from agent.classifier.onnx_backend import OnnxClassifier
@@ -131,7 +132,20 @@ def run(
     history: list[EpochLog] = []
     if settings.weights is not None:
         model: Any = build_network(len(labels), settings.size, pretrained=False)
-        model.load_state_dict(torch.load(settings.weights, weights_only=True))
+        try:
+            model.load_state_dict(torch.load(settings.weights, weights_only=True))
+        except (
+            RuntimeError,
+            OSError,
+            ValueError,
+            KeyError,
+            EOFError,
+            pickle.UnpicklingError,
+        ) as err:
+            raise ModelFileError(
+                f"{settings.weights}: not fine-tuned EfficientNet-Lite0 weights for "
+                f"{len(labels)} labels ({str(err).splitlines()[0]})"
+            ) from err
         model.eval()
     else:
         fit = split["train"] + split["val"] if settings.train_on_val else split["train"]
