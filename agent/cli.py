@@ -14,6 +14,7 @@ from types import FrameType
 
 import click
 
+from agent.classifier.cli import model_group
 from agent.cli_support import fail, load_or_exit
 from agent.clock import SystemClock
 from agent.errors import AgentError
@@ -131,6 +132,7 @@ def status(config_file: Path, as_json: bool) -> None:
 
 cli.add_command(selftest_command)
 cli.add_command(calibrate_group)
+cli.add_command(model_group)
 
 
 def main() -> None:

@@ -327,6 +327,21 @@ class Classifier(Section):
         default_factory=_default_weight_ranges,
         description="Plausible single-item weight per category, in grams.",
     )
+    weight_margin: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "How far outside a range (as a fraction of the nearer bound) plausibility falls "
+            "from 1 to weight_floor."
+        ),
+    )
+    weight_floor: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Plausibility factor of a weight far outside a category's range.",
+    )
 
 
 class Intervals(Section):

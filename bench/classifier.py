@@ -1,0 +1,142 @@
+"""Deposit classifier benchmark: held-out accuracy, per-photo latency, agent memory.
+
+Usage: ``.venv/bin/python bench/classifier.py [--data DIR] [--model FILE] [--json]``
+
+1. Accuracy of the model on the ``test`` part of the reproducible split (photos used
+   neither for training nor for choosing epochs, hyper-parameters or int8).
+2. Latency per photo on ONE thread (onnxruntime intra_op 1, inter_op 1), end to end:
+   JPEG decode + resize + normalise + inference; p50 and p95, plus the p50 of each step.
+3. Peak resident memory (VmHWM) of a fresh Python process that imports the agent's
+   packages (agent, protocol, firmware_config, paho, pydantic), loads the model and
+   classifies one photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "trashnet-dev"
+
+RSS_PROBE = """
+import sys
+def hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith(('VmHWM', 'VmRSS')):
+            yield line.split(':')[0], int(line.split()[1]) / 1024
+base = dict(hwm())
+import agent, agent.devices, protocol, protocol.messages, firmware_config, firmware_config.schema
+import paho.mqtt.client, pydantic
+from agent.classifier import build_classifier
+from agent.classifier.preprocess import decode
+from firmware_config.schema import Classifier
+from pathlib import Path
+model = sys.argv[1] or None
+classifier = build_classifier(Classifier(model=Path(model) if model else None, threads=1))
+result = classifier.classify(decode(Path(sys.argv[2])), 150.0)
+after = dict(hwm())
+print(base['VmHWM'], after['VmHWM'], after['VmRSS'], result.category)
+"""
+
+
+def step_latencies(model: Path | None, photos: list[Path]) -> dict[str, float]:
+    """p50 of each step separately, in milliseconds, on one thread."""
+    from agent.classifier.onnx_backend import OnnxClassifier
+    from agent.classifier.preprocess import decode
+
+    classifier = OnnxClassifier(model, threads=1, weight_check=False)
+    prep = classifier.metadata.preprocessing
+    steps: dict[str, list[float]] = {"decode": [], "resize+normalise": [], "inference": []}
+    for photo in photos:
+        t0 = time.perf_counter()
+        image = decode(photo)
+        t1 = time.perf_counter()
+        tensor = prep.tensor(image)
+        t2 = time.perf_counter()
+        classifier.image_probabilities(tensor)
+        t3 = time.perf_counter()
+        steps["decode"].append(t1 - t0)
+        steps["resize+normalise"].append(t2 - t1)
+        steps["inference"].append(t3 - t2)
+    return {name: float(np.percentile(values, 50) * 1000) for name, values in steps.items()}
+
+
+def main() -> None:
+    """Print the figures quoted in docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"photo data set not found at {args.data}")
+
+    from agent.classifier.evaluate import evaluate, select
+    from agent.classifier.onnx_backend import OnnxClassifier
+
+    classifier = OnnxClassifier(args.model, threads=1, weight_check=False)
+    meta = classifier.metadata
+    result = evaluate(classifier, args.data, split="test")
+    photos = [s.path for s in select(args.data, meta.labels, "test")]
+    steps = step_latencies(args.model, photos)
+    probe = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, str(args.model or ""), str(photos[0])],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    base_hwm, peak_hwm, rss_after, category = probe.stdout.split()
+    figures = {
+        "model": str(classifier.path),
+        "model_version": meta.version,
+        "precision": meta.precision,
+        "model_size_mb": round(classifier.path.stat().st_size / 1e6, 2),
+        "input_size": meta.input_size,
+        "split": "test",
+        "n": result.scores.n,
+        "accuracy": round(result.scores.accuracy, 4),
+        "latency_ms_p50": round(result.latency_ms_p50, 2),
+        "latency_ms_p95": round(result.latency_ms_p95, 2),
+        "step_ms_p50": {name: round(value, 2) for name, value in steps.items()},
+        "peak_rss_mb": round(float(peak_hwm), 1),
+        "python_start_rss_mb": round(float(base_hwm), 1),
+        "rss_after_classify_mb": round(float(rss_after), 1),
+        "probe_category": category,
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"model        {figures['model']} ({meta.version}, {meta.precision}, "
+        f"{figures['model_size_mb']} MB, input {meta.input_size} px)"
+    )
+    print(
+        f"accuracy     {result.scores.accuracy:.4f} on the held-out test split "
+        f"(n = {result.scores.n})"
+    )
+    for label, s in result.scores.per_class.items():
+        print(
+            f"  {label:<10} precision {s.precision or 0:.3f} recall {s.recall or 0:.3f} "
+            f"(n = {s.support})"
+        )
+    print(
+        f"latency      p50 {result.latency_ms_p50:.2f} ms, p95 {result.latency_ms_p95:.2f} ms "
+        "per photo, 1 thread, decode + resize + normalise + inference"
+    )
+    print("  step p50   " + ", ".join(f"{k} {v:.2f} ms" for k, v in steps.items()))
+    print(
+        f"memory       peak RSS (VmHWM) {figures['peak_rss_mb']} MB of a fresh agent process "
+        f"with the model loaded (Python alone: {figures['python_start_rss_mb']} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
