@@ -65,6 +65,7 @@ def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool
     cleanly and exits with status 75, for the service manager to start it again.
     """
     from agent.app import Agent
+    from agent.classifier import build_classifier
     from agent.hardware import build_hardware
     from agent.remote_commands import RESTART_EXIT_CODE
     from agent.sdnotify import Notifier, WatchdogHook
@@ -80,6 +81,7 @@ def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool
         fail(f"--broker: {err}")
     clock = SystemClock(synced=True if clock_synced else None)
     try:
+        classifier = build_classifier(config.classifier)
         hardware = build_hardware(config, clock)
         agent = Agent.build(
             config,
@@ -87,6 +89,7 @@ def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool
             clock,
             endpoint=endpoint,
             idle_poll_s=config.intervals.door_poll_ms / 1000.0,
+            classifier=classifier,
             config_path=config_file,
         )
     except (AgentError, LookupError) as err:
@@ -138,3 +141,7 @@ cli.add_command(model_group)
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -598,6 +598,10 @@ class Simulation(Section):
     deposits_per_hour: float = Field(
         default=4.0, ge=0.0, le=600.0, description="Mean deposit rate at the busiest hour."
     )
+    daily_rhythm: bool = Field(
+        default=True,
+        description="Visitors follow the hour of day and day of week; false: a constant rate.",
+    )
     camera_capture_ms: float = Field(
         default=150.0,
         ge=0.0,

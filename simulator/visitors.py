@@ -196,14 +196,18 @@ class StandaloneWorld:
     """Visitors for one simulated bin run by ``bin-agent run`` (real time)."""
 
     def __init__(
-        self, physical: PhysicalBin, clock: Clock, *, seed: int, peak_per_hour: float
+        self,
+        physical: PhysicalBin,
+        clock: Clock,
+        *,
+        seed: int,
+        peak_per_hour: float,
+        rhythm: bool = True,
     ) -> None:
-
         rng = random.Random(seed)
         self.scheduler = RealtimeScheduler(clock)
-        self.visitors = Visitors(
-            physical, ArrivalProcess(rng, peak_per_hour), ItemCatalog(rng), self.scheduler, clock
-        )
+        arrivals = ArrivalProcess(rng, peak_per_hour, rhythm=rhythm)
+        self.visitors = Visitors(physical, arrivals, ItemCatalog(rng), self.scheduler, clock)
 
     def start(self) -> None:
         """Let visitors come."""

@@ -77,13 +77,23 @@ class ArrivalProcess:
     also gets its own popularity factor so a fleet fills at different speeds.
     """
 
-    def __init__(self, rng: random.Random, peak_per_hour: float, popularity: float = 1.0) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        peak_per_hour: float,
+        popularity: float = 1.0,
+        *,
+        rhythm: bool = True,
+    ) -> None:
         self.rng = rng
+        self.rhythm = rhythm
         self.peak_per_hour = peak_per_hour * popularity
         self._max_rate = self.peak_per_hour * max(WEEKDAY_PROFILE) / 3600.0
 
     def rate_at(self, when: datetime) -> float:
         """Visitors per second at ``when``."""
+        if not self.rhythm:
+            return self.peak_per_hour / 3600.0
         hour = HOURLY_PROFILE[when.hour]
         day = WEEKDAY_PROFILE[when.weekday()]
         return self.peak_per_hour * hour * day / 3600.0

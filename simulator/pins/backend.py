@@ -196,5 +196,6 @@ def build_hardware(config: DeviceConfig, clock: Clock) -> BinHardware:
         clock,
         seed=config.simulation.seed,
         peak_per_hour=config.simulation.deposits_per_hour,
+        rhythm=config.simulation.daily_rhythm,
     )
     return hardware
