@@ -49,6 +49,12 @@ def demo(
     as_json: bool,
 ) -> None:
     """A fleet, the bridge and a collection crew on an embedded broker, faster than life."""
+    from cloud_bridge.extras import bridge_extra_message, missing_bridge_packages
+
+    missing = missing_bridge_packages()
+    if missing:
+        click.echo(f"error: the demo runs the bridge: {bridge_extra_message(missing)}", err=True)
+        sys.exit(1)
     from simulator.demo import run_demo, summary_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
