@@ -92,6 +92,8 @@ class AgentRuntime:
         self.schedule = Schedule()
         self.started_at = clock.monotonic()
         self.hooks: list[StepHook] = []
+        self.deposit_listeners: list[Callable[[Decision], None]] = []
+        """Called with every decision once it is stored (simulator displays, tests)."""
         self.link_status: Callable[[], tuple[bool, int]] = lambda: (False, 0)
         self._door_opened_at: float | None = None
         self._offline_since: float | None = None
@@ -137,6 +139,8 @@ class AgentRuntime:
             self.schedule.due["fill"] = self.clock.monotonic() + 2.0
             self._telemetry_after_fill = True
         self.emit_event("deposit", asdict(decision))
+        for listener in self.deposit_listeners:
+            listener(decision)
         self.check_devices()
 
     def clear_jam(self) -> bool:

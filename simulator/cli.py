@@ -141,6 +141,54 @@ def fleet(
         click.echo(json.dumps(sim.summary()))
 
 
+@cli.command("bin")
+@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
+@click.option("--hours", default=12.0, show_default=True, type=click.FloatRange(0.01, 24 * 60))
+@click.option(
+    "--speed",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Virtual seconds per real second (0: as fast as possible).",
+)
+@click.option("--broker", help="Use this broker (mqtt://HOST:PORT) instead of an embedded one.")
+def single_bin(config_file: Path, hours: float, speed: float, broker: str | None) -> None:
+    """One simulated bin (a sim-device or sim-pin profile) with its real classifier,
+    printing every deposit: the item, the decision and how long it took."""
+    from agent.cli_support import load_or_exit
+    from agent.errors import AgentError
+    from simulator.demo import broker_for
+    from simulator.single_bin import Observed, run_single_bin
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("agent").setLevel(logging.ERROR)
+    config = load_or_exit(config_file)
+    console = Console()
+
+    def show(seen: Observed) -> None:
+        d = seen.decision
+        item = seen.item
+        truth = f"{item.category} {item.mass_g:.0f} g" if item else "?"
+        verdict = "[green]accepted[/green]" if d.accepted else f"[red]rejected[/red] ({d.reason})"
+        console.print(
+            f"[dim]{seen.when}[/dim] {truth:<16} -> {d.category} {d.confidence:.2f} "
+            f"{verdict} in {d.decision_ms:.0f} ms",
+            soft_wrap=True,
+        )
+
+    try:
+        with broker_for(broker) as endpoint:
+            counters = run_single_bin(config, endpoint, hours=hours, speed=speed, on_deposit=show)
+    except (AgentError, ValueError, OSError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    console.print(
+        f"{counters.items} items from {counters.visitors} visitors: "
+        f"{counters.accepted} accepted, {counters.rejected} rejected, "
+        f"{counters.turned_away} visitors turned away"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -10,8 +10,6 @@ learns of pickups the way a scheduler would, by subscribing to ``fleet/v1/pickup
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import logging
 import math
@@ -36,6 +34,7 @@ from protocol.codec import decode
 from protocol.messages import Pickup
 from protocol.transport import BrokerUrl
 from simulator.devices import build_device_hardware
+from simulator.event_loop import AgentStepper, EventLoop
 from simulator.oracle import OracleClassifier
 from simulator.physical import PhysicalBin
 from simulator.visitors import VisitCounters, Visitors
@@ -96,8 +95,8 @@ class SimBin:
     physical: PhysicalBin
     agent: Agent
     visitors: Visitors
+    stepper: AgentStepper
     counters: BinCounters = field(default_factory=BinCounters)
-    next_wake: float = math.inf
     crew_due: float = math.inf
     """When (virtual monotonic time) the crew plans to empty this bin; inf: not planned."""
 
@@ -108,17 +107,19 @@ class SimBin:
 
 
 @dataclass
-class _BinScheduler:
-    """The fleet's event queue as one bin's visitors see it."""
+class LoopScheduler:
+    """An event loop as one bin's visitors see it: actions later, pokes to its agent."""
 
-    fleet: FleetSim
-    index: int
+    loop: EventLoop
+    stepper: AgentStepper
 
     def after(self, delay: float, action: Callable[[], None]) -> None:
-        self.fleet.at(self.fleet.clock.monotonic() + delay, action)
+        """Run ``action`` later on the loop."""
+        self.loop.after(delay, action)
 
     def poke(self) -> None:
-        self.fleet.poke(self.fleet.bins[self.index])
+        """Step the bin's agent now."""
+        self.stepper.poke()
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,7 @@ class FleetSim:
         self.clock = clock or ManualClock()
         self.rng = random.Random(options.seed)
         self.on_pickup = on_pickup
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._order = itertools.count()
+        self.loop = EventLoop(self.clock)
         self._inbox: queue.SimpleQueue[Pickup] = queue.SimpleQueue()
         self.bins = [self._make_bin(i) for i in range(options.bins)]
         self._by_id = {b.bin_id: b for b in self.bins}
@@ -205,34 +205,22 @@ class FleetSim:
             classifier=classifier,
         )
         popularity = math.exp(rng.gauss(0, 0.35))
+        stepper = self.loop.stepper(agent.runtime)
         visitors = Visitors(
             physical,
             ArrivalProcess(rng, self.options.peak_per_hour, popularity),
             ItemCatalog(rng),
-            _BinScheduler(self, index),
+            LoopScheduler(self.loop, stepper),
             self.clock,
         )
-        return SimBin(index=index, config=config, physical=physical, agent=agent, visitors=visitors)
-
-    # -- the event queue -----------------------------------------------------------------
-
-    def at(self, when: float, action: Callable[[], None]) -> None:
-        """Run ``action`` at virtual monotonic time ``when``."""
-        heapq.heappush(self._heap, (when, next(self._order), action))
-
-    def poke(self, sim_bin: SimBin, delay: float = 0.0) -> None:
-        """Step this bin's agent soon (what an edge interrupt does on a real bin)."""
-        when = self.clock.monotonic() + delay
-        if when < sim_bin.next_wake:
-            sim_bin.next_wake = when
-            self.at(when, lambda: self._step(sim_bin, when))
-
-    def _step(self, sim_bin: SimBin, scheduled: float) -> None:
-        if scheduled != sim_bin.next_wake:
-            return  # superseded by an earlier wake-up
-        sim_bin.next_wake = math.inf
-        wanted = sim_bin.agent.runtime.step()
-        self.poke(sim_bin, max(wanted - self.clock.monotonic(), 0.0))
+        return SimBin(
+            index=index,
+            config=config,
+            physical=physical,
+            agent=agent,
+            visitors=visitors,
+            stepper=stepper,
+        )
 
     # -- the crew ------------------------------------------------------------------------
 
@@ -284,7 +272,7 @@ class FleetSim:
         when = self.clock.monotonic() + self.rng.uniform(low, latest) * HOUR
         if when < sim_bin.crew_due:
             sim_bin.crew_due = when
-            self.at(when, lambda: self._empty(sim_bin, when))
+            self.loop.at(when, lambda: self._empty(sim_bin, when))
 
     def _empty(self, sim_bin: SimBin, planned: float) -> None:
         if planned != sim_bin.crew_due:
@@ -294,7 +282,7 @@ class FleetSim:
             return
         sim_bin.physical.empty()
         sim_bin.counters.emptied += 1
-        self.poke(sim_bin)
+        sim_bin.stepper.poke()
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -302,7 +290,7 @@ class FleetSim:
         for sim_bin in self.bins:
             if "overflow" in sim_bin.agent.runtime.state.active_alarms:
                 sim_bin.counters.full_s += period
-        self.at(self.clock.monotonic() + period, lambda: self._account_full(period))
+        self.loop.after(period, lambda: self._account_full(period))
 
     # -- running -------------------------------------------------------------------------
 
@@ -311,32 +299,18 @@ class FleetSim:
         self._start_crew()
         for sim_bin in self.bins:
             sim_bin.agent.start_link()
-            self.poke(sim_bin)
+            sim_bin.stepper.poke()
             sim_bin.visitors.start()
-        self.at(self.clock.monotonic() + 300.0, lambda: self._account_full(300.0))
+        self.loop.after(300.0, lambda: self._account_full(300.0))
 
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         """Simulate ``options.days`` of virtual time, paced by ``options.speed``."""
-        start_virtual = self.clock.monotonic()
-        end = start_virtual + self.options.days * 86_400
-        start_real = time.monotonic()
-        speed = self.options.speed
-        last_report = 0.0
-        while self._heap and self._heap[0][0] <= end:
-            when, _, action = heapq.heappop(self._heap)
-            if speed > 0:
-                lead = (when - start_virtual) / speed - (time.monotonic() - start_real)
-                if lead > 0:
-                    time.sleep(min(lead, 0.25))
-            self.clock.advance(max(when - self.clock.monotonic(), 0.0))
-            action()
-            self.read_pickups()
-            if progress and time.monotonic() - last_report > 0.2:
-                last_report = time.monotonic()
-                progress((self.clock.monotonic() - start_virtual) / (end - start_virtual))
-        self.clock.advance(max(end - self.clock.monotonic(), 0.0))
-        if progress:
-            progress(1.0)
+        self.loop.run(
+            self.options.days * 86_400,
+            speed=self.options.speed,
+            after_each=self.read_pickups,
+            progress=progress,
+        )
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait (real time) until every agent's outbox is empty."""

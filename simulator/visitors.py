@@ -71,6 +71,8 @@ class Visitors:
         self.scheduler = scheduler
         self.clock = clock
         self.counters = VisitCounters()
+        self.last_item: Item | None = None
+        """The item most recently put on the tray (what the bin is deciding on)."""
         self._busy = False
 
     def start(self) -> None:
@@ -107,6 +109,7 @@ class Visitors:
 
     def _place(self, item: Item) -> None:
         self.physical.place_on_tray(item)
+        self.last_item = item
         self.counters.items += 1
         self.scheduler.poke()
 

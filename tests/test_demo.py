@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
+import tomlkit
 from click.testing import CliRunner
 
+from firmware_config import PROFILES_DIR
 from simulator.cli import cli
 from tests.support.collector import Collector
 from tests.support.mosquitto import Mosquitto
@@ -50,3 +54,35 @@ def test_fleet_names_a_bad_broker_url() -> None:
     result = CliRunner().invoke(cli, ["fleet", "--broker", "http://x"])
     assert result.exit_code == 1
     assert "scheme" in result.output
+
+
+@pytest.mark.parametrize("profile", ["sim-device", "sim-pin"])
+def test_single_bin_prints_every_deposit(
+    profile: str, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    document = tomlkit.parse((PROFILES_DIR / f"{profile}.toml").read_text())
+    document["storage"]["path"] = str(tmp_path / "agent.db")
+    document["simulation"]["deposits_per_hour"] = 300
+    document["simulation"]["daily_rhythm"] = False
+    config = tmp_path / "bin.toml"
+    config.write_text(tomlkit.dumps(document))
+    result = CliRunner().invoke(
+        cli,
+        ["bin", "--config", str(config), "--hours", "0.2", "--speed", "0",
+         "--broker", mosquitto.url],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    decisions = [line for line in result.output.splitlines() if " -> " in line]
+    summary = result.output.strip().splitlines()[-1]
+    items = int(summary.split()[0])
+    assert items >= 3
+    assert len(decisions) >= items - 1  # the last item may still be on the tray at the end
+    assert all(line.endswith(" ms") for line in decisions), decisions
+
+
+def test_single_bin_refuses_a_real_hardware_profile(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["bin", "--config", str(PROFILES_DIR / "rpi4.toml"), "--hours", "0.1"]
+    )
+    assert result.exit_code == 1
+    assert "sim-device or sim-pin" in result.output
