@@ -82,83 +82,91 @@ class Agent:
         except BaseException:
             lock.release()
             raise
-        restored = restore(file_config, db)
-        config = restored.config
-        outbox = Outbox(
-            db, clock, max_rows=config.storage.max_rows, max_bytes=config.storage.max_bytes
-        )
-        messages = MessageFactory(config, clock, boot_id=new_boot_id(), agent_version=__version__)
-        runtime = AgentRuntime(
-            config,
-            hardware,
-            clock,
-            db=db,
-            outbox=outbox,
-            messages=messages,
-            idle_poll_s=idle_poll_s,
-            classifier=classifier,
-        )
-        link = MqttLink(
-            bin_id=config.identity.bin_id,
-            broker=config.broker,
-            endpoint=endpoint,
-            outbox=outbox,
-            db=db,
-            clock=clock,
-            rng=rng or random.Random(),
-            state_topic=messages.topic(TopicKind.STATE),
-            state_payload=lambda bd_seq, online, reason: messages.state(
-                outbox.last_seq, bd_seq, online, reason
-            ),
-            subscriptions=[
-                messages.topic(TopicKind.CONFIG_DESIRED),
-                messages.topic(TopicKind.CMD),
-            ],
-            on_message=runtime.receive,
-        )
-        outbox.add_listener(link.wake)
+        try:
+            restored = restore(file_config, db)
+            config = restored.config
+            outbox = Outbox(
+                db, clock, max_rows=config.storage.max_rows, max_bytes=config.storage.max_bytes
+            )
+            messages = MessageFactory(
+                config, clock, boot_id=new_boot_id(), agent_version=__version__
+            )
+            runtime = AgentRuntime(
+                config,
+                hardware,
+                clock,
+                db=db,
+                outbox=outbox,
+                messages=messages,
+                idle_poll_s=idle_poll_s,
+                classifier=classifier,
+            )
+            link = MqttLink(
+                bin_id=config.identity.bin_id,
+                broker=config.broker,
+                endpoint=endpoint,
+                outbox=outbox,
+                db=db,
+                clock=clock,
+                rng=rng or random.Random(),
+                state_topic=messages.topic(TopicKind.STATE),
+                state_payload=lambda bd_seq, online, reason: messages.state(
+                    outbox.last_seq, bd_seq, online, reason
+                ),
+                subscriptions=[
+                    messages.topic(TopicKind.CONFIG_DESIRED),
+                    messages.topic(TopicKind.CMD),
+                ],
+                on_message=runtime.receive,
+            )
+            outbox.add_listener(link.wake)
 
-        def link_status() -> tuple[bool, int]:
-            status = link.status()
-            return status.connected, status.reconnects
+            def link_status() -> tuple[bool, int]:
+                status = link.status()
+                return status.connected, status.reconnects
 
-        runtime.link_status = link_status
+            runtime.link_status = link_status
 
-        remote_config = RemoteConfig(runtime, file_config)
-        remote_config.report_dropped(restored)
-        runtime.handlers[TopicKind.CONFIG_DESIRED] = remote_config.handle
-        runtime.hooks.append(remote_config.step)
-        stop = threading.Event()
-        restart = threading.Event()
+            remote_config = RemoteConfig(runtime, file_config)
+            remote_config.report_dropped(restored)
+            runtime.handlers[TopicKind.CONFIG_DESIRED] = remote_config.handle
+            runtime.hooks.append(remote_config.step)
+            stop = threading.Event()
+            restart = threading.Event()
 
-        def on_restart() -> None:
-            log.warning("remote restart requested: stopping for the service manager")
-            restart.set()
-            stop.set()
-            runtime.wake()
+            def on_restart() -> None:
+                log.warning("remote restart requested: stopping for the service manager")
+                restart.set()
+                stop.set()
+                runtime.wake()
 
-        commands = RemoteCommands(
-            runtime,
-            config_path=config_path,
-            captures_dir=config.storage.path.parent / "captures",
-            on_restart=on_restart,
-        )
-        runtime.handlers[TopicKind.CMD] = commands.handle
-        return cls(
-            config,
-            clock,
-            hardware,
-            db,
-            outbox,
-            messages,
-            runtime,
-            link,
-            lock,
-            remote_config,
-            commands,
-            restart_requested=restart,
-            _stop=stop,
-        )
+            commands = RemoteCommands(
+                runtime,
+                config_path=config_path,
+                captures_dir=config.storage.path.parent / "captures",
+                on_restart=on_restart,
+            )
+            runtime.handlers[TopicKind.CMD] = commands.handle
+            return cls(
+                config,
+                clock,
+                hardware,
+                db,
+                outbox,
+                messages,
+                runtime,
+                link,
+                lock,
+                remote_config,
+                commands,
+                restart_requested=restart,
+                _stop=stop,
+            )
+        except BaseException:
+            # A half-built agent must not keep the database or the lock.
+            db.close()
+            lock.release()
+            raise
 
     def start_link(self) -> None:
         """Connect to the broker in the background (and let a simulated world begin)."""

@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import Clock
+from agent.errors import AgentError
 from agent.localdb import LocalDb
 from agent.outbox import Outbox
 from firmware_config.schema import Broker
@@ -143,13 +144,20 @@ class MqttLink:
             client.username_pw_set(self.broker.username, self.broker.password())
         tls = self.broker.tls
         if tls.enabled or self.endpoint.tls:
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+            files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+            for key, path in files.items():
+                if path is not None and not path.is_file():
+                    raise AgentError(f"broker.tls.{key}: {path} does not exist")
+            try:
+                client.tls_set(
+                    ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                    certfile=str(tls.cert_file) if tls.cert_file else None,
+                    keyfile=str(tls.key_file) if tls.key_file else None,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                )
+            except (OSError, ssl.SSLError) as err:
+                raise AgentError(f"broker.tls: cannot use the certificate files: {err}") from err
         return client
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
@@ -55,3 +56,17 @@ def test_status_without_a_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no agent database" in result.output
     assert "Traceback" not in result.output
+
+
+def test_missing_tls_files_are_named_and_release_the_database(tmp_path: Path) -> None:
+    from agent.errors import AgentError
+
+    config = bin_config(
+        tmp_path, **{"broker.tls": f'enabled = true\nca_file = "{tmp_path / "nope.crt"}"'}
+    )
+    with pytest.raises(AgentError, match=r"broker\.tls\.ca_file: .*nope\.crt does not exist"):
+        make_bin(config, port=8883)
+    # nothing left locked: a corrected agent can start on the same database
+    fixed = make_bin(bin_config(tmp_path), port=1)
+    fixed.agent.db.close()
+    fixed.agent.instance_lock.release()

@@ -118,3 +118,21 @@ def test_broker_outage_loses_nothing_and_keeps_seq_contiguous(tmp_path: Path) ->
         seen.close()
         agent.stop()
         broker.stop()
+
+
+def test_mqtt5_connection_carries_the_same_contract(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    config = bin_config(tmp_path)
+    config.broker.protocol = "5"
+    test_bin = make_bin(config, mosquitto.port)
+    with Collector(mosquitto.port, ["bins/v1/#"]) as seen:
+        test_bin.agent.runtime.set_alarm("tamper", True, "over MQTT 5")
+        test_bin.agent.start_link()
+        seen.wait_for(
+            lambda ms: seqs_of(ms, "events/alarm") == [1] and any(s.online for s in states(ms))
+        )
+        test_bin.agent.link.kill()
+        final = seen.wait_for(lambda ms: any(not s.online for s in states(ms)))
+        will = next(s for s in states(final) if not s.online)
+        assert will.reason == "lost"
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
