@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
 
+pytest_plugins = ["tests.support.bridge_fixtures"]
+"""The bridge's unit-test fixtures (``store``, ``clock``), shared by several modules."""
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "trashnet-dev"
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -18,32 +17,7 @@ from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
-from tests.support.bin_messages import T0
-
-
-class FakeNow:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0 + timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def store() -> Iterator[SQLiteStore]:
-    db = SQLiteStore(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def clock() -> FakeNow:
-    return FakeNow()
+from tests.support.bridge_fixtures import FakeNow
 
 
 def make(store: SQLiteStore, clock: FakeNow, **settings: object) -> Processor:

@@ -8,8 +8,7 @@ end-to-end tests repeat them with the real agent through Mosquitto.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -26,32 +25,7 @@ from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.ticket_rules import config_state
 from protocol import Command, ConfigDesired, decode
 from tests.support import bin_messages as msg
-from tests.support.bin_messages import T0
-
-
-class FakeNow:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0 + timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def store() -> Iterator[SQLiteStore]:
-    db = SQLiteStore(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def clock() -> FakeNow:
-    return FakeNow()
+from tests.support.bridge_fixtures import FakeNow
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ periodically on its clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,31 +19,7 @@ from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, Telemetry, TopicKind, bin_topic, decode, encode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
-
-
-class FakeNow:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def store() -> Iterator[SQLiteStore]:
-    db = SQLiteStore(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def clock() -> FakeNow:
-    return FakeNow()
+from tests.support.bridge_fixtures import FakeNow
 
 
 def make(store: SQLiteStore, clock: FakeNow, **pickups: object) -> Processor:

@@ -8,11 +8,7 @@ cases with the real agent through Mosquitto.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from cloud_bridge.processor import BatchOutcome, Inbound, Processor
 from cloud_bridge.settings import validate_settings
@@ -20,32 +16,7 @@ from cloud_bridge.sqlite_store import SQLiteStore
 from cloud_bridge.ticket_rules import findings
 from protocol import Ticket, decode
 from tests.support import bin_messages as msg
-from tests.support.bin_messages import T0
-
-
-class FakeNow:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0 + timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def store() -> Iterator[SQLiteStore]:
-    db = SQLiteStore(":memory:")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def clock() -> FakeNow:
-    return FakeNow()
+from tests.support.bridge_fixtures import FakeNow
 
 
 def make(store: SQLiteStore, clock: FakeNow, **settings: Any) -> Processor:
