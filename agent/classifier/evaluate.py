@@ -12,10 +12,13 @@ figure is about photos the model never saw.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import onnxruntime as ort
 
 from agent.classifier.dataset import SPLITS, Sample, list_image_folder, split_samples
 from agent.classifier.errors import DatasetError
@@ -45,6 +48,29 @@ class Evaluation:
     """Photos of the part left out for a near twin in a training part (relative paths)."""
     near_duplicate_min_similarity: float | None = None
     """The audit's threshold when near duplicates were looked for, else None."""
+
+
+def reference_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
+    """The same model run as its file defines it, whatever the CPU.
+
+    onnxruntime's extended graph fusions replace an int8 model's quantise / dequantise
+    pairs with fused uint8 x int8 kernels. On x86 CPUs without VNNI those kernels add
+    products in saturating 16-bit steps, which changes some answers: the shipped model
+    loses about 2 points of test accuracy on such a CPU (``docs/model-card.md``). With
+    fusions limited to the basic level, each operator runs as written (dequantise,
+    float operator, quantise): the answers the model file defines, at several times
+    the latency. A copy is returned; ``classifier`` keeps its fast session.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = classifier.threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.log_severity_level = 3
+    reference = copy.copy(classifier)
+    reference.session = ort.InferenceSession(
+        str(classifier.path), options, providers=["CPUExecutionProvider"]
+    )
+    return reference
 
 
 def select(data: Path, labels: Sequence[str], split: str) -> list[Sample]:
