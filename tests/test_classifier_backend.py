@@ -208,3 +208,11 @@ def test_a_plugged_in_backend_is_chosen_by_type() -> None:
     assert "fixed-test" not in backends()
     with pytest.raises(ValueError, match="built in"):
         unregister_backend("onnx")
+
+
+def test_sessions_ask_for_exact_int8_kernels_on_x86_without_vnni() -> None:
+    # Without it, the shipped int8 model gave 6 of 302 test answers differently on such a
+    # CPU (tests/test_classifier_shipped.py checks the answers where the data is present).
+    classifier = OnnxClassifier(None, weight_check=False)
+    options = classifier.session.get_session_options()
+    assert options.get_session_config_entry("session.x64quantprecision") == "1"
