@@ -87,8 +87,8 @@ def select_clean(
         raise ValueError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
     if exclude_near_duplicates and split not in TRAINING_PARTS:
         raise ValueError(
-            f"near duplicates can be left out of {' or '.join(TRAINING_PARTS)} only, "
-            f"not of {split!r}: no other part of the split was trained on instead"
+            f"near duplicates can be left out of {' or '.join(TRAINING_PARTS)} only "
+            f"(photos with a twin in a part trained on), not of {split!r}"
         )
     samples = list_image_folder(data, labels)
     if split == "all":

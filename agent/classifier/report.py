@@ -75,7 +75,7 @@ def render(evaluation: Evaluation, console: Console) -> None:
         f"model {evaluation.model} (version {evaluation.model_version}, {evaluation.precision})"
     )
     console.print(f"data  {evaluation.data} (split: {evaluation.split}, n = {scores.n})")
-    console.print(near_duplicate_line(evaluation))
+    console.print(near_duplicate_line(evaluation), markup=False)
     console.print(f"accuracy {scores.accuracy:.4f}")
     console.print(
         f"latency p50 {evaluation.latency_ms_p50:.2f} ms, p95 {evaluation.latency_ms_p95:.2f} ms"

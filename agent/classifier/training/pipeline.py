@@ -232,7 +232,8 @@ def run(
             if val_int8 is not None:
                 accuracy["val_accuracy_int8"] = round(val_int8, 4)
             leaked = [sample.relpath for sample in found.leaked("test")]
-            accuracy["near_duplicates_excluded"] = leaked
+            accuracy["near_duplicates_excluded"] = len(leaked)
+            accuracy["near_duplicates_excluded_files"] = leaked
             accuracy["near_duplicate_min_similarity"] = MIN_SIMILARITY
             accuracy["accuracy_without_near_duplicates"] = None
             accuracy["n_without_near_duplicates"] = len(split["test"]) - len(leaked)
