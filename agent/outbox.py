@@ -134,48 +134,63 @@ class Outbox:
         size = len(payload)
         now_mono = self.clock.monotonic()
         created_at = format_ts(self.clock.now())
+        # The in-memory figures change only once the transaction has committed: a
+        # failed insert or commit rolls the rows back and must leave them true.
         with self.db.transaction() as tx:
-            dropped_now = self._make_room(tx, size)
-            fits = self._rows + 1 <= self.max_rows and self._bytes + size <= self.max_bytes
+            dropped_now, freed_bytes = self._make_room(tx, size)
+            rows = self._rows - dropped_now
+            stored_bytes = self._bytes - freed_bytes
+            fits = rows + 1 <= self.max_rows and stored_bytes + size <= self.max_bytes
             if droppable and not fits:
-                self._dropped += dropped_now + 1
-                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
-                self._over_limit = True
-                log.warning("outbox full of events: telemetry for %s dropped", topic)
-                return None
-            tx.execute(
-                "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
-                " created_at, retain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, topic, payload, int(droppable), size, now_mono, created_at, int(retain)),
-            )
-            tx.execute(SET_META, ("last_seq", str(seq)))
-            for key, value in meta.items():
-                self.db.put(key, value, conn=tx)
-            if dropped_now:
-                self._dropped += dropped_now
-                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
+                dropped_total = self._dropped + dropped_now + 1
+                tx.execute(SET_META, ("dropped_total", str(dropped_total)))
+                inserted = False
+            else:
+                tx.execute(
+                    "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
+                    " created_at, retain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, topic, payload, int(droppable), size, now_mono, created_at, int(retain)),
+                )
+                tx.execute(SET_META, ("last_seq", str(seq)))
+                for key, value in meta.items():
+                    self.db.put(key, value, conn=tx)
+                dropped_total = self._dropped + dropped_now
+                if dropped_now:
+                    tx.execute(SET_META, ("dropped_total", str(dropped_total)))
+                inserted = True
+        self._rows, self._bytes, self._dropped = rows, stored_bytes, dropped_total
+        if dropped_now:
+            log.warning("outbox bound reached: dropped %d oldest telemetry rows", dropped_now)
+        if not inserted:
+            self._over_limit = True
+            log.warning("outbox full of events: telemetry for %s dropped", topic)
+            return None
         self._last_seq = seq
         self._rows += 1
         self._bytes += size
         self._over_limit = not fits
         return seq
 
-    def _make_room(self, tx: sqlite3.Connection, size: int) -> int:
-        """Delete the oldest droppable rows until ``size`` more bytes and one row fit."""
+    def _make_room(self, tx: sqlite3.Connection, size: int) -> tuple[int, int]:
+        """Delete the oldest droppable rows until ``size`` more bytes and one row fit.
+
+        Returns how many rows and bytes were deleted; the caller applies them to the
+        counters after the transaction commits.
+        """
         dropped = 0
-        while self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes:
+        freed = 0
+        while (
+            self._rows - dropped + 1 > self.max_rows or self._bytes - freed + size > self.max_bytes
+        ):
             row = tx.execute(
                 "SELECT seq, size FROM outbox WHERE droppable = 1 ORDER BY seq LIMIT 1"
             ).fetchone()
             if row is None:
                 break
             tx.execute("DELETE FROM outbox WHERE seq = ?", (row[0],))
-            self._rows -= 1
-            self._bytes -= int(row[1])
             dropped += 1
-        if dropped:
-            log.warning("outbox bound reached: dropped %d oldest telemetry rows", dropped)
-        return dropped
+            freed += int(row[1])
+        return dropped, freed
 
     def pending(self, after_seq: int, limit: int) -> list[OutboxRow]:
         """Up to ``limit`` stored messages with seq above ``after_seq``, in seq order."""

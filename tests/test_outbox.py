@@ -100,3 +100,25 @@ def test_oldest_age_survives_a_restart(tmp_path: Path) -> None:
     later = ManualClock(start=clock.now() + timedelta(seconds=30))
     reopened = open_outbox(tmp_path / "a.db", later)
     assert reopened.stats().oldest_age_s == pytest.approx(150, abs=0.01)
+
+
+def test_a_failed_insert_leaves_the_counters_true(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path / "a.db", ManualClock(), max_rows=2)
+    outbox.append("telemetry", payload("t"), droppable=True)
+    outbox.append("telemetry", payload("t"), droppable=True)
+    before = outbox.stats()
+    # Room is made (the oldest telemetry deleted) before the insert fails: the
+    # transaction rolls back, and the counters must not keep the deletion.
+    with pytest.raises(TypeError):
+        outbox.append("events/alarm", payload("e"), droppable=False, meta={"bad": object()})
+    after = outbox.stats()
+    assert [r.seq for r in outbox.pending(0, 10)] == [1, 2]
+    assert (after.depth, after.bytes, after.dropped, after.last_seq) == (
+        before.depth,
+        before.bytes,
+        before.dropped,
+        before.last_seq,
+    )
+    outbox.db.close()
+    reopened = open_outbox(tmp_path / "a.db", ManualClock(), max_rows=2)
+    assert (reopened.stats().depth, reopened.stats().bytes) == (after.depth, after.bytes)
