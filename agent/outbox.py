@@ -26,6 +26,20 @@ from protocol.messages import MAX_SEQ, format_ts
 log = logging.getLogger(__name__)
 
 
+def counter_origin(clock: Clock) -> int:
+    """Where a fresh database starts the bin's counters (``seq``, ``bd_seq``).
+
+    The bridge stores idempotently on ``(bin_id, seq)`` and ignores a birth whose
+    ``bd_seq`` is not newer than the last one, so a bin whose database is new (first
+    start, or an SD card replaced or wiped) must not count from 1 again: its messages
+    would be dropped as duplicates. A fresh database starts at the wall clock in
+    milliseconds since the Unix epoch, which is above every value the bin used before
+    as long as it averaged fewer than 1000 messages (or connections) a second since
+    its previous database was created. See docs/protocol.md.
+    """
+    return max(int(clock.now().timestamp() * 1000), 0)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     """One stored message waiting for the broker's acknowledgement."""
@@ -62,7 +76,10 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         rows = db.query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox")
         self._rows, self._bytes = int(rows[0][0]), int(rows[0][1])
-        self._last_seq = int(db.get("last_seq", 0))
+        stored_seq = db.get("last_seq")
+        if stored_seq is None and not self._rows and not db.readonly:
+            stored_seq = self._start_counter(db, clock)
+        self._last_seq = int(stored_seq or 0)
         self._dropped = int(db.get("dropped_total", 0))
         self._over_limit = False
         self._rebase_ages()
@@ -71,6 +88,21 @@ class Outbox:
             # Cannot happen with durable commits; guard against a hand-edited database.
             log.warning("outbox holds seq %s above the stored counter %s", top, self._last_seq)
             self._last_seq = int(top)
+
+    @staticmethod
+    def _start_counter(db: LocalDb, clock: Clock) -> int:
+        """Seed ``last_seq`` of a fresh database from the clock (see counter_origin)."""
+        origin = counter_origin(clock)
+        if not clock.clock_synced():
+            log.warning(
+                "new agent database %s while the clock is not synchronised: seq starts at "
+                "%d from the unsynchronised clock; the bridge may drop events as duplicates "
+                "if this bin had a database before",
+                db.path,
+                origin + 1,
+            )
+        db.put("last_seq", origin)
+        return origin
 
     def _rebase_ages(self) -> None:
         """Re-express the age of rows left by an earlier process on this process's clock.
@@ -90,9 +122,13 @@ class Outbox:
 
     @property
     def last_seq(self) -> int:
-        """The highest ``seq`` ever assigned (0 before the first message)."""
-        with self._lock:
-            return self._last_seq
+        """The highest ``seq`` ever assigned (the counter's origin before the first message).
+
+        Read without the lock, which an insert holds across its fsync: paho's callbacks
+        read it to compose the state message and must not wait for the disk (reading
+        an int attribute is atomic).
+        """
+        return self._last_seq
 
     def append(
         self,
