@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
 
+from agent.classifier import DepositClassifier, register_backend, unregister_backend
 from agent.cli import cli
 from firmware_config import PROFILES_DIR, ConfigError, load_config, parse_config
 from firmware_config.schema import DeviceConfig, Section
@@ -126,3 +128,26 @@ def test_validate_cli_exit_codes(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["config", "validate", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 1
     assert "(file)" in missing.output
+
+
+def test_min_valid_above_the_pings_is_rejected_naming_the_key() -> None:
+    found = issues_of('[identity]\nbin_id = "bin-001"\n[ultrasonic]\npings = 3\nmin_valid = 5\n')
+    assert list(found) == ["ultrasonic.min_valid"]
+    assert "ultrasonic.pings = 3" in found["ultrasonic.min_valid"]
+    ok = parse_config('[identity]\nbin_id = "bin-001"\n[ultrasonic]\npings = 5\nmin_valid = 5\n')
+    assert ok.ultrasonic.min_valid == 5
+
+
+def test_classifier_type_accepts_registered_backends_and_lists_them() -> None:
+    text = '[identity]\nbin_id = "bin-001"\n[classifier]\ntype = "tflite"\n'
+    found = issues_of(text)
+    assert found["classifier.type"] == (
+        "classifier.type = 'tflite' is not a registered backend (registered: onnx)"
+    )
+    register_backend("tflite", lambda config: cast(DepositClassifier, None))
+    try:
+        assert parse_config(text).classifier.type == "tflite"
+    finally:
+        unregister_backend("tflite")
+    assert "classifier.type" in issues_of(text)
+    assert "did you mean 'onnx'" in issues_of(text.replace("tflite", "onxx"))["classifier.type"]
