@@ -17,7 +17,8 @@ from tests.support.bins import bin_config, make_bin
 def write_config(tmp_path: Path) -> Path:
     path = tmp_path / "bin.toml"
     path.write_text(
-        f'[identity]\nbin_id = "bin-001"\n[storage]\npath = "{tmp_path / "bin-001.db"}"\n'
+        f'[identity]\nbin_id = "bin-001"\n[hardware]\nbackend = "sim-device"\n'
+        f'[storage]\npath = "{tmp_path / "bin-001.db"}"\n'
     )
     return path
 

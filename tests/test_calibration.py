@@ -86,7 +86,7 @@ def test_unknown_calibration_key_is_refused(profile: Path) -> None:
 
 def test_a_missing_calibration_table_is_added(tmp_path: Path) -> None:
     path = tmp_path / "minimal.toml"
-    path.write_text('# minimal\n[identity]\nbin_id = "bin-007"\n')
+    path.write_text('# minimal\n[identity]\nbin_id = "bin-007"\n[hardware]\nbackend = "sim-pin"\n')
     path.chmod(0o640)
     write_calibration(path, {"tare_offset": 1234})
     assert load_config(path).calibration.tare_offset == 1234
