@@ -46,6 +46,10 @@ def load_config(path: Path | str) -> DeviceConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(path, [ConfigIssue("(file)", err.strerror or str(err))]) from None
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        message = f"not UTF-8 text: byte 0x{err.object[err.start]:02x} ({err.reason})"
+        raise ConfigError(path, [ConfigIssue("(file)", message, line)]) from None
     return parse_config(text, source=path, base_dir=path.resolve().parent)
 
 

@@ -166,3 +166,14 @@ def test_a_file_must_name_its_hardware_backend() -> None:
     assert "hardware.backend" in issues_of('[identity]\nbin_id = "bin-001"\n')
     assert parse_config(BIN).hardware.backend == "sim-device"
     assert load_config(PROFILES_DIR / "rpi4.toml").hardware.backend == "rpi"
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(BIN.encode() + "# température\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, ["config", "validate", str(path)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip().splitlines() == [
+        f"{path}: (file) (line 5): not UTF-8 text: byte 0xe9 (invalid continuation byte)"
+    ]

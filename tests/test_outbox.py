@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.clock import ManualClock
+from agent.errors import AgentError
+from agent.instance_lock import InstanceLock
 from agent.localdb import LocalDb
 from agent.outbox import Outbox, counter_origin
+from tests.support.bins import bin_config, make_bin
 
 
 def payload(text: str, size: int = 10) -> Callable[[int], bytes]:
@@ -152,3 +155,14 @@ def test_a_failed_insert_leaves_the_counters_true(tmp_path: Path) -> None:
     outbox.db.close()
     reopened = open_outbox(tmp_path / "a.db", ManualClock(), max_rows=2)
     assert (reopened.stats().depth, reopened.stats().bytes) == (after.depth, after.bytes)
+
+
+def test_unusable_storage_is_the_agents_error_naming_storage_path(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "card"
+    not_a_directory.write_text("a file where the storage directory should be")
+    config = bin_config(tmp_path)
+    config.storage.path = not_a_directory / "agent.db"
+    with pytest.raises(AgentError, match=r"^storage\.path: cannot lock .*card/agent\.db\.lock: "):
+        make_bin(config, port=1)
+    with pytest.raises(AgentError, match=r"^storage\.path: "):
+        InstanceLock(not_a_directory / "agent.db")
