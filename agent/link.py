@@ -137,7 +137,8 @@ class MqttLink:
         self._bd_reserved = self._bd_seq
         self._reserve_bd_seq()
         self._link_state: dict[str, Any] | None = None  # to be written by the publisher
-        self._retry: dict[int, tuple[int, float]] = {}  # refused seq -> (attempts, due)
+        self._retry_at: dict[int, float] = {}  # refused seq -> when to publish it again
+        self._refusals: dict[int, int] = {}  # refused seq -> refusals so far
         self._publisher: threading.Thread | None = None
         self._refused = 0
         self._state_mids: set[int] = set()
@@ -392,10 +393,11 @@ class MqttLink:
                 # MQTT 5 negative PUBACK: the broker did not take the message; keep the
                 # row and publish it again after a backoff.
                 self._refused += 1
-                attempts = self._retry.get(seq, (0, 0.0))[0] + 1
+                attempts = self._refusals.get(seq, 0) + 1
+                self._refusals[seq] = attempts
                 longest = max(self.refused_retry_s, self.broker.backoff_max_s)
                 delay = min(self.refused_retry_s * 2 ** min(attempts - 1, 10), longest)
-                self._retry[seq] = (attempts, self.clock.monotonic() + delay)
+                self._retry_at[seq] = self.clock.monotonic() + delay
                 log.error(
                     "broker refused %s seq %d (reason 0x%02X %s); retrying in %.0f s",
                     self.bin_id,
@@ -405,7 +407,7 @@ class MqttLink:
                     delay,
                 )
             else:
-                self._retry.pop(seq, None)
+                self._refusals.pop(seq, None)
                 self._acked.append(seq)
             self._cv.notify_all()
 
@@ -435,15 +437,16 @@ class MqttLink:
         """Refused rows whose backoff has passed (still stored), oldest first."""
         now = self.clock.monotonic()
         with self._cv:
-            due = sorted(seq for seq, (_, at) in self._retry.items() if at <= now)[:room]
+            due = sorted(seq for seq, at in self._retry_at.items() if at <= now)[:room]
         rows = []
         for seq in due:
             found = self.outbox.pending(seq - 1, 1)
             if found and found[0].seq == seq:
                 rows.append(found[0])
             else:
-                with self._cv:
-                    self._retry.pop(seq, None)  # acknowledged or dropped meanwhile
+                with self._cv:  # acknowledged or dropped meanwhile
+                    self._retry_at.pop(seq, None)
+                    self._refusals.pop(seq, None)
         return rows
 
     def _hand(self, row: OutboxRow) -> bool:
@@ -476,7 +479,7 @@ class MqttLink:
             if self._stopping.is_set() or not self.status().connected:
                 return
             with self._cv:
-                self._retry.pop(row.seq, None)
+                self._retry_at.pop(row.seq, None)
             if not self._hand(row):
                 return
         room -= len(retries)

@@ -275,6 +275,7 @@ def test_a_negative_puback_keeps_the_row_for_a_retry(
     clock = ManualClock()
     config = bin_config(tmp_path)
     config.broker.protocol = "5"
+    config.broker.backoff_max_s = 60.0  # the longest delay between two attempts
     test_bin = make_bin(config, port=1, clock=clock)
     agent = test_bin.agent
     link, fake = connected_link(test_bin)
@@ -295,7 +296,12 @@ def test_a_negative_puback_keeps_the_row_for_a_retry(
     clock.advance(10)
     link._publish_once()
     assert fake.published[sent][1] == payload  # the same message again
-    link._on_publish(link.client, None, fake.published[sent][2], puback(0), None)
+    link._on_publish(link.client, None, fake.published[sent][2], puback(0x97), None)
+    assert "retrying in 20 s" in caplog.text  # refused again: the delay doubles
+    clock.advance(20)
+    link._publish_once()
+    assert fake.published[sent + 1][1] == payload
+    link._on_publish(link.client, None, fake.published[sent + 1][2], puback(0), None)
     link._publish_once()
     assert payload not in [r.payload for r in agent.outbox.pending(0, 10)]
     agent.db.close()
