@@ -327,21 +327,24 @@ class MqttLink:
             log.error("broker %s refused %s: %s", self.endpoint, self.bin_id, reason_code.getName())
             return
         with self._cv:
+            bd_seq = self._bd_seq
+        log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        # The birth goes first: the publisher hands outbox rows to paho only once the
+        # link is marked connected below, so no message of this connection precedes it
+        # (the bridge registers a new bin's region from its birth).
+        birth = client.publish(
+            self.state_topic, self.state_payload(bd_seq, True, "connect"), qos=1, retain=True
+        )
+        with self._cv:
+            self._state_mids.add(birth.mid)
             self._connected = True
             self._connected_at = self.clock.monotonic()
             if self._ever_connected:
                 self._reconnects += 1
             self._ever_connected = True
             self._cv.notify_all()
-            bd_seq = self._bd_seq
-        log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
-        for topic in self.subscriptions:
-            client.subscribe(topic, qos=1)
-        birth = client.publish(
-            self.state_topic, self.state_payload(bd_seq, True, "connect"), qos=1, retain=True
-        )
-        with self._cv:
-            self._state_mids.add(birth.mid)
         self._note_link_state(True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,10 +166,14 @@ class FakePaho:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, int]] = []
         self.wills: list[bytes] = []
+        self.link: MqttLink | None = None
+        self.connected_when_published: list[bool] = []
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> Any:
         mid = len(self.published) + 1
         self.published.append((topic, payload, mid))
+        if self.link is not None:
+            self.connected_when_published.append(self.link.status().connected)
         return SimpleNamespace(mid=mid, rc=MQTTErrorCode.MQTT_ERR_SUCCESS)
 
     def subscribe(self, topic: str, qos: int = 0) -> None:
@@ -188,9 +193,22 @@ def puback(code: int) -> ReasonCode:
 def connected_link(test_bin: SimulatedBin) -> tuple[MqttLink, FakePaho]:
     link = test_bin.agent.link
     fake = FakePaho()
+    fake.link = link
     link.client = cast(mqtt.Client, fake)
     link._on_connect(link.client, None, cast(mqtt.ConnectFlags, None), puback(0), None)
     return link, fake
+
+
+def test_the_birth_is_handed_to_paho_before_the_publisher_may_send(tmp_path: Path) -> None:
+    # The publisher thread sends outbox rows as soon as the link is marked connected;
+    # the birth must be queued before that, or telemetry can reach the bridge first.
+    test_bin = make_bin(bin_config(tmp_path), port=1, clock=ManualClock())
+    link, fake = connected_link(test_bin)
+    assert [topic.rsplit("/", 1)[-1] for topic, _, _ in fake.published] == ["state"]
+    assert fake.connected_when_published == [False]
+    assert link.status().connected
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
 
 
 def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
@@ -272,6 +290,7 @@ def test_bd_seq_is_reserved_before_it_is_used(tmp_path: Path) -> None:
 def test_a_negative_puback_keeps_the_row_for_a_retry(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="agent.link")
     clock = ManualClock()
     config = bin_config(tmp_path)
     config.broker.protocol = "5"

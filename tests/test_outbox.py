@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_a_fresh_database_counts_on_from_the_clock(tmp_path: Path) -> None:
 def test_a_fresh_database_on_an_unsynchronised_clock_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="agent.outbox")
     outbox = open_outbox(tmp_path / "a.db", ManualClock(synced=False))
     assert outbox.last_seq == counter_origin(outbox.clock)
     assert "not synchronised" in caplog.text
