@@ -1,8 +1,10 @@
 """The durable outbox: every message is stored before it is published.
 
 Each message gets the bin's next ``seq`` in the same durable transaction that stores
-it, so the counter survives power loss with the message it numbered. Rows are read in
-``seq`` order for publishing and deleted only when the broker acknowledges them.
+it, so the counter survives power loss with the message it numbered. A new database
+starts the counter at the wall clock in milliseconds (:func:`counter_origin`), never at
+1 again. Rows are read in ``seq`` order for publishing and deleted only when the broker
+acknowledges them; the in-memory depth and size change only after a commit.
 
 The outbox is bounded in rows and bytes. When a new message would exceed a bound, the
 oldest droppable rows (telemetry, health) go first; events are never dropped. If only
