@@ -1,7 +1,8 @@
 """Pickup policy and lifecycle: when to ask for a pickup, when to tell schedulers again.
 
 One open pickup per bin (``requested``, ``scheduled`` or ``escalated``). It is
-requested when the bin's newest fill reaches its region's threshold, when its
+requested when the bin's fill (the median of its last ``fill_median_readings``
+readings, so one noisy spike decides nothing) reaches its region's threshold, when its
 forecast says it will be full within the region's lead time, or when the bin raises
 an ``overflow`` or ``fire`` alarm, whichever comes first. It is updated in place
 (same id, republished) on a new threshold crossing after a real dip (hysteresis), a
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import statistics
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -81,10 +84,12 @@ class PickupService:
         self._notifier = notifier
         self.forecasts = forecasts
         self._open: dict[str, PickupRecord] = {}
+        self._fills: dict[str, deque[tuple[int, float]]] = {}
 
     def load(self, pickups: Iterable[PickupRecord]) -> None:
         """Take the open pickups from the store (at start, or after a rollback)."""
         self._open = {p.bin_id: p for p in pickups if p.open}
+        self._fills.clear()  # read back from the store when next needed
 
     def open_pickup(self, bin_id: str) -> PickupRecord | None:
         """The bin's open pickup, if any."""
@@ -92,13 +97,38 @@ class PickupService:
 
     # -- bin messages -----------------------------------------------------------------
 
+    def smoothed_fill(self, record: BinRecord, seq: int, fill: float) -> float:
+        """Take the reading ``(seq, fill)``; the median of the bin's last few readings.
+
+        The threshold, the hysteresis and the published fill use this rather than the
+        raw reading, so one noisy spike neither opens nor moves a pickup. The window
+        holds the readings since the last emptying; after a restart or a rollback it is
+        read back from the store.
+        """
+        policy = self._settings.region(record.region)
+        size = policy.fill_median_readings
+        window = self._fills.get(record.bin_id)
+        if window is None or window.maxlen != size:
+            history = self._store.fill_history(
+                record.bin_id, after_seq=record.emptied_seq, limit=size
+            )
+            window = deque(
+                ((p.seq, p.fill_pct) for p in history if p.fill_pct is not None and p.seq < seq),
+                maxlen=size,
+            )
+            self._fills[record.bin_id] = window
+        if not window or seq > window[-1][0]:
+            window.append((seq, fill))
+        return float(statistics.median(value for _, value in window))
+
     def on_telemetry(self, record: BinRecord, telemetry: Telemetry) -> None:
         """React to the bin's newest measurements."""
-        fill = telemetry.fill_pct
-        if fill is None:
+        raw = telemetry.fill_pct
+        if raw is None:
             return
         self.forecasts.mark(record.bin_id)
         policy = self._settings.region(record.region)
+        fill = self.smoothed_fill(record, telemetry.seq, raw)
         pickup = self._open.get(record.bin_id)
         if pickup is None:
             if fill >= policy.pickup_threshold_pct and not record.pickup_hold:
@@ -106,7 +136,7 @@ class PickupService:
             return
         if telemetry.seq <= pickup.trigger_seq:
             return
-        if self._drop_is_emptying(pickup, fill, policy):
+        if self._drop_is_emptying(pickup, raw, policy):  # confirmed by readings in a row
             if pickup.drop_seq is None:
                 pickup.drop_seq = telemetry.seq
                 pickup.drop_readings = 0
@@ -118,7 +148,7 @@ class PickupService:
                 "bin %s fill fell from %.1f%% to %.1f%%: pickup %s collected",
                 record.bin_id,
                 pickup.fill_pct or 0.0,
-                fill,
+                raw,
                 pickup.pickup_id,
             )
             drop_seq = pickup.drop_seq
@@ -192,6 +222,7 @@ class PickupService:
     def after_emptying(self, record: BinRecord) -> None:
         """The bin's manifest baseline moved: forecast afresh, lift a cancellation's hold."""
         record.pickup_hold = False
+        self._fills.pop(record.bin_id, None)
         self.forecasts.reset(record.bin_id)
 
     def on_alarm(self, record: BinRecord, alarm: AlarmEvent) -> None:

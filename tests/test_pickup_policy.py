@@ -146,6 +146,25 @@ def test_noise_around_the_threshold_does_not_republish(store: SQLiteStore, clock
     assert only.crossings == 1
 
 
+def test_one_noisy_reading_neither_opens_nor_re_crosses_a_pickup(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock, republish_fill_step_pct=50)
+    feed(p, msg.state("bin-001", 1))
+    for seq, fill in enumerate([40.0, 41.0, 97.0, 42.0, 43.0], start=2):  # an echo off the lid
+        assert feed(p, reading("bin-001", seq, fill, clock.now)) == []
+    assert store.list_pickups() == []
+    # a real rise is followed within a reading (median of the last three)
+    assert feed(p, reading("bin-001", 7, 84.0, clock.now)) == []
+    (requested,) = feed(p, reading("bin-001", 8, 85.0, clock.now))
+    assert requested.fill_pct == 84.0
+    # one wild low reading under the hysteresis band does not re-arm a crossing
+    for seq, fill in enumerate([86.0, 30.0, 86.5, 87.0], start=9):
+        assert feed(p, reading("bin-001", seq, fill, clock.now)) == []
+    (only,) = store.list_pickups()
+    assert (only.pickup_id, only.crossings) == (requested.pickup_id, 1)
+
+
 @pytest.mark.parametrize(
     ("message", "priority", "due_hours"),
     [
