@@ -247,12 +247,14 @@ class PickupService:
         """Time-based policy: forecasts, forecast requests, escalation, time-left priority."""
         now = self._clock()
         bins = {record.bin_id: record for record in self._fleet.all()}
-        for bin_id in self.forecasts.refresh(bins, now):
-            record = bins[bin_id]
+        refreshed = set(self.forecasts.refresh(bins, now))
+        for bin_id, record in bins.items():
             pickup = self._open.get(bin_id)
             if pickup is None:
+                # Every tick, not only after a new reading: a quiet bin's predicted full
+                # time comes nearer too, and must still enter the lead time.
                 self._maybe_forecast_request(record, now)
-            else:
+            elif bin_id in refreshed:
                 self._follow_forecast(record, pickup, now)
         for pickup in list(self._open.values()):
             owner = bins.get(pickup.bin_id)

@@ -108,6 +108,30 @@ def test_a_forecast_within_the_lead_time_requests_the_pickup(
     assert tick(p) == []  # a second forecast changes nothing worth telling
 
 
+def test_a_quiet_bin_gets_its_pickup_when_its_full_time_enters_the_lead_time(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    fill_for(p, clock, "bin-001", 10, 2.0)  # 10 % -> 30 %, full (95 %) in ~32 h
+    assert tick(p) == []
+    forecast = p.forecasts.get("bin-001")
+    assert forecast is not None
+    assert forecast.predicted_full_at is not None
+    # the bin falls silent; its predicted full time does not move, but comes nearer
+    clock.advance(hours=6)
+    assert tick(p) == []
+    clock.advance(hours=3)
+    (requested,) = tick(p)
+    assert (requested.reason, requested.status) == ("forecast", "requested")
+    assert requested.predicted_full_at == forecast.predicted_full_at
+    assert forecast.predicted_full_at - clock.now <= timedelta(hours=24)
+    # ... and it is escalated when due_by passes, still without a reading
+    clock.advance(hours=30)
+    (escalated,) = tick(p)
+    assert (escalated.pickup_id, escalated.status) == (requested.pickup_id, "escalated")
+
+
 def test_the_threshold_requests_first_when_it_comes_sooner(
     store: SQLiteStore, clock: FakeNow
 ) -> None:
