@@ -38,6 +38,7 @@ from protocol import (
     AlarmEvent,
     DepositEvent,
     EmptiedEvent,
+    Location,
     ManifestEntry,
     PickupPriority,
     PickupReason,
@@ -49,6 +50,8 @@ from protocol import (
 logger = logging.getLogger(__name__)
 
 PRIORITY_RANK: dict[str, int] = {"normal": 0, "high": 1, "urgent": 2}
+KNOWN_FILL_LOOKBACK = 50
+"""Readings searched back for a fill when the newest have none (failed sensor)."""
 SCHEDULE_PAST_TOLERANCE = timedelta(hours=1)
 """How far in the past a scheduler may still date a planned collection (clock skew)."""
 
@@ -235,7 +238,7 @@ class PickupService:
             return
         pickup = self._open.get(record.bin_id)
         if pickup is None:
-            self._request(record, "alarm", alarm.seq, record.fill_pct)
+            self._request(record, "alarm", alarm.seq, None)
             return
         policy = self._settings.region(record.region)
         if self._raise_priority(record, pickup, policy):
@@ -384,6 +387,8 @@ class PickupService:
     ) -> None:
         policy = self._settings.region(record.region)
         now = self._clock()
+        if fill is None:
+            fill = self.known_fill(record)
         priority = self._wanted_priority(record, None, policy)
         forecast = self.forecasts.get(record.bin_id)
         predicted = None if forecast is None else forecast.predicted_full_at
@@ -405,8 +410,7 @@ class PickupService:
             ts=now,
             requested_at=now,
             trigger_seq=seq,
-            below_threshold=fill is None
-            or fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct,
+            below_threshold=fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct,
             forecast_low=None if forecast is None else forecast.low,
             forecast_high=None if forecast is None else forecast.high,
         )
@@ -417,7 +421,7 @@ class PickupService:
             record.bin_id,
             reason,
             priority,
-            "?" if fill is None else f"{fill:.1f}",
+            f"{fill:.1f}",
         )
         self._publish(record, pickup)
 
@@ -433,7 +437,8 @@ class PickupService:
             record.bin_id, record.emptied_seq, before_seq=before_seq
         )
         pickup.status = "collected"
-        pickup.fill_pct = fill_before
+        if fill_before is not None:
+            pickup.fill_pct = fill_before
         pickup.closed_at = self._clock()
         pickup.drop_seq = None
         pickup.drop_readings = 0
@@ -446,7 +451,10 @@ class PickupService:
         if refresh_manifest and pickup.open:
             pickup.manifest = self._manifest(record)
         now = self._clock()
-        pickup.location = record.location
+        pickup.location = self._location(record, pickup)
+        if pickup.fill_pct is None:  # a pickup saved before fills were always known
+            pickup.fill_pct = self.known_fill(record)
+        pickup.revision += 1
         pickup.ts = now
         pickup.sent_fill_pct = pickup.fill_pct
         pickup.sent_priority = pickup.priority
@@ -461,6 +469,41 @@ class PickupService:
             pickup.pickup_id,
             encode(pickup.message()),
         )
+
+    # -- what the message carries ---------------------------------------------------
+
+    def known_fill(self, record: BinRecord) -> float:
+        """The bin's fill as well as it is known: ``fill_pct`` is never null on the wire.
+
+        The median of the recent readings, else the newest reading since the last
+        emptying that had a fill (the sensor may have failed since); with none, 100 %
+        while an ``overflow`` alarm is active, else 0 % (nothing measured since the
+        bin was emptied, or ever).
+        """
+        window = self._fills.get(record.bin_id)
+        if window:
+            return float(statistics.median(value for _, value in window))
+        if record.fill_pct is not None:
+            return record.fill_pct
+        history = self._store.fill_history(
+            record.bin_id, after_seq=record.emptied_seq, limit=KNOWN_FILL_LOOKBACK
+        )
+        for point in reversed(history):
+            if point.fill_pct is not None:
+                return point.fill_pct
+        return 100.0 if record.alarm_active("overflow") else 0.0
+
+    @staticmethod
+    def _location(record: BinRecord, pickup: PickupRecord) -> Location:
+        """Where the bin stands: ``location`` is never null on the wire.
+
+        The bin's reported location; a known one is kept when a later state message
+        leaves it out; ``{lat: null, lon: null}`` while nothing is known.
+        """
+        for known in (record.location, pickup.location):
+            if known is not None and known.lat is not None and known.lon is not None:
+                return known
+        return record.location or pickup.location or Location(lat=None, lon=None)
 
     # -- policy ---------------------------------------------------------------------
 

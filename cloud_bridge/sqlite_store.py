@@ -294,6 +294,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "009_pickup_revision",
+        """
+        ALTER TABLE pickups ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 )
 
 _BIN_COLUMNS = (
@@ -309,9 +315,9 @@ _PICKUP_COLUMNS = (
     "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
     "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at, forecast_low, "
     "forecast_high, acknowledged_at, scheduled_for, escalated_at, cancel_reason, note, drop_seq, "
-    "drop_readings, sent_predicted_full_at"
+    "drop_readings, sent_predicted_full_at, revision"
 )
-_PICKUP_WIDTH = 33
+_PICKUP_WIDTH = 34
 
 
 _PICKUP_UPSERT = (
@@ -709,6 +715,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
                 p.drop_seq,
                 p.drop_readings,
                 _ts(p.sent_predicted_full_at),
+                p.revision,
             ),
         )
 
@@ -849,7 +856,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             due_by, lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at,
             crossings, below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at,
             forecast_low, forecast_high, acknowledged_at, scheduled_for, escalated_at,
-            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at,
+            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at, revision,
         ) = row  # fmt: skip
         return PickupRecord(
             pickup_id=pickup_id,
@@ -883,6 +890,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             drop_seq=drop_seq,
             drop_readings=drop_readings,
             sent_predicted_full_at=_dt(sent_predicted_full_at),
+            revision=revision,
         )
 
     def manifest(
