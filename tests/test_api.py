@@ -300,6 +300,17 @@ BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, str]] = [
      {"bin_id": "bin-001", "config": {"broker": {"host": "evil"}}}, "broker"),
     ("GET", "/v1/config/status?region=a%2Fb", None, "region"),
     ("GET", "/v1/config/desired/X", None, "bin_id"),
+    # numbers and times beyond what SQLite and datetime hold are a 422, never a 500
+    ("GET", "/v1/bins/bin-001/fill?limit=99999999999999999999", None, "limit"),
+    ("GET", "/v1/webhooks/deliveries?limit=99999999999999999999", None, "limit"),
+    ("POST", "/v1/webhooks/deliveries/99999999999999999999/retry", None, "delivery_id"),
+    ("POST", "/v1/webhooks/deliveries/9223372036854775808/retry", None, "delivery_id"),
+    ("GET", "/v1/bins/bin-001/fill?to=9999-12-31", None, "to"),
+    ("GET", "/v1/pickups?to=9999-12-31T23:59:59-23:00", None, "to"),
+    ("GET", "/v1/deposits?from=0001-01-01T00:00:00%2B05:00", None, "from"),
+    ("GET", "/v1/exports/pickups.csv?from=2026-11-01&to=9999-12-31", None, "to"),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "9999-12-31T23:59:59-23:00"},
+     "scheduled_for"),
 ]  # fmt: skip
 
 
@@ -317,6 +328,22 @@ def test_bad_input_is_rejected_naming_the_field(
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert any(field in [str(part) for part in item["loc"]] for item in detail), detail
+    assert actions.published == []
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-Infinity", b"NaN"])
+def test_numbers_json_cannot_carry_are_a_422_naming_the_field(
+    harness: tuple[TestClient, DirectActions], number: bytes
+) -> None:
+    client, actions = harness
+    response = client.post(
+        "/v1/bins/bin-001/commands",
+        headers={**auth("admin"), "Content-Type": "application/json"},
+        content=b'{"name": "ping", "ttl_s": ' + number + b"}",
+    )
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "ttl_s"]
     assert actions.published == []
 
 
@@ -433,9 +460,14 @@ def test_deposits_routes_deliveries_and_exports(harness: tuple[TestClient, Direc
     assert [(d["key"], d["last_error"]) for d in dead] == [("pk-x", "HTTP 500")]
     retried = client.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry", headers=auth("admin"))
     assert retried.json() == {"id": dead[0]["id"], "state": "pending"}
-    assert client.post("/v1/webhooks/deliveries/999/retry", headers=auth("admin")).status_code == (
-        409
+    again = client.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry", headers=auth("admin"))
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        f"delivery {dead[0]['id']} is pending, not dead",
     )
+    for unknown in (999, 2**63 - 1):
+        missing = client.post(f"/v1/webhooks/deliveries/{unknown}/retry", headers=auth("admin"))
+        assert (missing.status_code, missing.json()["detail"]) == (404, f"no delivery {unknown}")
     response = client.get(
         "/v1/exports/pickups.csv?from=2026-11-23&to=2026-11-23", headers=auth("sched")
     )

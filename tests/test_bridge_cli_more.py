@@ -137,6 +137,11 @@ def test_exports_write_csv_for_a_date_range(db: Path, tmp_path: Path) -> None:
                        "2026-11-01")  # fmt: skip
     assert backwards.exit_code == 2
     assert "--to" in backwards.output
+    beyond = invoke("export", "deposits", "--db", str(db), "--from", "2026-11-01", "--to",
+                    "9999-12-31")  # fmt: skip
+    assert beyond.exit_code == 2
+    assert "--to" in beyond.output
+    assert "out of range" in beyond.output
 
 
 def test_write_commands_need_an_api_and_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,3 +157,6 @@ def test_write_commands_need_an_api_and_a_token(monkeypatch: pytest.MonkeyPatch)
     down = invoke("webhooks", "retry", "3", "--api", "http://127.0.0.1:9")
     assert down.exit_code == 1
     assert "cannot reach the API" in down.output
+    huge = invoke("webhooks", "retry", str(2**63), "--api", "http://127.0.0.1:9")
+    assert huge.exit_code == 2
+    assert "DELIVERY_ID" in huge.output
