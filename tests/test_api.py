@@ -488,6 +488,38 @@ def test_deposits_routes_deliveries_and_exports(harness: tuple[TestClient, Direc
     ]
 
 
+def _unsynced(topic_payload: tuple[str, bytes]) -> Inbound:
+    """The message as a bin without a synchronised clock sends it (its clock says 2001)."""
+    topic, payload = topic_payload
+    data = json.loads(payload)
+    data.update(ts="2001-01-01T00:00:00Z", clock_synced=False)
+    return Inbound(topic, json.dumps(data).encode())
+
+
+def test_date_ranges_use_bin_time_or_reception_time_when_the_clock_was_unsynced(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    actions.processor.process(
+        [
+            _unsynced(msg.state("bin-003", 1, region="south")),
+            _unsynced(msg.telemetry("bin-003", 2, 30.0)),
+            _unsynced(msg.deposit("bin-003", 3, "paper", grams=80)),
+        ]
+    )
+    today = {"from": "2026-11-23", "to": "2026-11-23"}
+    (point,) = client.get("/v1/bins/bin-003/fill", params=today, headers=auth("tech")).json()
+    assert (point["ts"], point["at"]) == ("2001-01-01T00:00:00.000Z", "2026-11-23T09:00:00.000Z")
+    old = {"from": "2001-01-01", "to": "2001-01-01"}
+    assert client.get("/v1/bins/bin-003/fill", params=old, headers=auth("tech")).json() == []
+    listed = client.get("/v1/deposits", params={**today, "bin_id": "bin-003"}, headers=auth("tech"))
+    assert [d["deposit_id"] for d in listed.json()] == ["bin-003-d3"]
+    exported = client.get("/v1/exports/deposits.csv", params=today, headers=auth("tech")).text
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [r["deposit_id"] for r in rows] == ["bin-001-d2", "bin-001-d3", "bin-003-d3"]
+    assert client.get("/v1/deposits", params=old, headers=auth("tech")).json() == []
+
+
 def test_the_token_table_compares_digests() -> None:
     table = TokenTable({digest("abc"): Principal("a", "admin")})
     assert table.lookup("abc") == Principal("a", "admin")
