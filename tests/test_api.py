@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.api.server import ApiServer
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli import cli
 from cloud_bridge.pickups import PickupService
@@ -518,6 +520,37 @@ def test_date_ranges_use_bin_time_or_reception_time_when_the_clock_was_unsynced(
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [r["deposit_id"] for r in rows] == ["bin-001-d2", "bin-001-d3", "bin-003-d3"]
     assert client.get("/v1/deposits", params=old, headers=auth("tech")).json() == []
+
+
+def test_the_server_sends_without_waiting_for_acks(tmp_path: Path) -> None:
+    """TCP_NODELAY on every accepted connection: with Nagle's algorithm on, a response
+    written as headers then body waits for the client's delayed ACK (40 ms a request)."""
+    settings = api_settings(tmp_path / "bridge.db")
+    SQLiteStore(tmp_path / "bridge.db").close()
+    readers = ReaderPool.sqlite(str(tmp_path / "bridge.db"))
+    context = ApiContext(
+        settings=settings,
+        readers=readers,
+        actions=DirectActions.__new__(DirectActions),  # healthz acts on nothing
+        clock=lambda: NOW,
+        tokens=TokenTable.from_settings(settings.api),
+    )
+    server = ApiServer(create_app(context), "127.0.0.1", 0, on_stop=readers)
+    server.start()
+    url = server.url
+    try:
+        with httpx.Client(base_url=url) as http:
+            for _ in range(3):
+                assert http.get("/healthz").status_code == 200
+            connections = list(server._server.server_state.connections)
+            assert connections  # the keep-alive connection is still open
+            for connection in connections:
+                sock = connection.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz", timeout=2)
 
 
 def test_the_token_table_compares_digests() -> None:
