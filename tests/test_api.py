@@ -18,10 +18,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from click.testing import CliRunner
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from cloud_bridge.api.app import create_app
-from cloud_bridge.api.auth import Principal, TokenTable
+from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
 from cloud_bridge.bridge import Bridge
@@ -234,6 +237,69 @@ def test_roles_that_may_not_get_403(
     response = client.request(method, path.format(pid=pid), headers=auth(who), json=body)
     assert response.status_code == 403
     assert TOKENS[who] in response.json()["detail"]
+    assert actions.published == []
+
+
+PATH_VALUES = {"bin_id": "bin-001", "pickup_id": "pk-x", "ticket_id": "tk-x",
+               "command_id": "cmd-x", "delivery_id": "1"}  # fmt: skip
+
+
+def _permissions(dependant: Dependant) -> set[str]:
+    """The permissions a route's dependencies (at any depth) demand."""
+    found = {GUARDS[dependant.call]} if dependant.call in GUARDS else set()
+    for sub in dependant.dependencies:
+        found |= _permissions(sub)
+    return found
+
+
+def _every_route(app: Any) -> list[Any]:
+    """The app's routes as served, routers included (FastAPI >= 0.160 includes routers
+    lazily: their routes are reached through route contexts)."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if contexts is None:
+        return list(app.routes)
+    return list(contexts(app.routes))
+
+
+def _v1_routes(client: TestClient) -> list[tuple[str, str, str]]:
+    """(method, concrete path, permission) of every /v1 route of the app."""
+    routes: list[tuple[str, str, str]] = []
+    for route in _every_route(client.app):
+        original = getattr(route, "original_route", route)
+        if not isinstance(original, APIRoute) or not route.path.startswith("/v1"):
+            continue
+        dependant = getattr(route, "dependant", original.dependant)
+        permissions = _permissions(dependant)
+        assert len(permissions) == 1, f"{route.path} must require one permission: {permissions}"
+        names = [p.name for p in dependant.path_params]
+        missing = [name for name in names if name not in PATH_VALUES]
+        assert not missing, f"add a value for {missing} of {route.path} to PATH_VALUES"
+        path = route.path.format(**{name: PATH_VALUES[name] for name in names})
+        routes.extend((method, path, *permissions) for method in sorted(route.methods))
+    return routes
+
+
+def test_every_v1_route_refuses_callers_without_a_token_or_the_role(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """A new route cannot be left open: each needs a permission, 401 without a valid token,
+    and 403 for every role that lacks the permission (reads and writes alike)."""
+    client, actions = harness
+    routes = _v1_routes(client)
+    paths = client.get("/openapi.json").json()["paths"]
+    served = {path for path in paths if path.startswith("/v1")}
+    assert len(routes) >= len(served) >= 25
+    writes = [r for r in routes if r[0] != "GET"]
+    assert len(writes) >= 6
+    for method, path, permission in routes:
+        for headers in ({}, {"Authorization": "Bearer nobody-token"}):
+            response = client.request(method, path, headers=headers, json={})
+            assert response.status_code == 401, (method, path, response.status_code)
+        for name, role in TOKENS.items():
+            if role in PERMISSIONS[permission]:
+                continue
+            response = client.request(method, path, headers=auth(name), json={})
+            assert response.status_code == 403, (method, path, role, response.status_code)
     assert actions.published == []
 
 
