@@ -13,12 +13,14 @@ again after a backoff. paho re-sends in-flight messages after a reconnect; after
 restart of the process the outbox itself is replayed from its oldest row, and the
 bridge deduplicates by ``seq``.
 
-Callbacks run on paho's network thread and never touch the disk: acknowledgements are
-handed to the publisher thread, which deletes the rows; ``bd_seq`` values are reserved
-ahead in blocks (persisted from the agent's side before they are needed), so arming a
-Will or composing a birth needs no write; the connection state shown by
-``bin-agent status`` is written by the publisher thread too. Incoming commands and
-configuration are handed to the agent.
+Callbacks that run while a connection is up (connect, publish, message) never touch
+the disk: acknowledgements are handed to the publisher thread, which deletes the rows,
+and the connection state shown by ``bin-agent status`` is written by it too. The one
+write on paho's thread is arming the next attempt's Will (after a disconnect or a failed
+attempt, when no connection exists whose keepalive could lapse): its ``bd_seq`` is
+persisted before a Will carrying it can reach the broker, so a restart continues at the
+next value, +1 as the protocol says, and never reuses one a stale death may carry.
+Incoming commands and configuration are handed to the agent.
 """
 
 from __future__ import annotations
@@ -49,9 +51,6 @@ log = logging.getLogger(__name__)
 StatePayload = Callable[[int, bool, str], bytes]
 """Builds a state message from ``(bd_seq, online, reason)``."""
 MessageHandler = Callable[[str, bytes], None]
-
-BD_SEQ_BLOCK = 100
-"""How many ``bd_seq`` values are reserved (persisted) ahead of use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +127,11 @@ class MqttLink:
         self._stopping = threading.Event()
         self._reconnects = 0
         self._ever_connected = False
-        # Values up to the persisted reservation may have been used by an earlier run.
-        stored = [db.get("bd_seq_reserved"), db.get("bd_seq")]
-        used = [int(value) for value in stored if value is not None]
-        # A fresh database starts from the clock, like seq: the bridge ignores a birth
-        # whose bd_seq is not above the last one it saw from this bin.
-        self._bd_seq = max(used) if used else counter_origin(clock)
-        self._bd_reserved = self._bd_seq
-        self._reserve_bd_seq()
+        # The last bd_seq armed by an earlier run (persisted before its Will could be
+        # sent). A fresh database starts from the clock, like seq: the bridge ignores a
+        # birth whose bd_seq is not above the last one it saw from this bin.
+        stored = db.get("bd_seq")
+        self._bd_seq = int(stored) if stored is not None else counter_origin(clock)
         self._link_state: dict[str, Any] | None = None  # to be written by the publisher
         self._retry_at: dict[int, float] = {}  # refused seq -> when to publish it again
         self._refusals: dict[int, int] = {}  # refused seq -> refusals so far
@@ -266,30 +262,17 @@ class MqttLink:
 
     # -- connection callbacks (paho thread: never block) ---------------------------------
 
-    def _reserve_bd_seq(self) -> None:
-        """Persist a block of bd_seq values ahead of use (agent side, not in callbacks)."""
-        with self._cv:
-            if self._bd_reserved - self._bd_seq >= BD_SEQ_BLOCK // 2:
-                return
-            reserved = self._bd_seq + BD_SEQ_BLOCK
-        self.db.put_many({"bd_seq_reserved": reserved})
-        with self._cv:
-            self._bd_reserved = max(self._bd_reserved, reserved)
-
     def _arm_will(self) -> None:
         """Give the next connection attempt a new bd_seq and the matching Will.
 
-        Runs in paho's callbacks too: the value comes from the reservation in memory.
+        Runs before the first attempt and in paho's disconnect and connect-fail
+        callbacks: no connection is up then, so the short write delays only the next
+        attempt. The value is on disk before the Will carrying it can reach the broker.
         """
         with self._cv:
             self._bd_seq += 1
             bd_seq = self._bd_seq
-            exhausted = bd_seq > self._bd_reserved
-            self._cv.notify_all()  # the publisher tops the reservation up
-        if exhausted:
-            # Only if the publisher thread could not keep up: correctness first.
-            log.warning("bd_seq reservation of %s exhausted; reserving now", self.bin_id)
-            self._reserve_bd_seq()
+        self.db.put_many({"bd_seq": bd_seq})
         self.client.will_set(
             self.state_topic, self.state_payload(bd_seq, False, "lost"), qos=1, retain=True
         )
@@ -301,13 +284,11 @@ class MqttLink:
             self._cv.notify_all()
 
     def _persist_link_state(self) -> None:
-        """Write the connection state and bd_seq for ``bin-agent status`` (agent side)."""
-        self._reserve_bd_seq()
+        """Write the connection state for ``bin-agent status`` (agent side)."""
         with self._cv:
             state, self._link_state = self._link_state, None
-            bd_seq = self._bd_seq
         if state is not None:
-            self.db.put_many({"link": state, "bd_seq": bd_seq})
+            self.db.put_many({"link": state})
 
     def _apply_backoff(self) -> None:
         delay = self.backoff.next_delay()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import ManualClock
-from agent.link import BD_SEQ_BLOCK, MqttLink
+from agent.link import MqttLink
 from agent.outbox import counter_origin
 from protocol import decode_bin_message
 from protocol.messages import AlarmEvent, State
@@ -235,10 +236,10 @@ def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
     assert building.wait(5)
 
     def callbacks() -> None:
-        link._on_publish(link.client, None, mid, puback(0), None)
-        link._on_disconnect(link.client, None, cast(mqtt.DisconnectFlags, None), puback(0), None)
-        link._on_connect_fail(link.client, None)
+        # The callbacks of a live connection (arming the next Will after a disconnect
+        # writes its bd_seq first: see test_bd_seq_is_persisted_before_its_will_is_armed).
         link._on_connect(link.client, None, cast(mqtt.ConnectFlags, None), puback(0), None)
+        link._on_publish(link.client, None, mid, puback(0), None)
         message = mqtt.MQTTMessage(topic=b"bins/v1/bin-001/cmd")
         message.payload = b"{}"
         link._on_message(link.client, None, message)
@@ -255,12 +256,11 @@ def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
     link._publish_once()
     assert agent.outbox.stats().depth == 1  # only the row stored meanwhile
     assert agent.db.get("link")["connected"] is True
-    assert agent.db.get("bd_seq") == link.status().bd_seq
     agent.db.close()
     agent.instance_lock.release()
 
 
-def test_bd_seq_is_reserved_before_it_is_used(tmp_path: Path) -> None:
+def test_bd_seq_is_persisted_before_its_will_is_armed(tmp_path: Path) -> None:
     clock = ManualClock()
     test_bin = make_bin(bin_config(tmp_path), port=1, clock=clock)
     link = test_bin.agent.link
@@ -269,20 +269,22 @@ def test_bd_seq_is_reserved_before_it_is_used(tmp_path: Path) -> None:
     # newer than the last it saw from this bin, e.g. before an SD card was replaced).
     origin = counter_origin(clock)
     assert link.status().bd_seq == origin
-    assert db.get("bd_seq_reserved") >= origin + BD_SEQ_BLOCK // 2
-    fake = FakePaho()
-    link.client = cast(mqtt.Client, fake)
-    for _ in range(BD_SEQ_BLOCK // 2 - 1):  # reconnect attempts, in paho's callbacks
+    armed: list[tuple[int, int]] = []  # (bd_seq in the Will, bd_seq on disk) at arming
+
+    class DiskCheckingPaho(FakePaho):
+        def will_set(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+            armed.append((json.loads(payload)["bd_seq"], db.get("bd_seq")))
+
+    link.client = cast(mqtt.Client, DiskCheckingPaho())
+    for _ in range(3):  # failed attempts, then a lost connection, in paho's callbacks
         link._on_connect_fail(link.client, None)
-    assert link.status().bd_seq <= db.get("bd_seq_reserved")
-    link._persist_link_state()  # the publisher thread tops the reservation up
-    assert db.get("bd_seq_reserved") >= link.status().bd_seq + BD_SEQ_BLOCK // 2
-    reserved = db.get("bd_seq_reserved")
+    link._on_disconnect(link.client, None, cast(mqtt.DisconnectFlags, None), puback(0), None)
+    assert armed == [(origin + n, origin + n) for n in range(1, 5)]
     db.close()
     test_bin.agent.instance_lock.release()
-    # A restart goes on above everything that may have been used.
+    # A restart goes on at the next value: +1 on every connection attempt, none reused.
     again = make_bin(bin_config(tmp_path), port=1, clock=clock)
-    assert again.agent.link.status().bd_seq == reserved
+    assert again.agent.link.status().bd_seq == origin + 4
     again.agent.db.close()
     again.agent.instance_lock.release()
 
