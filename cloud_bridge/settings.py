@@ -256,12 +256,14 @@ class RegionSettings(Section):
         ),
     )
     fill_median_readings: int = Field(
-        default=3,
+        default=1,
         ge=1,
         le=15,
         description=(
             "Threshold crossings, hysteresis and the published fill use the median of the "
-            "bin's last this many readings, so one noisy spike does not open a pickup."
+            "bin's last this many readings. 1 (default) decides on each reading as the bin "
+            "reports it (already the median of its sensor's pings); 3 or more keeps one "
+            "noisy spike from opening a pickup where sensors are known to be noisy."
         ),
     )
     urgent_due_hours: float = Field(

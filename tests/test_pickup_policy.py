@@ -183,7 +183,7 @@ def test_noise_around_the_threshold_does_not_republish(store: SQLiteStore, clock
 def test_one_noisy_reading_neither_opens_nor_re_crosses_a_pickup(
     store: SQLiteStore, clock: FakeNow
 ) -> None:
-    p = make(store, clock, republish_fill_step_pct=50)
+    p = make(store, clock, republish_fill_step_pct=50, fill_median_readings=3)
     feed(p, msg.state("bin-001", 1))
     for seq, fill in enumerate([40.0, 41.0, 97.0, 42.0, 43.0], start=2):  # an echo off the lid
         assert feed(p, reading("bin-001", seq, fill, clock.now)) == []
