@@ -45,7 +45,7 @@ from protocol import (
     TopicKind,
     decode_bin_message,
 )
-from protocol.topics import valid_region
+from protocol.topics import parse_bin_topic, valid_region
 
 logger = logging.getLogger(__name__)
 
@@ -246,12 +246,29 @@ class Processor:
         return pushed
 
     def reject_internal(self, item: Inbound, error: BaseException) -> None:
-        """Count, in its own transaction, a message the bridge could not handle."""
-        logger.error("message on %s could not be handled", item.topic, exc_info=error)
+        """Count, in its own transaction, a message the bridge could not handle.
+
+        Logged (rate-limited, with the traceback) and stored under the ``internal``
+        reason with the topic and the bin it came from, so the bug can be found while
+        the bridge goes on with the next message.
+        """
+        try:
+            bin_id = parse_bin_topic(item.topic, prefix=self._prefix).bin_id
+        except ProtocolError:
+            bin_id = "(unknown)"
+        detail = f"bin {bin_id}: {type(error).__name__}: {error}"[:500]
+        self._reject_log.warning(
+            INTERNAL_REASON,
+            "rejected (%s) message from bin %s on %s: the bridge failed on it: %s: %s",
+            INTERNAL_REASON,
+            bin_id,
+            item.topic,
+            type(error).__name__,
+            error,
+            exc_info=error,
+        )
         with self._store.transaction():
-            self._store.count_rejections(
-                INTERNAL_REASON, 1, item.topic, f"{type(error).__name__}: {error}", self._clock()
-            )
+            self._store.count_rejections(INTERNAL_REASON, 1, item.topic, detail, self._clock())
 
     def _reject(
         self, rejections: dict[str, _Rejections], reason: str, topic: str, detail: str

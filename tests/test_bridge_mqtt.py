@@ -304,6 +304,39 @@ def test_one_message_the_bridge_fails_on_does_not_stop_the_others(
     inner.close()
 
 
+def test_a_lone_message_the_bridge_fails_on_is_counted_acknowledged_and_not_fatal(
+    settings: BridgeSettings, publisher: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    inner = SQLiteStore(settings.store.path)
+    with running(settings, store=PoisonStore(inner)) as bridge:
+        publisher.publish(*msg.deposit("bin-007", 2))  # alone in its batch
+        assert bridge.wait_processed(1, TIMEOUT)
+        publisher.publish(*msg.telemetry("bin-007", 3, 30.0))
+        assert bridge.wait_processed(2, TIMEOUT)
+        assert bridge.error is None
+        assert bridge.stats.rejected == {"internal": 1}
+        assert bridge.stats.stored == 1
+    (count,) = inner.rejection_counts()
+    assert (count.reason, count.count) == ("internal", 1)
+    assert count.last_topic == "bins/v1/bin-007/events/deposit"
+    assert count.last_detail is not None
+    assert "bin-007" in count.last_detail
+    assert "KeyError" in count.last_detail
+    logged = [r for r in caplog.records if "rejected (internal)" in r.getMessage()]
+    assert len(logged) == 1
+    assert "bin-007" in logged[0].getMessage()
+    assert "bins/v1/bin-007/events/deposit" in logged[0].getMessage()
+    assert logged[0].exc_info is not None
+    inner.close()
+    # the poison message was acknowledged: a healthy bridge on the same session does
+    # not get it again, only what comes next
+    with running(settings) as bridge:
+        publisher.publish(*msg.telemetry("bin-007", 4, 31.0))
+        assert bridge.wait_processed(1, TIMEOUT)
+    with reading(settings) as store:
+        assert store.message_counts() == {"telemetry": 2}
+
+
 class GatedStore:
     """Wraps a store; its transactions wait until the test opens the gate."""
 
