@@ -44,6 +44,25 @@ class SnapshotDict(dict[str, Any]):
         return list(super().items())
 
 
+def _retained_for_subscribers_only(broker: Any) -> None:
+    """Send a client retained messages only for topic filters it subscribes to.
+
+    When a client connects, amqtt 0.12 sends it the retained messages matching *every*
+    filter any client subscribes to (meant for a resumed session's own filters): each
+    bin would get every other bin's retained birth and configuration. Retained
+    messages for a filter now go only to a session subscribed to it, which is also
+    the case for every subscription the client makes itself.
+    """
+    publish = broker._publish_retained_messages_for_subscription
+
+    async def subscribers_only(subscription: tuple[str, int], session: Any) -> None:
+        subscribers = broker._subscriptions.get(subscription[0], ())
+        if any(sub.client_id == session.client_id for sub, _qos in subscribers):
+            await publish(subscription, session)
+
+    broker._publish_retained_messages_for_subscription = subscribers_only
+
+
 class EmbeddedBroker:
     """amqtt on 127.0.0.1:``port`` (a free port when 0), anonymous, in a thread."""
 
@@ -80,6 +99,7 @@ class EmbeddedBroker:
                 subscriptions = getattr(self._broker, "_subscriptions", None)
                 if isinstance(subscriptions, dict):
                     self._broker._subscriptions = SnapshotDict(subscriptions)
+                    _retained_for_subscribers_only(self._broker)
                 await self._broker.start()
 
             self._loop.run_until_complete(start())

@@ -76,6 +76,27 @@ def test_the_embedded_broker_takes_many_clients_subscribing_at_once(
     assert errors == [], [r.getMessage() for r in errors]
 
 
+def test_the_embedded_broker_sends_retained_messages_only_to_subscribers() -> None:
+    with EmbeddedBroker() as broker, Client(broker.port) as bridge:
+        bridge.subscribe("bins/v1/+/state")
+        bridge.subscribe("bins/v1/+/config/desired")
+        for index in range(5):
+            bridge.publish(f"bins/v1/b-{index:03d}/state", b"birth", retain=True)
+        bridge.publish("bins/v1/b-001/config/desired", b"for b-001", retain=True)
+        with Client(broker.port, client_id="b-001") as bin1:
+            bin1.subscribe("bins/v1/b-001/config/desired")
+            bin1.subscribe("bins/v1/b-001/cmd")
+            bridge.publish("bins/v1/b-001/cmd", b"sentinel")
+            received: list[tuple[str, bytes]] = []
+            while not received or received[-1] != ("bins/v1/b-001/cmd", b"sentinel"):
+                (message,) = bin1.take(1)
+                received.append((message.topic, bytes(message.payload)))
+    assert received == [
+        ("bins/v1/b-001/config/desired", b"for b-001"),
+        ("bins/v1/b-001/cmd", b"sentinel"),
+    ]
+
+
 def test_fleet_loads_an_outside_broker(mosquitto: Mosquitto) -> None:
     with Collector(mosquitto.port, ["bins/v1/+/state", "bins/v1/+/telemetry"]) as seen:
         result = CliRunner().invoke(
