@@ -181,9 +181,9 @@ class Processor:
                     self._reject(rejections, err.reason, item.topic, str(err))
                     continue
                 result = self._apply(message, item, now, telemetry, new)
-                if result is _STORED:
+                if result == _STORED:
                     outcome.stored += 1
-                elif result is _DUPLICATE:
+                elif result == _DUPLICATE:
                     outcome.duplicates += 1
                 else:
                     raw_seq = message.seq - (offset or 0)
