@@ -41,6 +41,11 @@ from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, fo
 
 logger = logging.getLogger(__name__)
 
+_AT = "(CASE WHEN clock_synced = 0 AND received_at IS NOT NULL THEN received_at ELSE ts END)"
+"""When a reading or deposit happened as well as the bridge knows (``FillPoint.at``): the
+bin's ``ts`` unless its clock was unsynced, then the bridge's reception time. Date
+ranges filter on this (indexed), the same time the forecast uses."""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "001_messages",
@@ -295,7 +300,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
-        "009_seq_resets",
+        "009_pickup_revision",
+        """
+        ALTER TABLE pickups ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
+        "010_reading_time_indexes",
+        f"""
+        CREATE INDEX telemetry_by_bin_at ON telemetry (bin_id, {_AT});
+        CREATE INDEX deposits_by_at ON deposits ({_AT});
+        """,
+    ),
+    (
+        "011_seq_resets",
         """
         CREATE TABLE seq_resets (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -323,9 +341,9 @@ _PICKUP_COLUMNS = (
     "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
     "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at, forecast_low, "
     "forecast_high, acknowledged_at, scheduled_for, escalated_at, cancel_reason, note, drop_seq, "
-    "drop_readings, sent_predicted_full_at"
+    "drop_readings, sent_predicted_full_at, revision"
 )
-_PICKUP_WIDTH = 33
+_PICKUP_WIDTH = 34
 
 
 _PICKUP_UPSERT = (
@@ -723,6 +741,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
                 p.drop_seq,
                 p.drop_readings,
                 _ts(p.sent_predicted_full_at),
+                p.revision,
             ),
         )
 
@@ -922,7 +941,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             due_by, lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at,
             crossings, below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at,
             forecast_low, forecast_high, acknowledged_at, scheduled_for, escalated_at,
-            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at,
+            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at, revision,
         ) = row  # fmt: skip
         return PickupRecord(
             pickup_id=pickup_id,
@@ -956,6 +975,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             drop_seq=drop_seq,
             drop_readings=drop_readings,
             sent_predicted_full_at=_dt(sent_predicted_full_at),
+            revision=revision,
         )
 
     def manifest(
@@ -1003,14 +1023,15 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         until: datetime | None = None,
         limit: int | None = None,
     ) -> list[FillPoint]:
-        """From the ``telemetry`` table (the newest ``limit`` rows, in ``seq`` order)."""
+        """From the ``telemetry`` table (the newest ``limit`` rows, in ``seq`` order);
+        ``since`` and ``until`` bound :attr:`FillPoint.at` (bin time when synced)."""
         where = ["bin_id = ?", "seq > ?"]
         args: list[object] = [bin_id, after_seq]
         if since is not None:
-            where.append("ts >= ?")
+            where.append(f"{_AT} >= ?")
             args.append(_fmt(since))
         if until is not None:
-            where.append("ts < ?")
+            where.append(f"{_AT} < ?")
             args.append(_fmt(until))
         sql = (
             "SELECT seq, ts, fill_pct, weight_kg, received_at, clock_synced, door FROM telemetry "
@@ -1038,7 +1059,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         """Accepted deposits' bin times (reception time when the bin's clock was unsynced)."""
         rows = self._db.execute(
             "SELECT ts, received_at, clock_synced FROM deposits "
-            "WHERE bin_id = ? AND accepted = 1 AND ts >= ? ORDER BY seq",
+            f"WHERE bin_id = ? AND accepted = 1 AND {_AT} >= ? ORDER BY seq",
             (bin_id, _fmt(since)),
         )
         return [
@@ -1056,7 +1077,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         accepted: bool | None = None,
         limit: int | None = None,
     ) -> list[DepositRow]:
-        """From the ``deposits`` table, by bin time."""
+        """From the ``deposits`` table, by bin time (reception time when unsynced)."""
         where: list[str] = []
         args: list[object] = []
         for column, value in (("bin_id", bin_id), ("category", category)):
@@ -1067,10 +1088,10 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             where.append("accepted = ?")
             args.append(int(accepted))
         if since is not None:
-            where.append("ts >= ?")
+            where.append(f"{_AT} >= ?")
             args.append(_fmt(since))
         if until is not None:
-            where.append("ts < ?")
+            where.append(f"{_AT} < ?")
             args.append(_fmt(until))
         sql = (
             "SELECT bin_id, seq, deposit_id, ts, received_at, clock_synced, category, confidence, "
@@ -1078,7 +1099,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, bin_id, seq"
+        sql += f" ORDER BY {_AT}, bin_id, seq"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))

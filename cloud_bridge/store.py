@@ -129,6 +129,10 @@ class DeliveryStore(Protocol):
         """Deliveries, newest first."""
         ...
 
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        """One delivery by its id (None if there is none)."""
+        ...
+
     def retry_delivery(self, delivery_id: int, at: datetime) -> bool:
         """Make a dead delivery pending again with fresh attempts; False if it is not dead."""
         ...

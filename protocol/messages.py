@@ -333,6 +333,8 @@ class Pickup(Versioned):
     """Optional: when the pickup was collected or cancelled."""
     cancel_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
     """Optional: why a scheduler cancelled it (status ``cancelled``)."""
+    revision: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    """Optional: 1 on the first publication of this pickup, +1 on every later one."""
 
 
 class Ticket(Versioned):

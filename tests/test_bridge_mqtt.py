@@ -143,8 +143,10 @@ def test_pickups_reach_outside_subscribers_and_follow_their_lifecycle(
         sub = _mosquitto_sub(mosquitto.port, "fleet/v1/pickups/north")
         publisher.publish(*msg.state("bin-001", 1, region="north"), retain=True)
         publisher.publish(*msg.deposit("bin-001", 2, "metal", grams=120))
+        # the policy decides on the median of the last three readings
         publisher.publish(*msg.telemetry("bin-001", 3, 50.0))
         publisher.publish(*msg.telemetry("bin-001", 4, 84.0))
+        publisher.publish(*msg.telemetry("bin-001", 5, 85.0))
         (raised,) = scheduler.take(1, TIMEOUT)
         assert raised.topic == "fleet/v1/pickups/north"
         assert raised.qos == 1
@@ -152,13 +154,13 @@ def test_pickups_reach_outside_subscribers_and_follow_their_lifecycle(
         assert (first.status, first.reason, first.bin_id) == ("requested", "threshold", "bin-001")
         assert first.manifest["metal"].count == 1
         # well under and over the threshold again: the same pickup, updated in place
-        publisher.publish(*msg.telemetry("bin-001", 5, 74.0))
-        publisher.publish(*msg.telemetry("bin-001", 6, 83.0))
+        for seq, fill in enumerate([74.0, 73.0, 83.0, 84.0], start=6):
+            publisher.publish(*msg.telemetry("bin-001", seq, fill))
         dip, update = scheduler.take(2, TIMEOUT)
         assert decode(Pickup, bytes(dip.payload)).fill_pct == 74.0
         assert decode(Pickup, bytes(update.payload)).pickup_id == first.pickup_id
         assert decode(Pickup, bytes(update.payload)).fill_pct == 83.0
-        publisher.publish(*msg.emptied("bin-001", 7, pickup_id=first.pickup_id))
+        publisher.publish(*msg.emptied("bin-001", 10, pickup_id=first.pickup_id))
         (done,) = scheduler.take(1, TIMEOUT)
         collected = decode(Pickup, bytes(done.payload))
         assert (collected.pickup_id, collected.status) == (first.pickup_id, "collected")

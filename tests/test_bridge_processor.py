@@ -243,7 +243,9 @@ def test_a_stale_death_never_marks_a_live_bin_offline(store: SQLiteStore, clock:
 
 
 def test_pickup_is_raised_once_and_updated_in_place(store: SQLiteStore, clock: FakeNow) -> None:
-    p = make(store, clock, regions={"north": {"pickup_threshold_pct": 70, "due_hours": 12}})
+    # single readings decide here (no median) to show the hysteresis step by step
+    north = {"pickup_threshold_pct": 70, "due_hours": 12, "fill_median_readings": 1}
+    p = make(store, clock, regions={"north": north})
     feed(p, msg.state("bin-001", 1), msg.telemetry("bin-001", 2, 50.0))
     assert store.list_pickups() == []
     (raised,) = feed(p, msg.telemetry("bin-001", 3, 71.0))

@@ -484,6 +484,7 @@ def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: 
     store = SQLiteStore(path)
     try:
         assert store.migrations() == [name for name, _ in MIGRATIONS]
+        assert store.migrations()[7:9] == ["008_technicians", "009_pickup_revision"]
         (record,) = store.load_bins()
         assert record.alarms == {"fire": Flag(True, 3, None)}
         assert (record.health, record.offline_since, record.desired_version) == (None, None, None)
