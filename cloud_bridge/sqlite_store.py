@@ -36,7 +36,7 @@ from cloud_bridge.sqlite_support import dt as _dt
 from cloud_bridge.sqlite_support import fmt as _fmt
 from cloud_bridge.sqlite_support import ts as _ts
 from cloud_bridge.sqlite_technicians import TechnicianTablesMixin
-from cloud_bridge.store import FillPoint, StoredMessage
+from cloud_bridge.store import FillPoint, SeqReset, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, format_ts, parse_ts
 
 logger = logging.getLogger(__name__)
@@ -310,6 +310,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         f"""
         CREATE INDEX telemetry_by_bin_at ON telemetry (bin_id, {_AT});
         CREATE INDEX deposits_by_at ON deposits ({_AT});
+        """,
+    ),
+    (
+        "011_seq_resets",
+        """
+        CREATE TABLE seq_resets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bin_id TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            applied_at TEXT,
+            seq_offset INTEGER
+        );
+        CREATE INDEX seq_resets_pending ON seq_resets (id) WHERE applied_at IS NULL;
         """,
     ),
 )
@@ -755,7 +769,66 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             (reason, count, topic, detail, format_ts(at)),
         )
 
+    def request_seq_reset(self, bin_id: str, at: datetime, actor: str) -> int:
+        """Record a technician's request; the bridge applies it (see :class:`SeqReset`)."""
+        cursor = self._db.execute(
+            "INSERT INTO seq_resets (bin_id, requested_at, actor) VALUES (?, ?, ?)",
+            (bin_id, format_ts(at), actor),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def apply_seq_reset(self, reset_id: int, seq_offset: int, at: datetime) -> None:
+        """Mark a reset applied with the offset the bridge chose."""
+        self._db.execute(
+            "UPDATE seq_resets SET applied_at = ?, seq_offset = ? WHERE id = ?",
+            (format_ts(at), seq_offset, reset_id),
+        )
+
     # -- reads --------------------------------------------------------------------------
+
+    def list_seq_resets(
+        self, *, pending_only: bool = False, bin_id: str | None = None
+    ) -> list[SeqReset]:
+        """Resets in the order they were requested."""
+        where = ["1"]
+        args: list[object] = []
+        if pending_only:
+            where.append("applied_at IS NULL")
+        if bin_id is not None:
+            where.append("bin_id = ?")
+            args.append(bin_id)
+        rows = self._db.execute(
+            "SELECT id, bin_id, requested_at, actor, applied_at, seq_offset FROM seq_resets "
+            f"WHERE {' AND '.join(where)} ORDER BY id",
+            args,
+        )
+        return [
+            SeqReset(
+                reset_id=i,
+                bin_id=b,
+                requested_at=parse_ts(r),
+                actor=a,
+                applied_at=None if t is None else parse_ts(t),
+                seq_offset=o,
+            )
+            for i, b, r, a, t, o in rows
+        ]
+
+    def seq_offsets(self) -> dict[str, int]:
+        """The offset of each bin's latest applied reset (bins never reset are absent)."""
+        rows = self._db.execute(
+            "SELECT bin_id, seq_offset FROM seq_resets WHERE id IN ("
+            "SELECT MAX(id) FROM seq_resets WHERE applied_at IS NOT NULL GROUP BY bin_id)"
+        )
+        return {bin_id: offset for bin_id, offset in rows}
+
+    def message_payload(self, bin_id: str, seq: int) -> str | None:
+        """The payload stored under ``(bin_id, seq)``, if any."""
+        row = self._db.execute(
+            "SELECT payload FROM messages WHERE bin_id = ? AND seq = ?", (bin_id, seq)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def load_bins(self) -> list[BinRecord]:
         """Every bin record, ordered by id."""
