@@ -25,8 +25,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """Two bins; bin-001 filling steadily for 5 hours to 80.5 % (the median of its last three
-    readings crosses 80 %: a pickup); one dead letter."""
+    """Two bins; bin-001 filling steadily for 5 hours to 80 % (a pickup); one dead letter."""
     path = tmp_path / "bridge.db"
     store = SQLiteStore(path)
     settings = validate_settings({"forecast": {"interval_s": 0}})
@@ -35,7 +34,7 @@ def db(tmp_path: Path) -> Path:
     processor.process([Inbound(topic, payload) for topic, payload in batch])
     for step in range(31):
         at = NOW - timedelta(minutes=10 * (30 - step))
-        processor.process([Inbound(*_reading("bin-001", 10 + step, 70.5 + step / 3, at))])
+        processor.process([Inbound(*_reading("bin-001", 10 + step, 70 + step / 3, at))])
     processor.process([Inbound(*msg.telemetry("bin-002", 1, 12.0))])
     processor.tick()
     with store.transaction():
