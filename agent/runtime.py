@@ -12,17 +12,20 @@ talks to the broker directly except for retained state through the link.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agent import __version__
 from agent.bin_state import STATE_KEY, BinState
 from agent.clock import Clock
 from agent.devices import BinHardware, DeviceError
+from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
 from agent.localdb import LocalDb
@@ -38,6 +41,14 @@ log = logging.getLogger(__name__)
 
 CHECK_PERIOD_S = 30.0
 """How often storage, network and device health are looked at between operations."""
+WRITE_RETRY_S = 1.0
+"""How often writes are tried again while the agent database refuses them."""
+LOOP_ERROR_PAUSE_S = 1.0
+"""Pause of ``run()`` after a step that failed unexpectedly (no busy loop on a bug)."""
+STORAGE_ERRORS = (OutboxError, sqlite3.Error)
+"""What a failed write of the agent database raises (disk full, database locked)."""
+
+_T = TypeVar("_T")
 
 InboundHandler = Callable[[bytes], None]
 """Handles the payload of one cloud-to-bin message (``cmd``, ``config/desired``)."""
@@ -106,6 +117,10 @@ class AgentRuntime:
         self._reported_fill: float | None = None
         self._rejected_on_tray = False
         """A rejected item may still lie on the tray (until the door opens again)."""
+        self._unsaved: list[tuple[str, dict[str, Any]]] = []
+        """Events that could not be stored yet (database refusing writes), oldest first."""
+        self._write_error: str | None = None
+        """Why the latest write failed; None once writes succeed again."""
         device_faults: dict[tuple[str, str], str | None] = {}
         for key, detail in self.state.active_faults.items():
             component, _, code = key.partition("/")
@@ -162,8 +177,59 @@ class AgentRuntime:
         if reasons == set(self.state.lock_reasons):
             return
         self.state.lock_reasons = sorted(reasons)
-        self.state.save(self.db)
+        # The door first: a database refusing writes must not leave it unlocked.
         self.hardware.lock.set_locked(bool(reasons))
+        self.save_state()
+
+    # -- storage failures -------------------------------------------------------------
+
+    def save_state(self, *, durable: bool = True) -> None:
+        """Store the bin's state; a refused write raises the storage fault, never an error.
+
+        The state in memory stays right, and it is written with the next stored event
+        (or by the retry once writes succeed again).
+        """
+        try:
+            self.state.save(self.db, durable=durable)
+        except STORAGE_ERRORS as err:
+            self.write_failed(err)
+
+    def write_failed(self, err: BaseException) -> None:
+        """Note a refused write: log it once, raise ``storage``/``write_failed``, retry later."""
+        detail = f"agent database write failed: {err}"
+        if self._write_error is None:
+            log.error("%s; the bin keeps serving, writes are retried", detail)
+        self._write_error = detail
+        self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
+        self.set_fault("storage", "write_failed", detail)
+
+    def _retry_writes(self) -> None:
+        """Store the events held back, then the state; clear the fault when both work."""
+        self.schedule.due.pop("retry_writes", None)
+        if not self._flush_unsaved():
+            return
+        try:
+            self.state.save(self.db)
+        except STORAGE_ERRORS as err:
+            self.write_failed(err)
+            return
+        log.warning("agent database writes succeed again: %s", self._write_error)
+        self._write_error = None
+        self._check_storage()
+
+    def _flush_unsaved(self) -> bool:
+        """Store the held-back events in order; False (and retry later) if one is refused."""
+        while self._unsaved:
+            event_type, fields = self._unsaved[0]
+            try:
+                self._store_event(event_type, fields)
+            except STORAGE_ERRORS as err:
+                detail = f"agent database write failed: {err}"
+                self._write_error = detail
+                self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
+                return False
+            self._unsaved.pop(0)
+        return True
 
     # -- outgoing messages ------------------------------------------------------------
 
@@ -171,8 +237,21 @@ class AgentRuntime:
         """Store an ``events/{type}`` message durably (never dropped).
 
         The bin's state is written in the same transaction, so a counter or an alarm
-        and the event reporting it are never out of step after a power loss.
+        and the event reporting it are never out of step after a power loss. When the
+        database refuses the write (disk full, locked), the event is held in memory, in
+        order, and stored by the retry (returns None); the storage fault is raised.
         """
+        if self._unsaved:
+            self._unsaved.append((event_type, fields))
+            return None
+        try:
+            return self._store_event(event_type, fields)
+        except STORAGE_ERRORS as err:
+            self._unsaved.append((event_type, fields))
+            self.write_failed(err)
+            return None
+
+    def _store_event(self, event_type: str, fields: dict[str, Any]) -> int | None:
         model = MODELS_BY_EVENT[event_type]
         return self.outbox.append(
             self.messages.topic(TopicKind.EVENT, event_type),
@@ -319,7 +398,7 @@ class AgentRuntime:
             log.warning("fill measurement failed: %s", err)
             self.state.fill_pct = None
             self.state.fill_mm = None
-            self.state.save(self.db, durable=False)
+            self.save_state(durable=False)
             self.check_devices()
             return
         previous = self.state.fill_pct
@@ -328,7 +407,7 @@ class AgentRuntime:
         self._check_emptied(previous, reading.fill_pct)
         self.state.fill_peak_pct = max(self.state.fill_peak_pct, reading.fill_pct)
         self._check_overflow(reading.fill_pct)
-        self.state.save(self.db, durable=False)
+        self.save_state(durable=False)
         self.check_devices()
 
     def _check_fire(self, temp: float | None) -> None:
@@ -396,6 +475,9 @@ class AgentRuntime:
             self.set_alarm("door_stuck", True, f"door open for more than {limit:.0f} s")
 
     def _check_storage(self) -> None:
+        if self._write_error is not None:  # the worst storage fault while it lasts
+            self.set_fault("storage", "write_failed", self._write_error)
+            return
         stats = self.outbox.stats()
         free = disk_free_mb(self.config.storage.path)
         if free < self.config.thresholds.low_disk_mb:
@@ -483,6 +565,9 @@ class AgentRuntime:
                 continue
             try:
                 handler(payload)
+            except STORAGE_ERRORS as err:
+                log.error("handling a %s message failed: %s", parsed.kind.value, err)
+                self.write_failed(err)
             except Exception:
                 log.exception("handling a %s message failed", parsed.kind.value)
 
@@ -493,41 +578,48 @@ class AgentRuntime:
         self._wake.set()
 
     def step(self) -> float:
-        """Do what is due; return the monotonic time of the next wanted step."""
+        """Do what is due; return the monotonic time of the next wanted step.
+
+        Each hook and each periodic task runs on its own: one that fails unexpectedly
+        is logged (a refused database write raises the storage fault) and the others
+        still run, so no error stops the bin from serving deposits.
+        """
         with self._step_lock:
             now = self.clock.monotonic()
             wakeups: list[float] = []
-            self._process_inbox()
+            self._guarded("the inbox", self._process_inbox)
             for hook in self.hooks:
-                wanted = hook(now)
+                wanted = self._guarded(f"step of {hook!r}", functools.partial(hook, now))
                 if wanted is not None:
                     wakeups.append(wanted)
             intervals = self.config.intervals  # after the hooks: one may replace the config
             busy = self.intake is not None and self.intake.busy
-            self._check_door(now)
+            self._guarded("the door check", lambda: self._check_door(now))
+            if self.schedule.is_due("retry_writes", now):
+                self._guarded("retrying writes", self._retry_writes)
             if self.schedule.is_due("temperature", now):
-                self.sample_temperature()
                 self.schedule.after("temperature", now, min(intervals.fill_sample_s, 30.0))
+                self._guarded("the temperature sample", self.sample_temperature)
             if self.schedule.is_due("fill", now):
                 if busy or self.door_state() == "open":
                     self.schedule.after("fill", now, 5.0)
                 else:
-                    self.sample_fill()
                     self.schedule.after("fill", now, intervals.fill_sample_s)
+                    self._guarded("the fill sample", self.sample_fill)
                     if self._telemetry_after_fill or self._fill_moved():
                         self._telemetry_after_fill = False
                         self.schedule.due["telemetry"] = now
             if self.schedule.is_due("telemetry", now):
-                self.emit_telemetry()
                 self.schedule.after("telemetry", now, intervals.telemetry_s)
+                self._guarded("telemetry", self.emit_telemetry)
             if self.schedule.is_due("checks", now):
-                self.check_devices()
-                self._check_storage()
-                self._check_network(now)
                 self.schedule.after("checks", now, CHECK_PERIOD_S)
+                self._guarded("the device checks", self.check_devices)
+                self._guarded("the storage check", self._check_storage)
+                self._guarded("the network check", lambda: self._check_network(now))
             if self.schedule.is_due("health", now):
-                self.emit_health()
                 self.schedule.after("health", now, intervals.health_s)
+                self._guarded("health", self.emit_health)
             candidates = [self.schedule.next(), *wakeups]
             if self._door_opened_at is not None:
                 candidates.append(self._door_opened_at + self.config.thresholds.door_open_alarm_s)
@@ -535,10 +627,25 @@ class AgentRuntime:
                 candidates.append(now + self.idle_poll_s)
             return max(min(candidates), now)
 
+    def _guarded(self, what: str, task: Callable[[], _T]) -> _T | None:
+        """Run one task; a failure is logged (and a refused write faulted), never raised."""
+        try:
+            return task()
+        except STORAGE_ERRORS as err:
+            log.error("%s failed: %s", what, err)
+            self.write_failed(err)
+        except Exception:
+            log.exception("%s failed; the agent carries on", what)
+        return None
+
     def run(self, stop: threading.Event) -> None:
-        """Step on real time until ``stop`` is set."""
+        """Step on real time until ``stop`` is set; an unexpected error never ends it."""
         while not stop.is_set():
-            wanted = self.step()
+            try:
+                wanted = self.step()
+            except Exception:
+                log.exception("a step failed; the agent carries on")
+                wanted = self.clock.monotonic() + LOOP_ERROR_PAUSE_S
             delay = max(wanted - self.clock.monotonic(), 0.0)
             self._wake.wait(timeout=min(delay, 1.0))
             self._wake.clear()

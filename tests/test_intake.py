@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.bin_state import STATE_KEY
 from agent.clock import ManualClock
 from agent.intake import Phase
+from agent.localdb import LocalDb
 from simulator.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.fakes import FaultyCamera, FixedClassification, ScriptedClassifier
@@ -232,3 +236,53 @@ def test_deposit_that_fills_the_bin_locks_it(rig: Rig) -> None:
     assert rig.is_locked()
     assert [(a["kind"], a["active"]) for a in rig.events("/events/alarm")] == [("overflow", True)]
     assert rig.events("/telemetry")[-1]["door"] == "locked"
+
+
+class RefusedWrites:
+    """Makes the agent database refuse every write as SQLite does on a full disk."""
+
+    def __init__(self, db: LocalDb, message: str = "database or disk is full") -> None:
+        self.db = db
+        self.message = message
+        self.refusing = False
+        self._transaction = db.transaction
+
+        @contextmanager
+        def transaction(*, durable: bool = True) -> Iterator[sqlite3.Connection]:
+            with self._transaction(durable=durable) as tx:
+                if self.refusing:
+                    raise sqlite3.OperationalError(self.message)
+                yield tx
+
+        db.transaction = transaction  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("message", ["database or disk is full", "database is locked"])
+def test_refused_writes_keep_the_bin_serving_and_lose_no_deposit(rig: Rig, message: str) -> None:
+    writes = RefusedWrites(rig.bin.agent.db, message)
+    runtime = rig.bin.agent.runtime
+    rig.run(1)
+    writes.refusing = True
+    rig.deposit(BOTTLE)  # no exception escapes the runtime's steps
+    rig.run(70)  # telemetry, health and checks are due meanwhile
+    assert rig.bin.physical.contents == [BOTTLE]
+    assert rig.colour == "green"
+    assert rig.events("/events/deposit") == []  # nothing could be stored yet
+    assert "storage/write_failed" in runtime.state.active_faults
+    assert runtime.sensor_health()["storage"] == "degraded"
+
+    writes.refusing = False
+    rig.run(2)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["accepted"], deposit["category"]) == (True, "plastic")
+    storage = [
+        (f["code"], f["active"]) for f in rig.events("/events/fault") if f["component"] == "storage"
+    ]
+    assert storage == [("write_failed", True), ("write_failed", False)]
+    assert message in rig.events("/events/fault")[0]["detail"]
+    assert "storage/write_failed" not in runtime.state.active_faults
+    stored = LocalDb(rig.bin.agent.config.storage.path, readonly=True)
+    assert stored.get(STATE_KEY)["deposits_since_empty"] == 1
+    stored.close()
+    rig.deposit(BOTTLE)
+    assert len(rig.events("/events/deposit")) == 2
