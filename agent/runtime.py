@@ -318,6 +318,28 @@ class AgentRuntime:
         except DeviceError:
             return None
 
+    def tray_occupied(self) -> str | None:
+        """Why the tray may hold an item now (None: known empty as far as the bin can tell).
+
+        A tare then would take the item for the zero, and a self-test's flap cycle would
+        drop it uncounted: a deposit in progress, a jammed flap (its item still lies on
+        the tray), a rejected item not yet taken back, or a broken beam.
+        """
+        intake = self.intake
+        if intake is not None:
+            if intake.busy:
+                return "a deposit is in progress"
+            if intake.phase is Phase.JAMMED:
+                return "the flap is jammed with an item on the tray"
+        if self._rejected_on_tray:
+            return "a rejected item may still lie on the tray"
+        try:
+            if self.hardware.beam.is_broken():
+                return "the intake beam is broken: something is in the chamber"
+        except DeviceError:
+            pass  # a failed beam says nothing about the tray (the self-test reports it)
+        return None
+
     # -- alarms and faults --------------------------------------------------------------
 
     def set_alarm(self, kind: str, active: bool, detail: str | None = None) -> None:
