@@ -9,7 +9,9 @@ The machine is driven by ``step(now)`` from the agent runtime and never blocks l
 than one device call (each device call has its own timeout). It survives every fault
 in the middle of a deposit: a failed camera gives ``unknown`` (handled by policy), a
 failed scale leaves the decision to the camera, and a jammed flap raises a fault,
-locks the door and records the deposit once as not accepted.
+locks the door and records the deposit once as not accepted; the jam survives a
+restart, and the item is counted in the bin's contents (never as a second deposit)
+once the flap is seen working again.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class IntakeMachine:
         *,
         clock: Clock,
         lock_requests: Callable[[str, bool], None],
+        on_jam_cleared: Callable[[], None] = lambda: None,
     ) -> None:
         self.clock = clock
         self.hardware = hardware
@@ -113,6 +116,8 @@ class IntakeMachine:
         self.classifier = classifier
         self.on_decision = on_decision
         self.lock_requests = lock_requests
+        self.on_jam_cleared = on_jam_cleared
+        """Called once when a jammed flap works again (its item is now in the container)."""
         self.phase = Phase.IDLE
         self._closed_at = 0.0
         self._weights: list[float] = []
@@ -230,11 +235,13 @@ class IntakeMachine:
             except DeviceError as err:
                 log.warning("flap attempt %d failed: %s", attempt + 1, err)
         else:
-            # Recorded once, as not accepted: the item never reached the container.
-            self._record(result, weight_g, accepted=False, reason="flap_jammed")
+            # Locked (and the lock stored) before the deposit is recorded, so a restart
+            # in between finds the jam. Recorded once, as not accepted: the item has not
+            # reached the container; it is counted when the flap is seen working again.
             self.phase = Phase.JAMMED
             self.lock_requests("flap_jammed", True)
             self.hardware.indicators.show("red")
+            self._record(result, weight_g, accepted=False, reason="flap_jammed")
             return None
         self._record(result, weight_g, accepted=True, reason=None)
         self.hardware.indicators.show("green")
@@ -251,8 +258,20 @@ class IntakeMachine:
         self.phase = Phase.IDLE
         return None
 
+    def restore_jam(self) -> None:
+        """Resume a jam stored before a restart: the item still waits on the tray, the
+        door stays locked, and no door movement starts a deposit until it is cleared."""
+        self.phase = Phase.JAMMED
+        self.hardware.indicators.show("red")
+
     def clear_jam(self) -> bool:
-        """Try the flap again (technician or remote command); unlock if it works."""
+        """Try the flap again (technician or remote command); unlock if it works.
+
+        The flap counts as working when it cycles without an error and the tray is then
+        empty (a scale that cannot be read leaves the flap's word). ``on_jam_cleared``
+        is called before the door unlocks, so the jammed item is counted in the same
+        stored state that unlocks the door.
+        """
         if self.phase is not Phase.JAMMED:
             return True
         try:
@@ -260,7 +279,12 @@ class IntakeMachine:
         except DeviceError as err:
             log.warning("flap still jammed: %s", err)
             return False
+        left = self._weigh()
+        if left is not None and left >= self.policy.min_item_g:
+            log.warning("flap cycled but %.0f g are still on the tray: still jammed", left)
+            return False
         self.phase = Phase.IDLE
+        self.on_jam_cleared()
         self.lock_requests("flap_jammed", False)
         self.hardware.indicators.show(None)
         return True

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from agent import __version__
-from agent.bin_state import STATE_KEY, BinState
+from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError
+from agent.devices import BinHardware, DeviceError, DeviceStatus
 from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
@@ -74,6 +74,28 @@ class Schedule:
     def next(self) -> float:
         """The earliest due time of any task."""
         return min(self.due.values(), default=0.0)
+
+
+class FlapJamLatch:
+    """The ``flap``/``jammed`` fault as the intake knows it, for the fault monitor.
+
+    The flap driver reports a jam only after a failed cycle, and a restarted driver
+    reports ``ok`` before it has moved: this latch keeps the fault raised from the jam
+    until the flap is seen working again, across restarts.
+    """
+
+    component = "flap"
+
+    def __init__(self, jammed: Callable[[], bool]) -> None:
+        self._jammed = jammed
+
+    def status(self) -> DeviceStatus:
+        """Failed while the intake holds a jam."""
+        if self._jammed():
+            return DeviceStatus(
+                "failed", "jammed", "flap jammed with an item on the tray; door locked"
+            )
+        return DeviceStatus.ok()
 
 
 class AgentRuntime:
@@ -126,10 +148,11 @@ class AgentRuntime:
             component, _, code = key.partition("/")
             if component not in ("storage", "network"):
                 device_faults[(component, code)] = detail
-        self.fault_monitor = FaultMonitor(
-            hardware.devices(), self._record_fault, initial=device_faults
-        )
         self.intake: IntakeMachine | None = None
+        latch = FlapJamLatch(lambda: self.intake is not None and self.intake.phase is Phase.JAMMED)
+        self.fault_monitor = FaultMonitor(
+            [*hardware.devices(), latch], self._record_fault, initial=device_faults
+        )
         if classifier is not None:
             self.intake = IntakeMachine(
                 hardware,
@@ -138,15 +161,30 @@ class AgentRuntime:
                 self.record_deposit,
                 clock=clock,
                 lock_requests=self.request_lock,
+                on_jam_cleared=self._count_jammed_deposit,
             )
             self.hooks.append(self.intake.step)
+            if self.state.jammed_deposit is not None or "flap_jammed" in self.state.lock_reasons:
+                log.warning("the flap was jammed before the restart: the door stays locked")
+                self.intake.restore_jam()
         hardware.lock.set_locked(bool(self.state.lock_reasons))
 
     # -- deposits and the door lock --------------------------------------------------
 
     def record_deposit(self, decision: Decision) -> None:
-        """Store the deposit event; count accepted items; re-measure the fill soon."""
-        self._rejected_on_tray = not decision.accepted
+        """Store the deposit event; count accepted items; re-measure the fill soon.
+
+        A deposit held by a jammed flap is remembered (with the event, in one write) and
+        counted once the flap works (:meth:`_count_jammed_deposit`).
+        """
+        jammed = decision.reason == "flap_jammed"
+        self._rejected_on_tray = not decision.accepted and not jammed
+        if jammed:
+            self.state.jammed_deposit = JammedDeposit(
+                deposit_id=decision.deposit_id,
+                category=decision.category,
+                weight_g=decision.weight_g,
+            )
         if decision.accepted:
             self.state.deposits_since_empty += 1
             self.state.contents_g += decision.weight_g
@@ -157,6 +195,18 @@ class AgentRuntime:
         for listener in self.deposit_listeners:
             listener(decision)
         self.check_devices()
+
+    def _count_jammed_deposit(self) -> None:
+        """The jammed item is in the container now: count it, once (no second event)."""
+        jammed = self.state.jammed_deposit
+        if jammed is None:
+            return
+        log.info("deposit %s reached the container once the flap worked", jammed.deposit_id)
+        self.state.jammed_deposit = None
+        self.state.deposits_since_empty += 1
+        self.state.contents_g += jammed.weight_g
+        self.schedule.due["fill"] = self.clock.monotonic() + 2.0
+        self._telemetry_after_fill = True
 
     def clear_jam(self) -> bool:
         """Cycle a jammed flap (technician or remote ``unlock``); True when it works."""
@@ -617,7 +667,7 @@ class AgentRuntime:
             intervals = self.config.intervals  # after the hooks: one may replace the config
             busy = self.intake is not None and self.intake.busy
             self._guarded("the door check", lambda: self._check_door(now))
-            if self.schedule.is_due("retry_writes", now):
+            if "retry_writes" in self.schedule.due and self.schedule.is_due("retry_writes", now):
                 self._guarded("retrying writes", self._retry_writes)
             if self.schedule.is_due("temperature", now):
                 self.schedule.after("temperature", now, min(intervals.fill_sample_s, 30.0))

@@ -286,3 +286,56 @@ def test_refused_writes_keep_the_bin_serving_and_lose_no_deposit(rig: Rig, messa
     stored.close()
     rig.deposit(BOTTLE)
     assert len(rig.events("/events/deposit")) == 2
+
+
+@pytest.mark.parametrize("fell_meanwhile", [False, True])
+def test_flap_jam_survives_a_restart_and_the_item_is_counted_once(
+    rig: Rig, fell_meanwhile: bool
+) -> None:
+    rig.bin.faults.inject(flap="jammed")
+    rig.deposit(BOTTLE)
+    rig.run(5)
+    (deposit,) = rig.events("/events/deposit")
+    assert deposit["reason"] == "flap_jammed"
+    faults_before = len(rig.events("/events/fault"))
+    first = rig.bin.agent
+    first.db.close()
+    first.instance_lock.release()
+
+    # The agent restarts with the flap still jammed and the item on the tray.
+    rig.bin = make_bin(
+        first.config,
+        port=1,
+        clock=rig.clock,
+        camera=rig.camera,
+        classifier=rig.classifier,
+        physical=rig.bin.physical,
+        faults=rig.bin.faults,
+    )
+    runtime = rig.bin.agent.runtime
+    assert rig.is_locked()
+    assert runtime.intake is not None
+    assert runtime.intake.phase is Phase.JAMMED
+    rig.run(60)
+    assert "flap/jammed" in runtime.state.active_faults
+    assert len(rig.events("/events/fault")) == faults_before  # not cleared, not raised again
+    assert not runtime.clear_jam()
+    assert rig.is_locked()
+
+    if fell_meanwhile:  # the flap gave way under the item, then stuck
+        rig.bin.physical.drop_tray_into_container()
+    rig.bin.faults.clear("flap")
+    assert runtime.clear_jam()
+    assert runtime.clear_jam()  # a second clear counts nothing
+    rig.run(10)
+    assert not rig.is_locked()
+    assert rig.bin.physical.contents == [BOTTLE]
+    assert runtime.state.deposits_since_empty == 1
+    assert runtime.state.contents_g == pytest.approx(32, abs=2)
+    assert runtime.state.jammed_deposit is None
+    assert rig.events("/events/deposit") == [deposit]  # still the one event, from the jam
+    new_faults = rig.events("/events/fault")[faults_before:]
+    assert [(f["component"], f["code"], f["active"]) for f in new_faults] == [
+        ("flap", "jammed", False)
+    ]
+    assert rig.events("/telemetry")[-1]["deposits_since_empty"] == 1
