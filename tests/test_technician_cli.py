@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli
-from firmware_config import PROFILES_DIR
+from agent.instance_lock import InstanceLock
+from firmware_config import PROFILES_DIR, load_config
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profiles keep their database (and the agent lock) under ~: a private home."""
+    monkeypatch.setenv("HOME", str(tmp_path))
 
 
 def test_selftest_passes_on_the_simulated_bin() -> None:
@@ -50,3 +58,33 @@ def test_every_technician_command_has_help() -> None:
         result = runner.invoke(cli, [*args, "--help"])
         assert result.exit_code == 0
         assert "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["selftest"],
+        ["calibrate", "tare", "--yes"],
+        ["calibrate", "scale", "--mass-g", "1000", "--yes"],
+        ["calibrate", "empty-depth", "--yes"],
+    ],
+)
+def test_technician_commands_refuse_to_run_beside_a_running_agent(
+    tmp_path: Path, args: list[str]
+) -> None:
+    path = tmp_path / "bin.toml"
+    path.write_text((PROFILES_DIR / "sim-pin.toml").read_text())
+    before = path.read_text()
+    db_path = load_config(path).storage.path
+    running = InstanceLock(db_path)  # what `bin-agent run` holds
+    try:
+        result = CliRunner().invoke(cli, [*args, "--config", str(path)])
+    finally:
+        running.release()
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert line.startswith(f"error: bin-agent {' '.join(a for a in args[:2] if a[0] != '-')}:")
+    assert "another agent is already running" in line
+    assert str(running.path) in line
+    assert path.read_text() == before  # nothing measured, nothing written
+    assert CliRunner().invoke(cli, ["selftest", "--config", str(path)]).exit_code == 0
