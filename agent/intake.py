@@ -8,7 +8,9 @@ fill re-measured with the door closed -> telemetry.
 The machine is driven by ``step(now)`` from the agent runtime and never blocks longer
 than one device call (each device call has its own timeout). It survives every fault
 in the middle of a deposit: a failed camera gives ``unknown`` (handled by policy), a
-failed scale leaves the decision to the camera, and a jammed flap raises a fault,
+failed scale leaves the decision to the camera, a classifier that raises gives
+``unknown`` too (fault ``camera``/``classifier_failed``), a door switch that cannot be
+read counts as an open door, and a jammed flap raises a fault,
 locks the door and records the deposit once as not accepted; the jam survives a
 restart, and the item is counted in the bin's contents (never as a second deposit)
 once the flap is seen working again.
@@ -25,7 +27,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError, Image
+from agent.devices import BinHardware, DeviceError, DeviceStatus, Image
 from firmware_config.schema import Intake
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,49 @@ SAMPLE_PERIOD_S = 0.1
 """How often the tray is weighed while a deposit settles."""
 FLAP_RETRIES = 2
 """Extra flap cycles tried before declaring a jam."""
-CAMERA_TIMEOUT_S = 2.0
+CAMERA_TIMEOUT_S = 1.0
+"""Longest wait for a photo: with the weight settled in about 0.4 s and inference in a
+few ms, a capture that times out still leaves the decision within its 1.5 s budget."""
+CAMERA_TIMEOUT_BOUNDS_S = (0.2, 1.0)
+"""Allowed capture timeouts: shorter misses a slow camera's good frames, longer breaks
+the decision budget."""
+
+
+def camera_timeout(seconds: float) -> float:
+    """A capture timeout checked against :data:`CAMERA_TIMEOUT_BOUNDS_S`."""
+    low, high = CAMERA_TIMEOUT_BOUNDS_S
+    if not low <= seconds <= high:
+        raise ValueError(
+            f"camera timeout {seconds:g} s is outside {low:g} to {high:g} s "
+            "(the decision must come within 1.5 s of the door closing)"
+        )
+    return seconds
+
+
+class ClassifierHealth:
+    """The deposit classifier as a device the fault monitor watches.
+
+    The contract's fault components have no ``classifier``: a failing model is reported
+    as component ``camera`` (the vision path a technician looks at), code
+    ``classifier_failed``, raised at the failure and cleared by the next good answer.
+    """
+
+    component = "camera"
+
+    def __init__(self) -> None:
+        self._status = DeviceStatus.ok()
+
+    def status(self) -> DeviceStatus:
+        """Failed since the last classifier exception, until an answer succeeds."""
+        return self._status
+
+    def failed(self, detail: str) -> None:
+        """The classifier raised."""
+        self._status = DeviceStatus("failed", "classifier_failed", detail[:200])
+
+    def worked(self) -> None:
+        """The classifier answered."""
+        self._status = DeviceStatus.ok()
 
 
 class Classification(Protocol):
@@ -109,6 +153,7 @@ class IntakeMachine:
         clock: Clock,
         lock_requests: Callable[[str, bool], None],
         on_jam_cleared: Callable[[], None] = lambda: None,
+        camera_timeout_s: float = CAMERA_TIMEOUT_S,
     ) -> None:
         self.clock = clock
         self.hardware = hardware
@@ -118,6 +163,9 @@ class IntakeMachine:
         self.lock_requests = lock_requests
         self.on_jam_cleared = on_jam_cleared
         """Called once when a jammed flap works again (its item is now in the container)."""
+        self.camera_timeout_s = camera_timeout(camera_timeout_s)
+        self.classifier_health = ClassifierHealth()
+        """The classifier's fault (component ``camera``), for the fault monitor."""
         self.phase = Phase.IDLE
         self._closed_at = 0.0
         self._weights: list[float] = []
@@ -130,10 +178,13 @@ class IntakeMachine:
         return self.phase in (Phase.DOOR_OPEN, Phase.SETTLING)
 
     def _door_open(self) -> bool:
+        """The door switch; a switch that cannot be read counts as open (fail-safe: no
+        deposit is decided, no flap moves and no door locks on a door nobody can see)."""
         try:
             return self.hardware.door.is_open()
-        except DeviceError:
-            return False
+        except DeviceError as err:
+            log.warning("door switch unreadable, taken as open: %s", err)
+            return True
 
     def _weigh(self) -> float | None:
         try:
@@ -195,16 +246,27 @@ class IntakeMachine:
 
     def _capture(self) -> Image | None:
         try:
-            return self.hardware.camera.capture(CAMERA_TIMEOUT_S)
+            return self.hardware.camera.capture(self.camera_timeout_s)
         except DeviceError as err:
             log.warning("camera failed during a deposit: %s", err)
             return None
 
+    def _classify(self, image: Image | None, weight: float | None) -> Classification:
+        """The classifier's answer; ``unknown`` without a photo or when it fails."""
+        if image is None:
+            return _Unknown()
+        try:
+            result = self.classifier.classify(image, weight)
+        except Exception as err:  # any failure of the model: the deposit still gets decided
+            log.exception("the classifier failed during a deposit")
+            self.classifier_health.failed(f"{type(err).__name__}: {err}")
+            return _Unknown()
+        self.classifier_health.worked()
+        return result
+
     def _decide(self, weight: float | None) -> float | None:
         image = self._capture()
-        result: Classification = (
-            _Unknown() if image is None else self.classifier.classify(image, weight)
-        )
+        result = self._classify(image, weight)
         weight_g = max(weight or 0.0, 0.0)
         accepted, reason = self._policy(result, weight)
         self.decided_at = self.clock.monotonic()

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from agent import __version__
 from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError, DeviceStatus
+from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
 from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
@@ -150,9 +150,7 @@ class AgentRuntime:
                 device_faults[(component, code)] = detail
         self.intake: IntakeMachine | None = None
         latch = FlapJamLatch(lambda: self.intake is not None and self.intake.phase is Phase.JAMMED)
-        self.fault_monitor = FaultMonitor(
-            [*hardware.devices(), latch], self._record_fault, initial=device_faults
-        )
+        monitored: list[Device] = [*hardware.devices(), latch]
         if classifier is not None:
             self.intake = IntakeMachine(
                 hardware,
@@ -164,10 +162,13 @@ class AgentRuntime:
                 on_jam_cleared=self._count_jammed_deposit,
             )
             self.hooks.append(self.intake.step)
+            monitored.append(self.intake.classifier_health)
             if self.state.jammed_deposit is not None or "flap_jammed" in self.state.lock_reasons:
                 log.warning("the flap was jammed before the restart: the door stays locked")
                 self.intake.restore_jam()
-        hardware.lock.set_locked(bool(self.state.lock_reasons))
+        self.fault_monitor = FaultMonitor(monitored, self._record_fault, initial=device_faults)
+        self._lock_deferred = False
+        self._apply_lock()
 
     # -- deposits and the door lock --------------------------------------------------
 
@@ -228,8 +229,33 @@ class AgentRuntime:
             return
         self.state.lock_reasons = sorted(reasons)
         # The door first: a database refusing writes must not leave it unlocked.
-        self.hardware.lock.set_locked(bool(reasons))
+        self._apply_lock()
         self.save_state()
+
+    def _apply_lock(self, door_open: bool | None = None) -> None:
+        """Drive the lock to what the reasons want: unlocking at once, locking only once
+        the door is seen closed (never on an open door, nor one whose switch cannot be
+        read). ``door_open`` is a switch reading just taken (None: read it now)."""
+        wanted = bool(self.state.lock_reasons)
+        if wanted == self.hardware.lock.locked:
+            self._lock_deferred = False
+            return
+        if wanted:
+            if door_open is None:
+                try:
+                    door_open = self.hardware.door.is_open()
+                except DeviceError:
+                    door_open = True
+            if door_open:
+                if not self._lock_deferred:
+                    log.warning(
+                        "door lock (%s) deferred until the door is seen closed",
+                        ", ".join(self.state.lock_reasons),
+                    )
+                    self._lock_deferred = True
+                return
+        self._lock_deferred = False
+        self.hardware.lock.set_locked(wanted)
 
     # -- storage failures -------------------------------------------------------------
 
@@ -447,7 +473,15 @@ class AgentRuntime:
         try:
             return "open" if self.hardware.door.is_open() else "closed"
         except DeviceError:
-            return "closed"
+            return "open"  # fail-safe: a door nobody can see is not known closed
+
+    def _door_reads_open(self) -> bool:
+        """Whether the switch says open (an unreadable switch does not stop fill samples:
+        a dead switch must not blind the bin to its own overflow)."""
+        try:
+            return self.hardware.door.is_open()
+        except DeviceError:
+            return False
 
     def _fill_moved(self) -> bool:
         """Whether the fill changed enough since the last telemetry to report it now."""
@@ -533,7 +567,9 @@ class AgentRuntime:
         try:
             is_open = self.hardware.door.is_open()
         except DeviceError:
+            self._apply_lock(door_open=True)  # unknown counts as open: never lock on it
             return
+        self._apply_lock(door_open=is_open)
         if is_open:
             self._rejected_on_tray = False  # the consumer can take the item back
         if not is_open:
@@ -661,7 +697,8 @@ class AgentRuntime:
             wakeups: list[float] = []
             self._guarded("the inbox", self._process_inbox)
             for hook in self.hooks:
-                wanted = self._guarded(f"step of {hook!r}", functools.partial(hook, now))
+                name = getattr(hook, "__qualname__", type(hook).__name__)
+                wanted = self._guarded(f"step of {name}", functools.partial(hook, now))
                 if wanted is not None:
                     wakeups.append(wanted)
             intervals = self.config.intervals  # after the hooks: one may replace the config
@@ -673,7 +710,7 @@ class AgentRuntime:
                 self.schedule.after("temperature", now, min(intervals.fill_sample_s, 30.0))
                 self._guarded("the temperature sample", self.sample_temperature)
             if self.schedule.is_due("fill", now):
-                if busy or self.door_state() == "open":
+                if busy or self._door_reads_open():
                     self.schedule.after("fill", now, 5.0)
                 else:
                     self.schedule.after("fill", now, intervals.fill_sample_s)

@@ -14,11 +14,17 @@ import pytest
 
 from agent.bin_state import STATE_KEY
 from agent.clock import ManualClock
-from agent.intake import Phase
+from agent.devices import DeviceError, Image
+from agent.intake import CAMERA_TIMEOUT_S, Phase, camera_timeout
 from agent.localdb import LocalDb
 from simulator.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
-from tests.support.fakes import FaultyCamera, FixedClassification, ScriptedClassifier
+from tests.support.fakes import (
+    FaultyCamera,
+    FixedClassification,
+    ScriptedClassifier,
+    UnreadableDoor,
+)
 
 BOTTLE = Item("plastic", mass_g=32.0, volume_l=1.5)
 
@@ -69,6 +75,18 @@ class Rig:
     def colour(self) -> str:
         indicators = self.bin.agent.hardware.indicators
         return str(getattr(indicators, "colour", "?"))
+
+
+class TimingOutCamera(FaultyCamera):
+    """A camera that spends its whole timeout (in bin time) and then gives up."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def capture(self, timeout_s: float = 2.0) -> Image:
+        self.clock.advance(timeout_s)
+        raise DeviceError("camera", "timeout", f"no frame in {timeout_s:g} s")
 
 
 @pytest.fixture
@@ -339,3 +357,77 @@ def test_flap_jam_survives_a_restart_and_the_item_is_counted_once(
         ("flap", "jammed", False)
     ]
     assert rig.events("/telemetry")[-1]["deposits_since_empty"] == 1
+
+
+def test_classifier_exception_classifies_unknown_faults_and_carries_on(rig: Rig) -> None:
+    rig.classifier.error = RuntimeError("onnxruntime: invalid input shape")
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["category"], deposit["accepted"], deposit["reason"]) == (
+        "unknown",
+        False,
+        "unclassified",
+    )
+    assert rig.colour == "red"
+    assert len(rig.classifier.calls) == 1  # decided once, not retried in a loop
+    faults = [(f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")]
+    assert faults == [("camera", "classifier_failed", True)]
+    assert "invalid input shape" in rig.events("/events/fault")[0]["detail"]
+    rig.take_back()
+    rig.classifier.error = None
+    rig.deposit(BOTTLE)
+    assert rig.events("/events/deposit")[-1]["accepted"] is True
+    faults = [(f["component"], f["code"], f["active"]) for f in rig.events("/events/fault")]
+    assert faults[-1] == ("camera", "classifier_failed", False)
+
+
+def test_classifier_exception_follows_the_accept_policy(rig: Rig) -> None:
+    rig.bin.agent.config.intake.unknown_policy = "accept"
+    rig.classifier.error = ValueError("bad tensor")
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["category"], deposit["accepted"]) == ("unknown", True)
+    assert rig.bin.physical.contents == [BOTTLE]
+
+
+def test_unreadable_door_switch_counts_as_open(rig: Rig) -> None:
+    hardware = rig.bin.agent.hardware
+    door = UnreadableDoor(hardware.door)
+    hardware.door = door
+    runtime = rig.bin.agent.runtime
+    physical = rig.bin.physical
+    physical.door_open = True
+    rig.run(0.5)
+    physical.place_on_tray(BOTTLE)
+    physical.door_open = False
+    door.broken = True  # the door closes, but nobody can see it
+    rig.run(5)
+    assert rig.events("/events/deposit") == []  # nothing decided on an unseen door
+    assert physical.tray == BOTTLE  # the flap never moved
+    assert runtime.door_state() == "open"
+    runtime.request_lock("remote", True)
+    rig.run(1)
+    assert not rig.is_locked()  # never locked on an unseen door
+
+    door.broken = False
+    rig.run(3)
+    assert rig.is_locked()  # seen closed: the deferred lock engages
+    (deposit,) = rig.events("/events/deposit")  # the deposit, decided once
+    assert deposit["accepted"] is True
+    assert physical.contents == [BOTTLE]
+
+
+def test_camera_timeout_is_bounded_by_the_decision_budget() -> None:
+    assert CAMERA_TIMEOUT_S <= 1.0
+    assert camera_timeout(0.5) == 0.5
+    for seconds in (0.1, 1.5, 2.0):
+        with pytest.raises(ValueError, match=r"outside 0\.2 to 1 s"):
+            camera_timeout(seconds)
+
+
+def test_a_timed_out_capture_still_decides_within_the_budget(rig: Rig) -> None:
+    rig.bin.agent.hardware.camera = TimingOutCamera(rig.clock)
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert deposit["category"] == "unknown"
+    assert deposit["decision_ms"] <= 1500
