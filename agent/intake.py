@@ -7,13 +7,18 @@ fill re-measured with the door closed -> telemetry.
 
 The machine is driven by ``step(now)`` from the agent runtime and never blocks longer
 than one device call (each device call has its own timeout). It survives every fault
-in the middle of a deposit: a failed camera gives ``unknown`` (handled by policy), a
-failed scale leaves the decision to the camera, a classifier that raises gives
-``unknown`` too (fault ``camera``/``classifier_failed``), a door switch that cannot be
-read counts as an open door, and a jammed flap raises a fault,
-locks the door and records the deposit once as not accepted; the jam survives a
-restart, and the item is counted in the bin's contents (never as a second deposit)
-once the flap is seen working again.
+in the middle of a deposit:
+
+- a failed camera, or a classifier that raises, gives ``unknown`` (handled by
+  ``intake.unknown_policy``; the classifier's failure is fault ``camera``/
+  ``classifier_failed``);
+- a failed scale leaves the presence of an item to the IR beam and the decision to the
+  camera: no ``max_item_g`` limit and no weight plausibility check, ``weight_g`` 0;
+- a door switch that cannot be read counts as an open door (nothing decided, the flap
+  never moves);
+- a jammed flap raises a fault, locks the door and records the deposit once as not
+  accepted; the jam survives a restart, and the item is counted in the bin's contents
+  (never as a second deposit) once the flap is seen working again.
 """
 
 from __future__ import annotations
@@ -220,7 +225,11 @@ class IntakeMachine:
         """Weigh until N readings agree, then decide; an empty tray records nothing."""
         weight = self._weigh()
         if weight is None:
-            # No scale: the camera alone decides; the weight is recorded as 0.
+            # No scale: the beam tells whether an item lies on the tray, then the camera
+            # alone decides (no weight limit, no weight plausibility; recorded as 0 g).
+            if self._beam_clear():
+                self.phase = Phase.IDLE
+                return None
             return self._decide(None)
         self._weights.append(weight)
         window = self._weights[-self.policy.settle_readings :]
@@ -243,6 +252,15 @@ class IntakeMachine:
         # The next reading one period after this one began (at once if the read itself
         # took longer, as an HX711 at 10 SPS does).
         return now + SAMPLE_PERIOD_S
+
+    def _beam_clear(self) -> bool:
+        """Whether the beam says the chamber is empty; a failed beam says nothing, and
+        the item is then decided on the camera's word (it may be there)."""
+        try:
+            return not self.hardware.beam.is_broken()
+        except DeviceError as err:
+            log.warning("beam failed too: the camera alone decides: %s", err)
+            return False
 
     def _capture(self) -> Image | None:
         try:

@@ -431,3 +431,14 @@ def test_a_timed_out_capture_still_decides_within_the_budget(rig: Rig) -> None:
     (deposit,) = rig.events("/events/deposit")
     assert deposit["category"] == "unknown"
     assert deposit["decision_ms"] <= 1500
+
+
+def test_scale_failure_uses_the_beam_to_see_an_empty_tray(rig: Rig) -> None:
+    rig.bin.faults.inject(hx711="floating")
+    rig.deposit(None)  # opened and closed with nothing on the tray
+    assert rig.events("/events/deposit") == []
+    assert rig.classifier.calls == []
+    rig.deposit(BOTTLE)
+    (deposit,) = rig.events("/events/deposit")
+    assert (deposit["accepted"], deposit["weight_g"]) == (True, 0.0)
+    assert rig.bin.agent.runtime.state.deposits_since_empty == 1
