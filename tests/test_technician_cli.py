@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -88,3 +89,41 @@ def test_technician_commands_refuse_to_run_beside_a_running_agent(
     assert str(running.path) in line
     assert path.read_text() == before  # nothing measured, nothing written
     assert CliRunner().invoke(cli, ["selftest", "--config", str(path)]).exit_code == 0
+
+
+def _leaf_commands() -> list[list[str]]:
+    leaves: list[list[str]] = []
+
+    def walk(path: list[str], command: click.Command) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk([*path, name], sub)
+        else:
+            leaves.append(path)
+
+    walk([], cli)
+    return leaves
+
+
+def _table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| `bin-agent ")]
+
+
+def _names(row: str, path: list[str]) -> bool:
+    position = row.find("bin-agent ")
+    for word in path:
+        position = row.find(word, position)
+        if position < 0:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/operations.md"])
+def test_every_bin_agent_command_is_in_the_command_tables(doc: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / doc).read_text()
+    rows = _table_rows(text)
+    leaves = _leaf_commands()
+    assert ["model", "train"] in leaves
+    assert ["model", "eval"] in leaves
+    missing = [" ".join(p) for p in leaves if not any(_names(row, p) for row in rows)]
+    assert missing == [], f"{doc}: no command-table row for bin-agent {missing}"
