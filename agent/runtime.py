@@ -43,6 +43,8 @@ CHECK_PERIOD_S = 30.0
 """How often storage, network and device health are looked at between operations."""
 WRITE_RETRY_S = 1.0
 """How often writes are tried again while the agent database refuses them."""
+EDGE_SAFETY_POLL_S = 1.0
+"""Idle poll of the door when its edges wake the runtime: only a missed edge waits for it."""
 LOOP_ERROR_PAUSE_S = 1.0
 """Pause of ``run()`` after a step that failed unexpectedly (no busy loop on a bug)."""
 STORAGE_ERRORS = (OutboxError, sqlite3.Error)
@@ -169,6 +171,19 @@ class AgentRuntime:
         self.fault_monitor = FaultMonitor(monitored, self._record_fault, initial=device_faults)
         self._lock_deferred = False
         self._apply_lock()
+        self.edge_wakes = self._listen_for_edges()
+        """Whether door edges wake the runtime (then the idle poll is only a safety net)."""
+
+    def _listen_for_edges(self) -> bool:
+        """Ask the door switch and the beam to wake the runtime at every edge, so a door
+        closing is seen at once, not at the next poll; True when the door can."""
+        door_wakes = False
+        for device in (self.hardware.door, self.hardware.beam):
+            add = getattr(device, "add_edge_listener", None)
+            if callable(add):
+                wakes = bool(add(self.wake))
+                door_wakes = door_wakes or (wakes and device is self.hardware.door)
+        return door_wakes
 
     # -- deposits and the door lock --------------------------------------------------
 
@@ -682,8 +697,15 @@ class AgentRuntime:
     # -- the loop -----------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Ask ``run()`` to step now (an edge, a message)."""
+        """Ask ``run()`` to step now (an edge, a message); never blocks."""
         self._wake.set()
+
+    def take_wake(self) -> bool:
+        """Whether a wake was asked for since the last call (a virtual-time loop's
+        ``run()``: it stops sleeping and steps)."""
+        woken = self._wake.is_set()
+        self._wake.clear()
+        return woken
 
     def step(self) -> float:
         """Do what is due; return the monotonic time of the next wanted step.
@@ -733,7 +755,10 @@ class AgentRuntime:
             if self._door_opened_at is not None:
                 candidates.append(self._door_opened_at + self.config.thresholds.door_open_alarm_s)
             if self.idle_poll_s is not None:
-                candidates.append(now + self.idle_poll_s)
+                poll = self.idle_poll_s
+                if self.edge_wakes:
+                    poll = max(poll, EDGE_SAFETY_POLL_S)
+                candidates.append(now + poll)
             return max(min(candidates), now)
 
     def _guarded(self, what: str, task: Callable[[], _T]) -> _T | None:
