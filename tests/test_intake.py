@@ -442,3 +442,32 @@ def test_scale_failure_uses_the_beam_to_see_an_empty_tray(rig: Rig) -> None:
     (deposit,) = rig.events("/events/deposit")
     assert (deposit["accepted"], deposit["weight_g"]) == (True, 0.0)
     assert rig.bin.agent.runtime.state.deposits_since_empty == 1
+
+
+def test_a_full_disk_loses_no_deposit_and_recovers(rig: Rig) -> None:
+    """SQLite's own SQLITE_FULL (the database may not grow), not a simulated error."""
+    runtime = rig.bin.agent.runtime
+    conn = rig.bin.agent.db.conn
+    rig.run(1)
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    deposits = 0
+    while "storage/write_failed" not in runtime.state.active_faults:
+        assert deposits < 50, "the database never filled up"
+        rig.deposit(BOTTLE)
+        deposits += 1
+        assert rig.colour == "green"
+    rig.deposit(BOTTLE)  # one more while the disk is full
+    deposits += 1
+    assert rig.bin.physical.contents == [BOTTLE] * deposits
+    conn.execute("PRAGMA max_page_count = 1000000")  # space freed
+    rig.run(2)
+    assert "storage/write_failed" not in runtime.state.active_faults
+    stored = rig.events("/events/deposit")
+    assert len(stored) == deposits
+    assert len({d["deposit_id"] for d in stored}) == deposits
+    assert runtime.state.deposits_since_empty == deposits
+    storage = [
+        (f["code"], f["active"]) for f in rig.events("/events/fault") if f["component"] == "storage"
+    ]
+    assert storage == [("write_failed", True), ("write_failed", False)]
