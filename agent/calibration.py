@@ -83,9 +83,15 @@ def write_calibration(path: Path, values: dict[str, int | float]) -> None:
     """Set ``calibration.<key> = value`` in the TOML file at ``path``, keeping the rest.
 
     Raises CalibrationError (and leaves the file untouched) if the result does not
-    validate, e.g. an empty depth above the full distance.
+    validate, e.g. an empty depth above the full distance, or if the file cannot be
+    read or replaced (permissions, a read-only file system, a full card).
     """
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise CalibrationError(f"{path}: cannot read the configuration: {_reason(err)}") from None
+    except UnicodeDecodeError as err:
+        raise CalibrationError(f"{path}: not UTF-8 text ({err.reason})") from None
     document = tomlkit.parse(text)
     table = document.get("calibration")
     if table is None:
@@ -102,8 +108,18 @@ def write_calibration(path: Path, values: dict[str, int | float]) -> None:
         parse_config(new_text, source=path, base_dir=path.resolve().parent)
     except ValueError as err:
         raise CalibrationError(f"not written: {err}") from None
-    atomic_write_text(path, new_text)
+    try:
+        atomic_write_text(path, new_text)
+    except OSError as err:
+        raise CalibrationError(
+            f"{path}: calibration not written, the file is unchanged: {_reason(err)}"
+        ) from None
     logger.info("calibration written to %s: %s", path, values)
+
+
+def _reason(err: OSError) -> str:
+    """An OSError's reason without repeating its file name ("Permission denied")."""
+    return err.strerror or str(err)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -8,9 +8,19 @@ the backoff resets only after a connection has stayed up for a while.
 
 A publisher thread hands messages to paho strictly from the outbox, in ``seq`` order,
 with a bounded number in flight; an outbox row is deleted when its PUBACK arrives.
-paho re-sends in-flight messages after a reconnect; after a restart of the process the
-outbox itself is replayed from its oldest row, and the bridge deduplicates by ``seq``.
-Callbacks never block: incoming commands and configuration are handed to the agent.
+An MQTT 5 PUBACK with a failure reason code (>= 0x80) keeps the row: it is published
+again after a backoff. paho re-sends in-flight messages after a reconnect; after a
+restart of the process the outbox itself is replayed from its oldest row, and the
+bridge deduplicates by ``seq``.
+
+Callbacks that run while a connection is up (connect, publish, message) never touch
+the disk: acknowledgements are handed to the publisher thread, which deletes the rows,
+and the connection state shown by ``bin-agent status`` is written by it too. The one
+write on paho's thread is arming the next attempt's Will (after a disconnect or a failed
+attempt, when no connection exists whose keepalive could lapse): its ``bd_seq`` is
+persisted before a Will carrying it can reach the broker, so a restart continues at the
+next value, +1 as the protocol says, and never reuses one a stale death may carry.
+Incoming commands and configuration are handed to the agent.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent.clock import Clock
 from agent.errors import AgentError
 from agent.localdb import LocalDb
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
 from protocol.transport import BrokerUrl
 
@@ -92,6 +102,7 @@ class MqttLink:
         state_payload: StatePayload,
         subscriptions: list[str],
         on_message: MessageHandler,
+        refused_retry_s: float = 30.0,
     ) -> None:
         self.bin_id = bin_id
         self.broker = broker
@@ -105,6 +116,7 @@ class MqttLink:
         self.on_message = on_message
         self.backoff = Backoff(broker.backoff_min_s, broker.backoff_max_s, rng)
         self.window = broker.inflight
+        self.refused_retry_s = refused_retry_s
 
         self._cv = threading.Condition()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
@@ -115,7 +127,14 @@ class MqttLink:
         self._stopping = threading.Event()
         self._reconnects = 0
         self._ever_connected = False
-        self._bd_seq = int(db.get("bd_seq", 0))
+        # The last bd_seq armed by an earlier run (persisted before its Will could be
+        # sent). A fresh database starts from the clock, like seq: the bridge ignores a
+        # birth whose bd_seq is not above the last one it saw from this bin.
+        stored = db.get("bd_seq")
+        self._bd_seq = int(stored) if stored is not None else counter_origin(clock)
+        self._link_state: dict[str, Any] | None = None  # to be written by the publisher
+        self._retry_at: dict[int, float] = {}  # refused seq -> when to publish it again
+        self._refusals: dict[int, int] = {}  # refused seq -> refusals so far
         self._publisher: threading.Thread | None = None
         self._refused = 0
         self._state_mids: set[int] = set()
@@ -204,6 +223,7 @@ class MqttLink:
             except (RuntimeError, ValueError):
                 log.warning("shutdown state of %s not acknowledged", self.bin_id)
         self._flush_acks()
+        self._persist_link_state()
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -243,12 +263,32 @@ class MqttLink:
     # -- connection callbacks (paho thread: never block) ---------------------------------
 
     def _arm_will(self) -> None:
-        """Give the next connection attempt a new bd_seq and the matching Will."""
-        self._bd_seq += 1
-        self.db.put("bd_seq", self._bd_seq)
+        """Give the next connection attempt a new bd_seq and the matching Will.
+
+        Runs before the first attempt and in paho's disconnect and connect-fail
+        callbacks: no connection is up then, so the short write delays only the next
+        attempt. The value is on disk before the Will carrying it can reach the broker.
+        """
+        with self._cv:
+            self._bd_seq += 1
+            bd_seq = self._bd_seq
+        self.db.put_many({"bd_seq": bd_seq})
         self.client.will_set(
-            self.state_topic, self.state_payload(self._bd_seq, False, "lost"), qos=1, retain=True
+            self.state_topic, self.state_payload(bd_seq, False, "lost"), qos=1, retain=True
         )
+
+    def _note_link_state(self, connected: bool) -> None:
+        """Remember the connection state for the publisher thread to persist."""
+        with self._cv:
+            self._link_state = {"connected": connected, "since": self.clock.now().isoformat()}
+            self._cv.notify_all()
+
+    def _persist_link_state(self) -> None:
+        """Write the connection state for ``bin-agent status`` (agent side)."""
+        with self._cv:
+            state, self._link_state = self._link_state, None
+        if state is not None:
+            self.db.put_many({"link": state})
 
     def _apply_backoff(self) -> None:
         delay = self.backoff.next_delay()
@@ -268,21 +308,25 @@ class MqttLink:
             log.error("broker %s refused %s: %s", self.endpoint, self.bin_id, reason_code.getName())
             return
         with self._cv:
+            bd_seq = self._bd_seq
+        log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        # The birth goes first: the publisher hands outbox rows to paho only once the
+        # link is marked connected below, so no message of this connection precedes it
+        # (the bridge registers a new bin's region from its birth).
+        birth = client.publish(
+            self.state_topic, self.state_payload(bd_seq, True, "connect"), qos=1, retain=True
+        )
+        with self._cv:
+            self._state_mids.add(birth.mid)
             self._connected = True
             self._connected_at = self.clock.monotonic()
             if self._ever_connected:
                 self._reconnects += 1
             self._ever_connected = True
             self._cv.notify_all()
-        log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, self._bd_seq)
-        for topic in self.subscriptions:
-            client.subscribe(topic, qos=1)
-        birth = client.publish(
-            self.state_topic, self.state_payload(self._bd_seq, True, "connect"), qos=1, retain=True
-        )
-        with self._cv:
-            self._state_mids.add(birth.mid)
-        self.db.put("link", {"connected": True, "since": self.clock.now().isoformat()})
+        self._note_link_state(True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         log.info("%s could not reach %s; retrying", self.bin_id, self.endpoint)
@@ -309,7 +353,7 @@ class MqttLink:
         log.warning("%s lost its connection: %s", self.bin_id, reason_code.getName())
         self._arm_will()
         self._apply_backoff()
-        self.db.put("link", {"connected": False, "since": self.clock.now().isoformat()})
+        self._note_link_state(False)
 
     def _on_publish(
         self,
@@ -330,9 +374,25 @@ class MqttLink:
                     self._early_acks.add(mid)
                 return
             if reason_code.is_failure:
+                # MQTT 5 negative PUBACK: the broker did not take the message; keep the
+                # row and publish it again after a backoff.
                 self._refused += 1
-                log.error("broker refused %s seq %d: %s", self.bin_id, seq, reason_code.getName())
-            self._acked.append(seq)
+                attempts = self._refusals.get(seq, 0) + 1
+                self._refusals[seq] = attempts
+                longest = max(self.refused_retry_s, self.broker.backoff_max_s)
+                delay = min(self.refused_retry_s * 2 ** min(attempts - 1, 10), longest)
+                self._retry_at[seq] = self.clock.monotonic() + delay
+                log.error(
+                    "broker refused %s seq %d (reason 0x%02X %s); retrying in %.0f s",
+                    self.bin_id,
+                    seq,
+                    reason_code.value,
+                    reason_code.getName(),
+                    delay,
+                )
+            else:
+                self._refusals.pop(seq, None)
+                self._acked.append(seq)
             self._cv.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -357,32 +417,67 @@ class MqttLink:
                 log.exception("outbox publisher of %s failed; retrying", self.bin_id)
                 self._stopping.wait(1.0)
 
+    def _due_retries(self, room: int) -> list[OutboxRow]:
+        """Refused rows whose backoff has passed (still stored), oldest first."""
+        now = self.clock.monotonic()
+        with self._cv:
+            due = sorted(seq for seq, at in self._retry_at.items() if at <= now)[:room]
+        rows = []
+        for seq in due:
+            found = self.outbox.pending(seq - 1, 1)
+            if found and found[0].seq == seq:
+                rows.append(found[0])
+            else:
+                with self._cv:  # acknowledged or dropped meanwhile
+                    self._retry_at.pop(seq, None)
+                    self._refusals.pop(seq, None)
+        return rows
+
+    def _hand(self, row: OutboxRow) -> bool:
+        """Give one row to paho; False if paho refused it."""
+        info = self.client.publish(row.topic, row.payload, qos=1, retain=row.retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.error("paho refused seq %d of %s: %s", row.seq, self.bin_id, info.rc)
+            return False
+        with self._cv:
+            self._handed_seq = max(self._handed_seq, row.seq)
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+                self._acked.append(row.seq)
+            else:
+                self._inflight[info.mid] = row.seq
+        return True
+
     def _publish_once(self) -> None:
         # Rule: never call into paho while holding self._cv (paho holds its own lock
         # when it calls _on_publish, which takes ours).
         self._flush_acks()
+        self._persist_link_state()
         with self._cv:
             room = self.window - len(self._inflight)
             if not (self._connected and room > 0):
                 self._cv.wait(timeout=0.5)
                 return
+        retries = self._due_retries(room)
+        for row in retries:
+            if self._stopping.is_set() or not self.status().connected:
+                return
+            with self._cv:
+                self._retry_at.pop(row.seq, None)
+            if not self._hand(row):
+                return
+        room -= len(retries)
+        if room <= 0:
+            return
         rows = self.outbox.pending(self._handed_seq, room)
         if not rows:
             with self._cv:
-                if not self._acked and self.outbox.last_seq <= self._handed_seq:
+                idle = not self._acked and self._link_state is None and not retries
+                if idle and self.outbox.last_seq <= self._handed_seq:
                     self._cv.wait(timeout=0.5)
             return
         for row in rows:
             if self._stopping.is_set() or not self.status().connected:
                 return
-            info = self.client.publish(row.topic, row.payload, qos=1, retain=row.retain)
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                log.error("paho refused seq %d of %s: %s", row.seq, self.bin_id, info.rc)
+            if not self._hand(row):
                 return
-            with self._cv:
-                self._handed_seq = row.seq
-                if info.mid in self._early_acks:
-                    self._early_acks.discard(info.mid)
-                    self._acked.append(row.seq)
-                else:
-                    self._inflight[info.mid] = row.seq

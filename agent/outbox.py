@@ -1,8 +1,10 @@
 """The durable outbox: every message is stored before it is published.
 
 Each message gets the bin's next ``seq`` in the same durable transaction that stores
-it, so the counter survives power loss with the message it numbered. Rows are read in
-``seq`` order for publishing and deleted only when the broker acknowledges them.
+it, so the counter survives power loss with the message it numbered. A new database
+starts the counter at the wall clock in milliseconds (:func:`counter_origin`), never at
+1 again. Rows are read in ``seq`` order for publishing and deleted only when the broker
+acknowledges them; the in-memory depth and size change only after a commit.
 
 The outbox is bounded in rows and bytes. When a new message would exceed a bound, the
 oldest droppable rows (telemetry, health) go first; events are never dropped. If only
@@ -24,6 +26,20 @@ from agent.localdb import SET_META, LocalDb
 from protocol.messages import MAX_SEQ, format_ts
 
 log = logging.getLogger(__name__)
+
+
+def counter_origin(clock: Clock) -> int:
+    """Where a fresh database starts the bin's counters (``seq``, ``bd_seq``).
+
+    The bridge stores idempotently on ``(bin_id, seq)`` and ignores a birth whose
+    ``bd_seq`` is not newer than the last one, so a bin whose database is new (first
+    start, or an SD card replaced or wiped) must not count from 1 again: its messages
+    would be dropped as duplicates. A fresh database starts at the wall clock in
+    milliseconds since the Unix epoch, which is above every value the bin used before
+    as long as it averaged fewer than 1000 messages (or connections) a second since
+    its previous database was created. See docs/protocol.md.
+    """
+    return max(int(clock.now().timestamp() * 1000), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +78,10 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         rows = db.query("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox")
         self._rows, self._bytes = int(rows[0][0]), int(rows[0][1])
-        self._last_seq = int(db.get("last_seq", 0))
+        stored_seq = db.get("last_seq")
+        if stored_seq is None and not self._rows and not db.readonly:
+            stored_seq = self._start_counter(db, clock)
+        self._last_seq = int(stored_seq or 0)
         self._dropped = int(db.get("dropped_total", 0))
         self._over_limit = False
         self._rebase_ages()
@@ -71,6 +90,21 @@ class Outbox:
             # Cannot happen with durable commits; guard against a hand-edited database.
             log.warning("outbox holds seq %s above the stored counter %s", top, self._last_seq)
             self._last_seq = int(top)
+
+    @staticmethod
+    def _start_counter(db: LocalDb, clock: Clock) -> int:
+        """Seed ``last_seq`` of a fresh database from the clock (see counter_origin)."""
+        origin = counter_origin(clock)
+        if not clock.clock_synced():
+            log.warning(
+                "new agent database %s while the clock is not synchronised: seq starts at "
+                "%d from the unsynchronised clock; the bridge may drop events as duplicates "
+                "if this bin had a database before",
+                db.path,
+                origin + 1,
+            )
+        db.put("last_seq", origin)
+        return origin
 
     def _rebase_ages(self) -> None:
         """Re-express the age of rows left by an earlier process on this process's clock.
@@ -90,9 +124,13 @@ class Outbox:
 
     @property
     def last_seq(self) -> int:
-        """The highest ``seq`` ever assigned (0 before the first message)."""
-        with self._lock:
-            return self._last_seq
+        """The highest ``seq`` ever assigned (the counter's origin before the first message).
+
+        Read without the lock, which an insert holds across its fsync: paho's callbacks
+        read it to compose the state message and must not wait for the disk (reading
+        an int attribute is atomic).
+        """
+        return self._last_seq
 
     def append(
         self,
@@ -134,48 +172,63 @@ class Outbox:
         size = len(payload)
         now_mono = self.clock.monotonic()
         created_at = format_ts(self.clock.now())
+        # The in-memory figures change only once the transaction has committed: a
+        # failed insert or commit rolls the rows back and must leave them true.
         with self.db.transaction() as tx:
-            dropped_now = self._make_room(tx, size)
-            fits = self._rows + 1 <= self.max_rows and self._bytes + size <= self.max_bytes
+            dropped_now, freed_bytes = self._make_room(tx, size)
+            rows = self._rows - dropped_now
+            stored_bytes = self._bytes - freed_bytes
+            fits = rows + 1 <= self.max_rows and stored_bytes + size <= self.max_bytes
             if droppable and not fits:
-                self._dropped += dropped_now + 1
-                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
-                self._over_limit = True
-                log.warning("outbox full of events: telemetry for %s dropped", topic)
-                return None
-            tx.execute(
-                "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
-                " created_at, retain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, topic, payload, int(droppable), size, now_mono, created_at, int(retain)),
-            )
-            tx.execute(SET_META, ("last_seq", str(seq)))
-            for key, value in meta.items():
-                self.db.put(key, value, conn=tx)
-            if dropped_now:
-                self._dropped += dropped_now
-                tx.execute(SET_META, ("dropped_total", str(self._dropped)))
+                dropped_total = self._dropped + dropped_now + 1
+                tx.execute(SET_META, ("dropped_total", str(dropped_total)))
+                inserted = False
+            else:
+                tx.execute(
+                    "INSERT INTO outbox (seq, topic, payload, droppable, size, created_mono,"
+                    " created_at, retain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, topic, payload, int(droppable), size, now_mono, created_at, int(retain)),
+                )
+                tx.execute(SET_META, ("last_seq", str(seq)))
+                for key, value in meta.items():
+                    self.db.put(key, value, conn=tx)
+                dropped_total = self._dropped + dropped_now
+                if dropped_now:
+                    tx.execute(SET_META, ("dropped_total", str(dropped_total)))
+                inserted = True
+        self._rows, self._bytes, self._dropped = rows, stored_bytes, dropped_total
+        if dropped_now:
+            log.warning("outbox bound reached: dropped %d oldest telemetry rows", dropped_now)
+        if not inserted:
+            self._over_limit = True
+            log.warning("outbox full of events: telemetry for %s dropped", topic)
+            return None
         self._last_seq = seq
         self._rows += 1
         self._bytes += size
         self._over_limit = not fits
         return seq
 
-    def _make_room(self, tx: sqlite3.Connection, size: int) -> int:
-        """Delete the oldest droppable rows until ``size`` more bytes and one row fit."""
+    def _make_room(self, tx: sqlite3.Connection, size: int) -> tuple[int, int]:
+        """Delete the oldest droppable rows until ``size`` more bytes and one row fit.
+
+        Returns how many rows and bytes were deleted; the caller applies them to the
+        counters after the transaction commits.
+        """
         dropped = 0
-        while self._rows + 1 > self.max_rows or self._bytes + size > self.max_bytes:
+        freed = 0
+        while (
+            self._rows - dropped + 1 > self.max_rows or self._bytes - freed + size > self.max_bytes
+        ):
             row = tx.execute(
                 "SELECT seq, size FROM outbox WHERE droppable = 1 ORDER BY seq LIMIT 1"
             ).fetchone()
             if row is None:
                 break
             tx.execute("DELETE FROM outbox WHERE seq = ?", (row[0],))
-            self._rows -= 1
-            self._bytes -= int(row[1])
             dropped += 1
-        if dropped:
-            log.warning("outbox bound reached: dropped %d oldest telemetry rows", dropped)
-        return dropped
+            freed += int(row[1])
+        return dropped, freed
 
     def pending(self, after_seq: int, limit: int) -> list[OutboxRow]:
         """Up to ``limit`` stored messages with seq above ``after_seq``, in seq order."""

@@ -3,7 +3,12 @@
 Usage: ``.venv/bin/python bench/classifier.py [--data DIR] [--model FILE] [--json]``
 
 1. Accuracy of the model on the ``test`` part of the reproducible split (photos used
-   neither for training nor for choosing epochs, hyper-parameters or int8).
+   neither for training nor for choosing epochs, hyper-parameters or int8): as is, and
+   without the test photos that have a near duplicate in train or val
+   (``agent/classifier/near_duplicates.py``); each three ways: as the agent runs the
+   model, with the reference kernels (operator by operator: the answers the model file
+   defines), and with onnxruntime's fast int8 kernels without the exact-kernel option
+   the agent sets (they saturate on x86 CPUs without VNNI), with their p50 latencies.
 2. Latency per photo on ONE thread (onnxruntime intra_op 1, inter_op 1), end to end:
    JPEG decode + resize + normalise + inference; p50 and p95, plus the p50 of each step.
 3. Peak resident memory (VmHWM) of a fresh Python process that imports the agent's
@@ -19,8 +24,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from agent.classifier.evaluate import Evaluation
+    from agent.classifier.onnx_backend import OnnxClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "trashnet-dev"
@@ -68,6 +78,62 @@ def step_latencies(model: Path | None, photos: list[Path]) -> dict[str, float]:
     return {name: float(np.percentile(values, 50) * 1000) for name, values in steps.items()}
 
 
+def cpu_summary() -> dict[str, object]:
+    """The CPU's model name and whether it has the int8 dot-product instructions (VNNI)."""
+    name, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == "unknown":
+                name = line.split(":", 1)[1].strip()
+            if line.startswith(("flags", "Features")) and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {
+        "cpu": name,
+        "avx2": "avx2" in flags,
+        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
+    }
+
+
+def accuracy_figures(classifier: OnnxClassifier, data: Path) -> tuple[dict[str, Any], Evaluation]:
+    """Accuracy on test, as is and without near duplicates, and the full evaluation."""
+    from agent.classifier.evaluate import evaluate
+
+    raw = evaluate(classifier, data, split="test")
+    clean = evaluate(classifier, data, split="test", exclude_near_duplicates=True)
+    return {
+        "accuracy": round(raw.scores.accuracy, 4),
+        "n": raw.scores.n,
+        "correct": round(raw.scores.accuracy * raw.scores.n),
+        "accuracy_without_near_duplicates": round(clean.scores.accuracy, 4),
+        "n_without_near_duplicates": clean.scores.n,
+        "correct_without_near_duplicates": round(clean.scores.accuracy * clean.scores.n),
+        "near_duplicates_excluded": len(clean.near_duplicates_excluded),
+        "near_duplicates_excluded_files": list(clean.near_duplicates_excluded),
+        "latency_ms_p50": round(raw.latency_ms_p50, 2),
+        "latency_ms_p95": round(raw.latency_ms_p95, 2),
+    }, raw
+
+
+def fast_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
+    """The classifier with onnxruntime's default int8 kernels (no x64quantprecision)."""
+    import copy
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = classifier.threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    fast = copy.copy(classifier)
+    fast.session = ort.InferenceSession(
+        str(classifier.path), options, providers=["CPUExecutionProvider"]
+    )
+    return fast
+
+
 def main() -> None:
     """Print the figures quoted in docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,12 +144,14 @@ def main() -> None:
     if not args.data.is_dir():
         sys.exit(f"photo data set not found at {args.data}")
 
-    from agent.classifier.evaluate import evaluate, select
+    from agent.classifier.evaluate import reference_kernels, select
     from agent.classifier.onnx_backend import OnnxClassifier
 
     classifier = OnnxClassifier(args.model, threads=1, weight_check=False)
     meta = classifier.metadata
-    result = evaluate(classifier, args.data, split="test")
+    agent, result = accuracy_figures(classifier, args.data)
+    reference, _ = accuracy_figures(reference_kernels(classifier), args.data)
+    fast, _ = accuracy_figures(fast_kernels(classifier), args.data)
     photos = [s.path for s in select(args.data, meta.labels, "test")]
     steps = step_latencies(args.model, photos)
     probe = subprocess.run(
@@ -100,11 +168,15 @@ def main() -> None:
         "precision": meta.precision,
         "model_size_mb": round(classifier.path.stat().st_size / 1e6, 2),
         "input_size": meta.input_size,
+        **cpu_summary(),
         "split": "test",
         "n": result.scores.n,
         "accuracy": round(result.scores.accuracy, 4),
         "latency_ms_p50": round(result.latency_ms_p50, 2),
         "latency_ms_p95": round(result.latency_ms_p95, 2),
+        "agent_session": agent,
+        "reference_kernels": reference,
+        "fast_kernels_without_exact_option": fast,
         "step_ms_p50": {name: round(value, 2) for name, value in steps.items()},
         "peak_rss_mb": round(float(peak_hwm), 1),
         "python_start_rss_mb": round(float(base_hwm), 1),
@@ -118,10 +190,18 @@ def main() -> None:
         f"model        {figures['model']} ({meta.version}, {meta.precision}, "
         f"{figures['model_size_mb']} MB, input {meta.input_size} px)"
     )
-    print(
-        f"accuracy     {result.scores.accuracy:.4f} on the held-out test split "
-        f"(n = {result.scores.n})"
-    )
+    print(f"cpu          {figures['cpu']} (AVX2 {figures['avx2']}, VNNI {figures['vnni']})")
+    variants = (("agent", agent), ("reference", reference), ("fast", fast))
+    for name, figs in variants:
+        print(
+            f"accuracy     {name:<9} test {figs['accuracy']:.4f} "
+            f"({figs['correct']}/{figs['n']}); without near duplicates "
+            f"{figs['accuracy_without_near_duplicates']:.4f} "
+            f"({figs['correct_without_near_duplicates']}/{figs['n_without_near_duplicates']}, "
+            f"{figs['near_duplicates_excluded']} left out); p50 {figs['latency_ms_p50']} ms"
+        )
+    print(f"  left out    {', '.join(agent['near_duplicates_excluded_files'])}")
+    print("per class (as the agent runs it, all test photos):")
     for label, s in result.scores.per_class.items():
         print(
             f"  {label:<10} precision {s.precision or 0:.3f} recall {s.recall or 0:.3f} "

@@ -28,7 +28,7 @@ from cloud_bridge.clock import Clock, system_clock
 from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.ingest import MqttLink
 from cloud_bridge.pickups import PickupService
-from cloud_bridge.processor import BatchOutcome, Inbound, Processor
+from cloud_bridge.processor import INTERNAL_REASON, BatchOutcome, Inbound, Processor
 from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.sqlite_store import SQLiteStore
@@ -509,7 +509,8 @@ class Bridge:
         """Commit a batch, retrying while the store fails transiently.
 
         A batch that fails otherwise (a message the code cannot handle) is retried one
-        message at a time, and the message that still fails is counted as ``internal``.
+        message at a time, and a message that still fails alone is counted as
+        ``internal`` (logged with its topic, bin and traceback) and acknowledged.
         Returns None only when a stop interrupted the retries (nothing is acknowledged).
         """
         while True:
@@ -532,25 +533,26 @@ class Bridge:
                     self._changed.notify_all()
                 if self._stop_requested.wait(self.settings.ingest.retry_delay_s):
                     return None
-            except Exception:
+            except Exception as err:  # noqa: BLE001 - one poison message must not stop ingest
                 self._processor.reload()
                 if len(inbound) == 1:
-                    raise
+                    return self._reject_internal(inbound[0], err)
                 return self._one_by_one(inbound)
+
+    def _reject_internal(self, item: Inbound, error: Exception) -> BatchOutcome:
+        """Count (and so acknowledge) a lone message the bridge fails on, so that it is
+        neither redelivered forever nor allowed to stop the writer."""
+        try:
+            self._processor.reject_internal(item, error)
+        except Exception:
+            self._processor.reload()
+            logger.exception("could not count the failure on %s", item.topic)
+        return BatchOutcome(rejected={INTERNAL_REASON: 1})
 
     def _one_by_one(self, inbound: Sequence[Inbound]) -> BatchOutcome | None:
         total = BatchOutcome()
         for item in inbound:
-            try:
-                outcome = self._commit([item])
-            except Exception as err:  # noqa: BLE001 - one poison message must not stop ingest
-                self._processor.reload()
-                try:
-                    self._processor.reject_internal(item, err)
-                except Exception:
-                    logger.exception("could not count the failure on %s", item.topic)
-                total.rejected["internal"] = total.rejected.get("internal", 0) + 1
-                continue
+            outcome = self._commit([item])
             if outcome is None:
                 return None
             total.stored += outcome.stored

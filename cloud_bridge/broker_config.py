@@ -18,6 +18,16 @@ the certificate, never ``%c``, the client id, which the client chooses freely: w
 ``%c`` a bin holding a valid certificate could connect with another bin's id and
 publish as that bin. Revloop bins use their ``bin_id`` as client id too, so both name
 the same bin for an honest client.
+
+The client id is bound to the certificate as well (``use_username_as_clientid``): the
+broker replaces whatever id a client sends with its user name, so a bin that connects
+with another bin's id cannot take over that bin's session (MQTT ends the older
+connection of a client id that connects again) nor collect its queued commands.
+
+Each client's queue of messages waiting for it while it is offline (its persistent
+session) is bounded in messages and in bytes. The bridge's session is the big one: it
+holds the whole fleet's messages while the bridge is down, so the limits are sized for
+it (``docs/operations.md``); what exceeds them is dropped by the broker.
 """
 
 from __future__ import annotations
@@ -27,6 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud_bridge.pki import BRIDGE_CN, CLIENT_NAME_PATTERN, PkiError
+
+MAX_QUEUED_MESSAGES = 100_000
+"""Default bound of one offline client's queue, in messages (the bridge's session holds
+about three hours of a 1 000-bin fleet)."""
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
+"""Default bound of one offline client's queue, in payload bytes (100 000 messages of
+about 600 bytes)."""
 
 BIN_PUBLISHES = (
     "state",
@@ -54,6 +71,15 @@ class BrokerLayout:
     """Whether the broker checks ``crl.pem`` in ``certs_dir`` (revoked certificates)."""
     topic_prefix: str = "bins/v1"
     fleet_prefix: str = "fleet/v1"
+    max_queued_messages: int = MAX_QUEUED_MESSAGES
+    """How many QoS 1 messages the broker keeps for one offline client (0: no bound)."""
+    max_queued_bytes: int = MAX_QUEUED_BYTES
+    """How many payload bytes the broker keeps for one offline client (0: no bound)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_queued_messages", "max_queued_bytes"):
+            if getattr(self, name) < 1:
+                raise PkiError(f"{name} must be at least 1: an unbounded queue can fill memory")
 
 
 def acl_text(
@@ -111,8 +137,11 @@ def mosquitto_conf(layout: BrokerLayout, *, generated_at: datetime | None = None
         "per_listener_settings false",
         "allow_anonymous false",
         f"acl_file {layout.acl_file}",
-        "# Commands and configuration wait for a bin that is offline (persistent session).",
-        "max_queued_messages 1000",
+        "# Messages wait for an offline client (persistent session): commands and",
+        "# configuration for a bin, the fleet's messages for the bridge. Bounded per client",
+        "# in messages and in bytes; the broker drops what exceeds either bound.",
+        f"max_queued_messages {layout.max_queued_messages}",
+        f"max_queued_bytes {layout.max_queued_bytes}",
     ]
     if layout.persistence_dir is not None:
         lines += ["persistence true", f"persistence_location {layout.persistence_dir}/"]
@@ -127,6 +156,9 @@ def mosquitto_conf(layout: BrokerLayout, *, generated_at: datetime | None = None
         "# Every client shows a certificate from our CA; its CN is its user name.",
         "require_certificate true",
         "use_identity_as_username true",
+        "# ... and its client id too: a bin sending another bin's id cannot take over",
+        "# that bin's session (a listener option, so it follows the listener line).",
+        "use_username_as_clientid true",
     ]
     if layout.crl:
         lines += [

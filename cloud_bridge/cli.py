@@ -7,9 +7,11 @@ codes; the work lives in the library modules.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import get_args
@@ -30,6 +32,7 @@ from cloud_bridge.cli_support import (
     reader,
 )
 from cloud_bridge.cli_tech import register as register_technicians
+from cloud_bridge.resets import request_seq_reset
 from cloud_bridge.security_cli import broker_config, pki_group
 from cloud_bridge.views import (
     bin_row,
@@ -188,6 +191,39 @@ def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
         )
     else:
         Console().print(stats_table(messages, rejections))
+
+
+@cli.group("bin")
+def bin_group() -> None:
+    """Technicians' actions on one bin's record in the bridge."""
+
+
+@bin_group.command("reset")
+@click.argument("bin_id")
+@db_option
+@config_option
+@click.option(
+    "--actor",
+    default=lambda: os.environ.get("USER") or "cli",
+    show_default="$USER",
+    help="Who reset the bin (recorded with the reset).",
+)
+def bin_reset(bin_id: str, db: Path | None, config_file: Path | None, actor: str) -> None:
+    """Accept a re-flashed bin whose seq counter started again (its database was wiped).
+
+    Its messages that collide with stored ones are rejected as seq_reused until the
+    bridge applies the reset (at its next policy tick, or when it starts); after that
+    they are stored under the bin's seq plus the highest seq stored from it before.
+    """
+    if db is None and config_file is None:
+        raise click.UsageError("give --db PATH or --config FILE")
+    settings = bridge_settings(config_file, db, None)
+    with domain_errors():
+        request = request_seq_reset(settings.store.path, bin_id, actor=actor, now=datetime.now(UTC))
+    click.echo(
+        f"reset {request.reset_id} of {bin_id} recorded; the bridge applies it at its next "
+        f"policy tick (every {settings.timers.tick_s:g} s) or when it starts"
+    )
 
 
 cli.add_command(pki_group)

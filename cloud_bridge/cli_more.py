@@ -245,7 +245,7 @@ def webhooks(
 
 
 @webhooks.command("retry")
-@click.argument("delivery_id", type=click.IntRange(min=1))
+@click.argument("delivery_id", type=click.IntRange(1, 2**63 - 1))
 @api_option
 @token_option
 def retry(delivery_id: int, api_url: str | None, token_env: str) -> None:

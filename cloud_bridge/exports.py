@@ -57,7 +57,8 @@ DEPOSIT_COLUMNS = [
 def parse_when(text: str, *, end: bool = False) -> datetime:
     """A range bound: ``YYYY-MM-DD`` (UTC; as an ``end``, the day after) or RFC 3339.
 
-    Raises ValueError with a message saying what is accepted.
+    Raises ValueError with a message saying what is accepted (or that the time is
+    out of range, e.g. the day after 9999-12-31).
     """
     try:
         if len(text) == 10:
@@ -65,6 +66,8 @@ def parse_when(text: str, *, end: bool = False) -> datetime:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start
         return parse_ts(text)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range (years 1 to 9999, UTC)") from None
     except ValueError:
         raise ValueError(
             f"{text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time with an offset"

@@ -1,7 +1,8 @@
 """Pickup policy and lifecycle: when to ask for a pickup, when to tell schedulers again.
 
 One open pickup per bin (``requested``, ``scheduled`` or ``escalated``). It is
-requested when the bin's newest fill reaches its region's threshold, when its
+requested when the bin's fill (the median of its last ``fill_median_readings``
+readings, so one noisy spike decides nothing) reaches its region's threshold, when its
 forecast says it will be full within the region's lead time, or when the bin raises
 an ``overflow`` or ``fire`` alarm, whichever comes first. It is updated in place
 (same id, republished) on a new threshold crossing after a real dip (hysteresis), a
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import statistics
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -35,6 +38,7 @@ from protocol import (
     AlarmEvent,
     DepositEvent,
     EmptiedEvent,
+    Location,
     ManifestEntry,
     PickupPriority,
     PickupReason,
@@ -46,6 +50,8 @@ from protocol import (
 logger = logging.getLogger(__name__)
 
 PRIORITY_RANK: dict[str, int] = {"normal": 0, "high": 1, "urgent": 2}
+KNOWN_FILL_LOOKBACK = 50
+"""Readings searched back for a fill when the newest have none (failed sensor)."""
 SCHEDULE_PAST_TOLERANCE = timedelta(hours=1)
 """How far in the past a scheduler may still date a planned collection (clock skew)."""
 
@@ -81,10 +87,12 @@ class PickupService:
         self._notifier = notifier
         self.forecasts = forecasts
         self._open: dict[str, PickupRecord] = {}
+        self._fills: dict[str, deque[tuple[int, float]]] = {}
 
     def load(self, pickups: Iterable[PickupRecord]) -> None:
         """Take the open pickups from the store (at start, or after a rollback)."""
         self._open = {p.bin_id: p for p in pickups if p.open}
+        self._fills.clear()  # read back from the store when next needed
 
     def open_pickup(self, bin_id: str) -> PickupRecord | None:
         """The bin's open pickup, if any."""
@@ -92,13 +100,38 @@ class PickupService:
 
     # -- bin messages -----------------------------------------------------------------
 
+    def smoothed_fill(self, record: BinRecord, seq: int, fill: float) -> float:
+        """Take the reading ``(seq, fill)``; the median of the bin's last few readings.
+
+        The threshold, the hysteresis and the published fill use this rather than the
+        raw reading, so one noisy spike neither opens nor moves a pickup. The window
+        holds the readings since the last emptying; after a restart or a rollback it is
+        read back from the store.
+        """
+        policy = self._settings.region(record.region)
+        size = policy.fill_median_readings
+        window = self._fills.get(record.bin_id)
+        if window is None or window.maxlen != size:
+            history = self._store.fill_history(
+                record.bin_id, after_seq=record.emptied_seq, limit=size
+            )
+            window = deque(
+                ((p.seq, p.fill_pct) for p in history if p.fill_pct is not None and p.seq < seq),
+                maxlen=size,
+            )
+            self._fills[record.bin_id] = window
+        if not window or seq > window[-1][0]:
+            window.append((seq, fill))
+        return float(statistics.median(value for _, value in window))
+
     def on_telemetry(self, record: BinRecord, telemetry: Telemetry) -> None:
         """React to the bin's newest measurements."""
-        fill = telemetry.fill_pct
-        if fill is None:
+        raw = telemetry.fill_pct
+        if raw is None:
             return
         self.forecasts.mark(record.bin_id)
         policy = self._settings.region(record.region)
+        fill = self.smoothed_fill(record, telemetry.seq, raw)
         pickup = self._open.get(record.bin_id)
         if pickup is None:
             if fill >= policy.pickup_threshold_pct and not record.pickup_hold:
@@ -106,7 +139,7 @@ class PickupService:
             return
         if telemetry.seq <= pickup.trigger_seq:
             return
-        if self._drop_is_emptying(pickup, fill, policy):
+        if self._drop_is_emptying(pickup, raw, policy):  # confirmed by readings in a row
             if pickup.drop_seq is None:
                 pickup.drop_seq = telemetry.seq
                 pickup.drop_readings = 0
@@ -118,7 +151,7 @@ class PickupService:
                 "bin %s fill fell from %.1f%% to %.1f%%: pickup %s collected",
                 record.bin_id,
                 pickup.fill_pct or 0.0,
-                fill,
+                raw,
                 pickup.pickup_id,
             )
             drop_seq = pickup.drop_seq
@@ -192,6 +225,7 @@ class PickupService:
     def after_emptying(self, record: BinRecord) -> None:
         """The bin's manifest baseline moved: forecast afresh, lift a cancellation's hold."""
         record.pickup_hold = False
+        self._fills.pop(record.bin_id, None)
         self.forecasts.reset(record.bin_id)
 
     def on_alarm(self, record: BinRecord, alarm: AlarmEvent) -> None:
@@ -204,7 +238,7 @@ class PickupService:
             return
         pickup = self._open.get(record.bin_id)
         if pickup is None:
-            self._request(record, "alarm", alarm.seq, record.fill_pct)
+            self._request(record, "alarm", alarm.seq, None)
             return
         policy = self._settings.region(record.region)
         if self._raise_priority(record, pickup, policy):
@@ -216,12 +250,14 @@ class PickupService:
         """Time-based policy: forecasts, forecast requests, escalation, time-left priority."""
         now = self._clock()
         bins = {record.bin_id: record for record in self._fleet.all()}
-        for bin_id in self.forecasts.refresh(bins, now):
-            record = bins[bin_id]
+        refreshed = set(self.forecasts.refresh(bins, now))
+        for bin_id, record in bins.items():
             pickup = self._open.get(bin_id)
             if pickup is None:
+                # Every tick, not only after a new reading: a quiet bin's predicted full
+                # time comes nearer too, and must still enter the lead time.
                 self._maybe_forecast_request(record, now)
-            else:
+            elif bin_id in refreshed:
                 self._follow_forecast(record, pickup, now)
         for pickup in list(self._open.values()):
             owner = bins.get(pickup.bin_id)
@@ -351,6 +387,8 @@ class PickupService:
     ) -> None:
         policy = self._settings.region(record.region)
         now = self._clock()
+        if fill is None:
+            fill = self.known_fill(record)
         priority = self._wanted_priority(record, None, policy)
         forecast = self.forecasts.get(record.bin_id)
         predicted = None if forecast is None else forecast.predicted_full_at
@@ -372,8 +410,7 @@ class PickupService:
             ts=now,
             requested_at=now,
             trigger_seq=seq,
-            below_threshold=fill is None
-            or fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct,
+            below_threshold=fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct,
             forecast_low=None if forecast is None else forecast.low,
             forecast_high=None if forecast is None else forecast.high,
         )
@@ -384,7 +421,7 @@ class PickupService:
             record.bin_id,
             reason,
             priority,
-            "?" if fill is None else f"{fill:.1f}",
+            f"{fill:.1f}",
         )
         self._publish(record, pickup)
 
@@ -400,7 +437,8 @@ class PickupService:
             record.bin_id, record.emptied_seq, before_seq=before_seq
         )
         pickup.status = "collected"
-        pickup.fill_pct = fill_before
+        if fill_before is not None:
+            pickup.fill_pct = fill_before
         pickup.closed_at = self._clock()
         pickup.drop_seq = None
         pickup.drop_readings = 0
@@ -413,7 +451,10 @@ class PickupService:
         if refresh_manifest and pickup.open:
             pickup.manifest = self._manifest(record)
         now = self._clock()
-        pickup.location = record.location
+        pickup.location = self._location(record, pickup)
+        if pickup.fill_pct is None:  # a pickup saved before fills were always known
+            pickup.fill_pct = self.known_fill(record)
+        pickup.revision += 1
         pickup.ts = now
         pickup.sent_fill_pct = pickup.fill_pct
         pickup.sent_priority = pickup.priority
@@ -428,6 +469,41 @@ class PickupService:
             pickup.pickup_id,
             encode(pickup.message()),
         )
+
+    # -- what the message carries ---------------------------------------------------
+
+    def known_fill(self, record: BinRecord) -> float:
+        """The bin's fill as well as it is known: ``fill_pct`` is never null on the wire.
+
+        The median of the recent readings, else the newest reading since the last
+        emptying that had a fill (the sensor may have failed since); with none, 100 %
+        while an ``overflow`` alarm is active, else 0 % (nothing measured since the
+        bin was emptied, or ever).
+        """
+        window = self._fills.get(record.bin_id)
+        if window:
+            return float(statistics.median(value for _, value in window))
+        if record.fill_pct is not None:
+            return record.fill_pct
+        history = self._store.fill_history(
+            record.bin_id, after_seq=record.emptied_seq, limit=KNOWN_FILL_LOOKBACK
+        )
+        for point in reversed(history):
+            if point.fill_pct is not None:
+                return point.fill_pct
+        return 100.0 if record.alarm_active("overflow") else 0.0
+
+    @staticmethod
+    def _location(record: BinRecord, pickup: PickupRecord) -> Location:
+        """Where the bin stands: ``location`` is never null on the wire.
+
+        The bin's reported location; a known one is kept when a later state message
+        leaves it out; ``{lat: null, lon: null}`` while nothing is known.
+        """
+        for known in (record.location, pickup.location):
+            if known is not None and known.lat is not None and known.lon is not None:
+                return known
+        return record.location or pickup.location or Location(lat=None, lon=None)
 
     # -- policy ---------------------------------------------------------------------
 

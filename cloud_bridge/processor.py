@@ -10,6 +10,7 @@ knows about MQTT, so the tests drive it directly.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +46,8 @@ from protocol import (
     TopicKind,
     decode_bin_message,
 )
-from protocol.topics import valid_region
+from protocol.messages import MAX_SEQ
+from protocol.topics import parse_bin_topic, valid_region
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ OVERLOAD_REASON = "overload"
 
 INTERNAL_REASON = "internal"
 """Rejection reason of a message the bridge itself failed on (logged with its traceback)."""
+
+SEQ_REUSED_REASON = "seq_reused"
+"""Rejection reason of a message whose ``(bin_id, seq)`` is stored with other content."""
+
+_STORED, _DUPLICATE, _SEQ_REUSED = "stored", "duplicate", "seq_reused"
 
 
 @dataclass(slots=True)
@@ -119,6 +126,7 @@ class Processor:
         self.commands = CommandService(settings, store, clock, self.fleet, self.notifier)
         self.commands.load(store.list_commands(status="pending"))
         self.configs = ConfigService(settings, store, clock, self.fleet, self.notifier)
+        self._seq_offsets = store.seq_offsets()
         self._touched: set[str] = set()
         self._settled: list[str] = []
         self._reject_log = RateLimitedLog(
@@ -133,6 +141,7 @@ class Processor:
         self.pickups.load(self._store.list_pickups(open_only=True))
         self.tickets.load(self._store.list_tickets(open_only=True))
         self.commands.load(self._store.list_commands(status="pending"))
+        self._seq_offsets = self._store.seq_offsets()
         self._touched.clear()
         self._settled.clear()
 
@@ -165,13 +174,27 @@ class Processor:
                             fields=["region"],
                             topic=item.topic,
                         )
+                    offset = self._seq_offsets.get(message.bin_id)
+                    if offset:
+                        message = self._shifted(message, offset, item.topic)
                 except ProtocolError as err:
                     self._reject(rejections, err.reason, item.topic, str(err))
                     continue
-                if self._apply(message, item, now, telemetry, new):
+                result = self._apply(message, item, now, telemetry, new)
+                if result == _STORED:
                     outcome.stored += 1
-                else:
+                elif result == _DUPLICATE:
                     outcome.duplicates += 1
+                else:
+                    raw_seq = message.seq - (offset or 0)
+                    self._reject(
+                        rejections,
+                        SEQ_REUSED_REASON,
+                        item.topic,
+                        f"{item.topic}: bin {message.bin_id} sent seq {raw_seq} again with "
+                        "other content (was its database wiped?); if it was re-flashed, "
+                        f"accept its new sequence with `bin-bridge bin reset {message.bin_id}`",
+                    )
             if new:
                 self._store.add_messages(new)
             if telemetry:
@@ -192,6 +215,7 @@ class Processor:
         """Time-based policy in one transaction: forecasts, escalation, priorities,
         command timeouts and the tickets that time opens (offline grace and the like)."""
         with self._store.transaction():
+            self._apply_seq_resets()
             self.pickups.tick()
             settled = self.commands.tick()
             self.tickets.tick()
@@ -246,12 +270,80 @@ class Processor:
         return pushed
 
     def reject_internal(self, item: Inbound, error: BaseException) -> None:
-        """Count, in its own transaction, a message the bridge could not handle."""
-        logger.error("message on %s could not be handled", item.topic, exc_info=error)
+        """Count, in its own transaction, a message the bridge could not handle.
+
+        Logged (rate-limited, with the traceback) and stored under the ``internal``
+        reason with the topic and the bin it came from, so the bug can be found while
+        the bridge goes on with the next message.
+        """
+        try:
+            bin_id = parse_bin_topic(item.topic, prefix=self._prefix).bin_id
+        except ProtocolError:
+            bin_id = "(unknown)"
+        detail = f"bin {bin_id}: {type(error).__name__}: {error}"[:500]
+        self._reject_log.warning(
+            INTERNAL_REASON,
+            "rejected (%s) message from bin %s on %s: the bridge failed on it: %s: %s",
+            INTERNAL_REASON,
+            bin_id,
+            item.topic,
+            type(error).__name__,
+            error,
+            exc_info=error,
+        )
         with self._store.transaction():
-            self._store.count_rejections(
-                INTERNAL_REASON, 1, item.topic, f"{type(error).__name__}: {error}", self._clock()
+            self._store.count_rejections(INTERNAL_REASON, 1, item.topic, detail, self._clock())
+
+    def _apply_seq_resets(self) -> None:
+        """Apply technicians' resets of re-flashed bins (``bin-bridge bin reset``).
+
+        From now on the bin's messages are stored under ``seq + offset``, the offset
+        being the highest ``seq`` the bridge has from it, so its restarted counter goes
+        on after everything stored. Its presence forgets the old ``bd_seq``, which the
+        re-flashed bin starts again too, so its next birth counts.
+        """
+        for reset in self._store.list_seq_resets(pending_only=True):
+            record = self.fleet.get(reset.bin_id)
+            offset = self._seq_offsets.get(reset.bin_id, 0)
+            if record is not None:
+                offset = max(record.last_seq, record.stored_seq)
+                record.bd_seq = None
+                self.fleet.touch(reset.bin_id)
+            self._store.apply_seq_reset(reset.reset_id, offset, self._clock())
+            self._seq_offsets[reset.bin_id] = offset
+            logger.warning(
+                "bin %s reset by %s: its messages are now stored under seq + %d",
+                reset.bin_id,
+                reset.actor,
+                offset,
             )
+
+    @staticmethod
+    def _shifted(message: BinMessage, offset: int, topic: str) -> BinMessage:
+        """``message`` with the bridge's ``seq`` of a reset bin (its own plus ``offset``)."""
+        seq = message.seq + offset
+        if seq > MAX_SEQ:
+            raise SchemaError(
+                f"field 'seq' is {message.seq}, which with the offset {offset} of the "
+                f"bin's reset exceeds {MAX_SEQ}",
+                fields=["seq"],
+                topic=topic,
+            )
+        return message.model_copy(update={"seq": seq})
+
+    def _same_content(self, stored: StoredMessage) -> bool:
+        """Whether the message already stored under ``(bin_id, seq)`` is this one.
+
+        A redelivery carries the same bytes; the JSON is compared too, so one re-encoded
+        (other key order or spacing) still counts as the same message.
+        """
+        existing = self._store.message_payload(stored.bin_id, stored.seq)
+        if existing is None or existing == stored.payload:
+            return True
+        try:
+            return bool(json.loads(existing) == json.loads(stored.payload))
+        except ValueError:
+            return False
 
     def _reject(
         self, rejections: dict[str, _Rejections], reason: str, topic: str, detail: str
@@ -273,8 +365,9 @@ class Processor:
         now: datetime,
         telemetry: list[tuple[Telemetry, datetime]],
         new: list[StoredMessage],
-    ) -> bool:
-        """Store and apply one valid message; False if it was a duplicate.
+    ) -> str:
+        """Store and apply one valid message: ``_STORED``, ``_DUPLICATE`` (the same
+        message again) or ``_SEQ_REUSED`` (other content under a stored ``seq``).
 
         A message above the bin's ``stored_seq`` is new for certain and joins ``new``
         (written with one statement per batch); one at or below it is looked up.
@@ -285,7 +378,7 @@ class Processor:
             self._store.log_state(message, now, applied)
             if applied:
                 self._touched.add(record.bin_id)
-            return True
+            return _STORED
         kind = item.topic[len(self._prefix) + len(message.bin_id) + 2 :]
         stored = StoredMessage(
             bin_id=message.bin_id,
@@ -301,7 +394,7 @@ class Processor:
                 self._store.add_messages(new)
                 new.clear()
             if not self._store.add_message(stored):
-                return False
+                return _DUPLICATE if self._same_content(stored) else _SEQ_REUSED
         else:
             new.append(stored)
         record = self.fleet.heard(message, now)
@@ -335,7 +428,7 @@ class Processor:
             settled = self.commands.on_result(message, now)
             if settled is not None:
                 self._settled.append(settled)
-        return True
+        return _STORED
 
 
 SUBSCRIPTIONS: tuple[TopicKind, ...] = (

@@ -36,8 +36,11 @@ class RateLimitedLog:
         self._window_s = window_s
         self._windows: dict[str, _Window] = {}
 
-    def warning(self, key: str, msg: str, *args: object) -> bool:
-        """Log ``msg % args`` unless ``key`` used up its minute; return whether it was logged."""
+    def warning(
+        self, key: str, msg: str, *args: object, exc_info: BaseException | None = None
+    ) -> bool:
+        """Log ``msg % args`` (with ``exc_info``'s traceback, if given) unless ``key`` used
+        up its minute; return whether it was logged."""
         now = self._monotonic()
         window = self._windows.get(key)
         if window is None or now - window.started >= self._window_s:
@@ -54,5 +57,5 @@ class RateLimitedLog:
             window.suppressed += 1
             return False
         window.logged += 1
-        self._logger.warning(msg, *args)
+        self._logger.warning(msg, *args, exc_info=exc_info)
         return True

@@ -192,6 +192,8 @@ class PickupRecord:
     """First reading of a fill drop that awaits confirmation as an emptying."""
     drop_readings: int = 0
     sent_predicted_full_at: datetime | None = None
+    revision: int = 0
+    """How many times the pickup was published (on the wire: receivers order updates)."""
 
     @property
     def open(self) -> bool:
@@ -220,6 +222,7 @@ class PickupRecord:
             escalated_at=self.escalated_at,
             closed_at=self.closed_at,
             cancel_reason=self.cancel_reason,
+            revision=self.revision or None,
         )
 
 

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import click
 
-from cloud_bridge.broker_config import BrokerLayout, write_broker_config
+from cloud_bridge.broker_config import (
+    MAX_QUEUED_BYTES,
+    MAX_QUEUED_MESSAGES,
+    BrokerLayout,
+    write_broker_config,
+)
 from cloud_bridge.pki import (
     CA_DAYS,
     CRL_DAYS,
@@ -196,6 +201,20 @@ def pki_list(directory: Path) -> None:
 )
 @click.option("--reader", "readers", multiple=True, help="A reader of fleet/v1/# (repeat).")
 @click.option("--topic-prefix", default="bins/v1", show_default=True)
+@click.option(
+    "--max-queued-messages",
+    type=click.IntRange(min=1),
+    default=MAX_QUEUED_MESSAGES,
+    show_default=True,
+    help="Messages kept for one offline client (the bridge's session holds the fleet's).",
+)
+@click.option(
+    "--max-queued-bytes",
+    type=click.IntRange(min=1),
+    default=MAX_QUEUED_BYTES,
+    show_default=True,
+    help="Payload bytes kept for one offline client.",
+)
 def broker_config(
     directory: Path,
     port: int,
@@ -206,6 +225,8 @@ def broker_config(
     persistence_dir: Path | None,
     readers: tuple[str, ...],
     topic_prefix: str,
+    max_queued_messages: int,
+    max_queued_bytes: int,
 ) -> None:
     """Write the Mosquitto TLS listener configuration and its topic ACL.
 
@@ -221,6 +242,8 @@ def broker_config(
         acl_file=(acl_path or acl_out).absolute(),
         persistence_dir=persistence_dir.absolute() if persistence_dir else None,
         topic_prefix=topic_prefix,
+        max_queued_messages=max_queued_messages,
+        max_queued_bytes=max_queued_bytes,
     )
     with _pki_errors():
         written = write_broker_config(

@@ -255,6 +255,17 @@ class RegionSettings(Section):
             "noise around the threshold does not republish the pickup."
         ),
     )
+    fill_median_readings: int = Field(
+        default=1,
+        ge=1,
+        le=15,
+        description=(
+            "Threshold crossings, hysteresis and the published fill use the median of the "
+            "bin's last this many readings. 1 (default) decides on each reading as the bin "
+            "reports it (already the median of its sensor's pings); 3 or more keeps one "
+            "noisy spike from opening a pickup where sensors are known to be noisy."
+        ),
+    )
     urgent_due_hours: float = Field(
         default=1.0, gt=0.0, le=24.0 * 60, description="due_by of an urgent (fire) request."
     )
@@ -289,6 +300,7 @@ class RegionOverride(Section):
     full_pct: float | None = Field(default=None, gt=0.0, le=100.0)
     lead_time_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 30)
     threshold_hysteresis_pct: float | None = Field(default=None, ge=0.0, le=50.0)
+    fill_median_readings: int | None = Field(default=None, ge=1, le=15)
     urgent_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
     forecast_republish_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 30)
     forecast_request_min_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 7)

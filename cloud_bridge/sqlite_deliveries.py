@@ -106,6 +106,13 @@ class DeliveryQueueMixin:
             args.append(int(limit))
         return [_delivery(row) for row in self._db.execute(sql, args)]
 
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        """One delivery by its id."""
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        return None if row is None else _delivery(row)
+
     def retry_delivery(self, delivery_id: int, at: datetime) -> bool:
         """Dead back to pending, attempts from zero, due at once."""
         cursor = self._db.execute(

@@ -36,10 +36,15 @@ from cloud_bridge.sqlite_support import dt as _dt
 from cloud_bridge.sqlite_support import fmt as _fmt
 from cloud_bridge.sqlite_support import ts as _ts
 from cloud_bridge.sqlite_technicians import TechnicianTablesMixin
-from cloud_bridge.store import FillPoint, StoredMessage
+from cloud_bridge.store import FillPoint, SeqReset, StoredMessage
 from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, format_ts, parse_ts
 
 logger = logging.getLogger(__name__)
+
+_AT = "(CASE WHEN clock_synced = 0 AND received_at IS NOT NULL THEN received_at ELSE ts END)"
+"""When a reading or deposit happened as well as the bridge knows (``FillPoint.at``): the
+bin's ``ts`` unless its clock was unsynced, then the bridge's reception time. Date
+ranges filter on this (indexed), the same time the forecast uses."""
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -294,6 +299,33 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "009_pickup_revision",
+        """
+        ALTER TABLE pickups ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
+        "010_reading_time_indexes",
+        f"""
+        CREATE INDEX telemetry_by_bin_at ON telemetry (bin_id, {_AT});
+        CREATE INDEX deposits_by_at ON deposits ({_AT});
+        """,
+    ),
+    (
+        "011_seq_resets",
+        """
+        CREATE TABLE seq_resets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bin_id TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            applied_at TEXT,
+            seq_offset INTEGER
+        );
+        CREATE INDEX seq_resets_pending ON seq_resets (id) WHERE applied_at IS NULL;
+        """,
+    ),
 )
 
 _BIN_COLUMNS = (
@@ -309,9 +341,9 @@ _PICKUP_COLUMNS = (
     "lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at, crossings, "
     "below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at, forecast_low, "
     "forecast_high, acknowledged_at, scheduled_for, escalated_at, cancel_reason, note, drop_seq, "
-    "drop_readings, sent_predicted_full_at"
+    "drop_readings, sent_predicted_full_at, revision"
 )
-_PICKUP_WIDTH = 33
+_PICKUP_WIDTH = 34
 
 
 _PICKUP_UPSERT = (
@@ -709,6 +741,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
                 p.drop_seq,
                 p.drop_readings,
                 _ts(p.sent_predicted_full_at),
+                p.revision,
             ),
         )
 
@@ -736,7 +769,66 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             (reason, count, topic, detail, format_ts(at)),
         )
 
+    def request_seq_reset(self, bin_id: str, at: datetime, actor: str) -> int:
+        """Record a technician's request; the bridge applies it (see :class:`SeqReset`)."""
+        cursor = self._db.execute(
+            "INSERT INTO seq_resets (bin_id, requested_at, actor) VALUES (?, ?, ?)",
+            (bin_id, format_ts(at), actor),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def apply_seq_reset(self, reset_id: int, seq_offset: int, at: datetime) -> None:
+        """Mark a reset applied with the offset the bridge chose."""
+        self._db.execute(
+            "UPDATE seq_resets SET applied_at = ?, seq_offset = ? WHERE id = ?",
+            (format_ts(at), seq_offset, reset_id),
+        )
+
     # -- reads --------------------------------------------------------------------------
+
+    def list_seq_resets(
+        self, *, pending_only: bool = False, bin_id: str | None = None
+    ) -> list[SeqReset]:
+        """Resets in the order they were requested."""
+        where = ["1"]
+        args: list[object] = []
+        if pending_only:
+            where.append("applied_at IS NULL")
+        if bin_id is not None:
+            where.append("bin_id = ?")
+            args.append(bin_id)
+        rows = self._db.execute(
+            "SELECT id, bin_id, requested_at, actor, applied_at, seq_offset FROM seq_resets "
+            f"WHERE {' AND '.join(where)} ORDER BY id",
+            args,
+        )
+        return [
+            SeqReset(
+                reset_id=i,
+                bin_id=b,
+                requested_at=parse_ts(r),
+                actor=a,
+                applied_at=None if t is None else parse_ts(t),
+                seq_offset=o,
+            )
+            for i, b, r, a, t, o in rows
+        ]
+
+    def seq_offsets(self) -> dict[str, int]:
+        """The offset of each bin's latest applied reset (bins never reset are absent)."""
+        rows = self._db.execute(
+            "SELECT bin_id, seq_offset FROM seq_resets WHERE id IN ("
+            "SELECT MAX(id) FROM seq_resets WHERE applied_at IS NOT NULL GROUP BY bin_id)"
+        )
+        return {bin_id: offset for bin_id, offset in rows}
+
+    def message_payload(self, bin_id: str, seq: int) -> str | None:
+        """The payload stored under ``(bin_id, seq)``, if any."""
+        row = self._db.execute(
+            "SELECT payload FROM messages WHERE bin_id = ? AND seq = ?", (bin_id, seq)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def load_bins(self) -> list[BinRecord]:
         """Every bin record, ordered by id."""
@@ -849,7 +941,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             due_by, lat, lon, has_location, manifest, ts, requested_at, trigger_seq, closed_at,
             crossings, below_threshold, sent_fill_pct, sent_priority, sent_manifest, sent_at,
             forecast_low, forecast_high, acknowledged_at, scheduled_for, escalated_at,
-            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at,
+            cancel_reason, note, drop_seq, drop_readings, sent_predicted_full_at, revision,
         ) = row  # fmt: skip
         return PickupRecord(
             pickup_id=pickup_id,
@@ -883,6 +975,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             drop_seq=drop_seq,
             drop_readings=drop_readings,
             sent_predicted_full_at=_dt(sent_predicted_full_at),
+            revision=revision,
         )
 
     def manifest(
@@ -930,14 +1023,15 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         until: datetime | None = None,
         limit: int | None = None,
     ) -> list[FillPoint]:
-        """From the ``telemetry`` table (the newest ``limit`` rows, in ``seq`` order)."""
+        """From the ``telemetry`` table (the newest ``limit`` rows, in ``seq`` order);
+        ``since`` and ``until`` bound :attr:`FillPoint.at` (bin time when synced)."""
         where = ["bin_id = ?", "seq > ?"]
         args: list[object] = [bin_id, after_seq]
         if since is not None:
-            where.append("ts >= ?")
+            where.append(f"{_AT} >= ?")
             args.append(_fmt(since))
         if until is not None:
-            where.append("ts < ?")
+            where.append(f"{_AT} < ?")
             args.append(_fmt(until))
         sql = (
             "SELECT seq, ts, fill_pct, weight_kg, received_at, clock_synced, door FROM telemetry "
@@ -965,7 +1059,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         """Accepted deposits' bin times (reception time when the bin's clock was unsynced)."""
         rows = self._db.execute(
             "SELECT ts, received_at, clock_synced FROM deposits "
-            "WHERE bin_id = ? AND accepted = 1 AND ts >= ? ORDER BY seq",
+            f"WHERE bin_id = ? AND accepted = 1 AND {_AT} >= ? ORDER BY seq",
             (bin_id, _fmt(since)),
         )
         return [
@@ -983,7 +1077,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         accepted: bool | None = None,
         limit: int | None = None,
     ) -> list[DepositRow]:
-        """From the ``deposits`` table, by bin time."""
+        """From the ``deposits`` table, by bin time (reception time when unsynced)."""
         where: list[str] = []
         args: list[object] = []
         for column, value in (("bin_id", bin_id), ("category", category)):
@@ -994,10 +1088,10 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
             where.append("accepted = ?")
             args.append(int(accepted))
         if since is not None:
-            where.append("ts >= ?")
+            where.append(f"{_AT} >= ?")
             args.append(_fmt(since))
         if until is not None:
-            where.append("ts < ?")
+            where.append(f"{_AT} < ?")
             args.append(_fmt(until))
         sql = (
             "SELECT bin_id, seq, deposit_id, ts, received_at, clock_synced, category, confidence, "
@@ -1005,7 +1099,7 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
         )
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, bin_id, seq"
+        sql += f" ORDER BY {_AT}, bin_id, seq"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))

@@ -46,6 +46,24 @@ class StoredMessage(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class SeqReset:
+    """A technician's "this bin was re-flashed" (``bin-bridge bin reset``).
+
+    A bin whose database was wiped starts its ``seq`` again and would collide with what
+    it sent before. Once the bridge applies the reset, it stores the bin's messages
+    under ``seq + seq_offset`` (``seq_offset`` being the highest ``seq`` it had from the
+    bin), so the new sequence continues the old one and nothing stored is overwritten.
+    """
+
+    reset_id: int
+    bin_id: str
+    requested_at: datetime
+    actor: str
+    applied_at: datetime | None = None
+    seq_offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FillPoint:
     """One telemetry reading of a bin's fill, for history and forecasting."""
 
@@ -109,6 +127,10 @@ class DeliveryStore(Protocol):
         self, *, state: str | None = None, limit: int | None = None
     ) -> list[Delivery]:
         """Deliveries, newest first."""
+        ...
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        """One delivery by its id (None if there is none)."""
         ...
 
     def retry_delivery(self, delivery_id: int, at: datetime) -> bool:
@@ -231,7 +253,29 @@ class Store(DeliveryStore, TechnicianStore, Protocol):
         """Add ``count`` rejections for ``reason``, remembering the latest example."""
         ...
 
+    def request_seq_reset(self, bin_id: str, at: datetime, actor: str) -> int:
+        """Record a technician's request to accept a re-flashed bin's new ``seq``; its id."""
+        ...
+
+    def apply_seq_reset(self, reset_id: int, seq_offset: int, at: datetime) -> None:
+        """Mark a requested reset applied with the offset chosen for the bin."""
+        ...
+
     # -- reads ------------------------------------------------------------------------
+
+    def list_seq_resets(
+        self, *, pending_only: bool = False, bin_id: str | None = None
+    ) -> list[SeqReset]:
+        """Resets in the order they were requested (only unapplied ones if ``pending_only``)."""
+        ...
+
+    def seq_offsets(self) -> dict[str, int]:
+        """What to add to each reset bin's ``seq`` (its latest applied reset)."""
+        ...
+
+    def message_payload(self, bin_id: str, seq: int) -> str | None:
+        """The payload stored under ``(bin_id, seq)``, to tell a redelivery from a reused seq."""
+        ...
 
     def load_bins(self) -> list[BinRecord]:
         """Every bin, ordered by id."""

@@ -12,12 +12,12 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from firmware_config.errors import ConfigError, ConfigIssue
-from firmware_config.schema import DeviceConfig
+from firmware_config.schema import DeviceConfig, Hardware
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 _PATH_FIELDS = (
@@ -46,19 +46,50 @@ def load_config(path: Path | str) -> DeviceConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(path, [ConfigIssue("(file)", err.strerror or str(err))]) from None
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        message = f"not UTF-8 text: byte 0x{err.object[err.start]:02x} ({err.reason})"
+        raise ConfigError(path, [ConfigIssue("(file)", message, line)]) from None
     return parse_config(text, source=path, base_dir=path.resolve().parent)
 
 
 def parse_config(
     text: str, *, source: Path | str = "<string>", base_dir: Path | None = None
 ) -> DeviceConfig:
-    """Validate configuration text; relative paths resolve against ``base_dir``."""
+    """Validate configuration text; relative paths resolve against ``base_dir``.
+
+    A file must say which hardware it drives: ``hardware.backend`` has a default for
+    configurations built in code, but a file without it could run the simulator on a
+    real bin and publish invented fill levels, so a file is rejected without it.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = _toml_error_line(str(err))
         raise ConfigError(source, [ConfigIssue("(toml)", str(err), line)]) from None
-    return validate_config(data, source=source, base_dir=base_dir, text=text)
+    hardware = data.get("hardware")
+    missing_backend = not isinstance(hardware, dict) or "backend" not in hardware
+    try:
+        config = validate_config(data, source=source, base_dir=base_dir, text=text)
+    except ConfigError as err:
+        if missing_backend:
+            err.issues.append(_missing_backend(text))
+            raise ConfigError(source, err.issues) from None
+        raise
+    if missing_backend:
+        raise ConfigError(source, [_missing_backend(text)])
+    return config
+
+
+def _missing_backend(text: str) -> ConfigIssue:
+    backends = get_args(Hardware.model_fields["backend"].annotation)
+    simulators = " or ".join(f"'{name}'" for name in backends if name != "rpi")
+    return ConfigIssue(
+        "hardware.backend",
+        f"required key is missing: 'rpi' on a real bin, {simulators} for a simulator "
+        "(a configuration file never falls back to the simulator)",
+        _find_line(text, ("hardware",)),
+    )
 
 
 def validate_config(

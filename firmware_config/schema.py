@@ -8,17 +8,49 @@ password is read from the environment variable the file names, when it is needed
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 BIN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
 REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 CATEGORIES = ("cardboard", "glass", "metal", "paper", "plastic", "trash")
 Category = Literal["cardboard", "glass", "metal", "paper", "plastic", "trash"]
 BcmPin = Annotated[int, Field(ge=0, le=27)]
+
+_CLASSIFIER_TYPES: set[str] = {"onnx"}
+"""Names ``classifier.type`` accepts: the built-in backends and those registered since.
+
+``agent.classifier.registry.register_backend`` adds a plug-in's name here, so the
+configuration accepts exactly the backends the agent can build (the schema cannot import
+the registry: the registry imports the schema, and the backends' libraries are heavy).
+"""
+
+
+def register_classifier_type(name: str) -> None:
+    """Let ``classifier.type`` name a newly registered backend."""
+    _CLASSIFIER_TYPES.add(name)
+
+
+def unregister_classifier_type(name: str) -> None:
+    """Forget a backend name again (the registry's ``unregister_backend``)."""
+    _CLASSIFIER_TYPES.discard(name)
+
+
+def classifier_types() -> list[str]:
+    """The names ``classifier.type`` accepts, sorted."""
+    return sorted(_CLASSIFIER_TYPES)
 
 
 class Section(BaseModel):
@@ -189,6 +221,17 @@ class Ultrasonic(Section):
         default=20.0, ge=-40.0, le=60.0, description="Air temperature assumed without a sensor."
     )
 
+    @field_validator("min_valid")
+    @classmethod
+    def _reachable(cls, min_valid: int, info: ValidationInfo) -> int:
+        pings = info.data.get("pings")
+        if pings is not None and min_valid > pings:
+            raise ValueError(
+                f"ultrasonic.min_valid = {min_valid} is more than ultrasonic.pings = {pings}: "
+                "no measurement could ever be valid"
+            )
+        return min_valid
+
 
 class Thresholds(Section):
     """Levels at which the bin changes its behaviour."""
@@ -313,8 +356,12 @@ class Intake(Section):
 class Classifier(Section):
     """Which deposit classifier runs and how its answer is checked against the weight."""
 
-    type: Literal["onnx"] = Field(
-        default="onnx", description="Classifier backend; each type is a small plug-in class."
+    type: str = Field(
+        default="onnx",
+        description=(
+            "Classifier backend: a name registered in agent.classifier.registry "
+            "(built in: 'onnx'); each type is a small plug-in class."
+        ),
     )
     model: Path | None = Field(
         default=None, description="Model file; empty means the model shipped with the agent."
@@ -342,6 +389,19 @@ class Classifier(Section):
         le=1.0,
         description="Plausibility factor of a weight far outside a category's range.",
     )
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        known = classifier_types()
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(
+                f"classifier.type = {name!r} is not a registered backend "
+                f"(registered: {', '.join(known)}){hint}"
+            )
+        return name
 
 
 class Intervals(Section):

@@ -7,12 +7,14 @@ Timestamps are timezone-aware and always serialised as RFC 3339 UTC with millise
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -20,8 +22,14 @@ from pydantic import (
 )
 
 PROTOCOL_VERSION: Literal[1] = 1
-MAX_SEQ = 2**63 - 1
+MAX_INT = 2**63 - 1
+"""The largest integer any field may carry: SQLite's (and most databases') int64."""
+MAX_SEQ = MAX_INT
 BIN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,62}$"
+MIN_TS = datetime(1970, 1, 1, tzinfo=UTC)
+"""Earliest timestamp accepted (an unsynchronised bin's clock starts at the epoch)."""
+MAX_TS = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+"""Latest timestamp accepted (the last one RFC 3339's four-digit year can write)."""
 
 
 def format_ts(value: datetime) -> str:
@@ -43,7 +51,40 @@ def parse_ts(text: str) -> datetime:
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a UTC offset (RFC 3339)")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # beyond year 1 or 9999 once in UTC
+        utc = None
+    if utc is None or not MIN_TS <= utc <= MAX_TS:
+        raise ValueError(f"timestamp must lie between {format_ts(MIN_TS)} and {format_ts(MAX_TS)}")
+    return utc
+
+
+def _exact_int(value: Any) -> Any:
+    """Refuse a bool or a float where an integer is required (``true == 1 == 1.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be the integer {PROTOCOL_VERSION}, not {value!r}")
+    return value
+
+
+def _finite_json(value: Any, path: str = "") -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path or 'value'} must be a finite number, not {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ValueError(f"{path or 'value'} is outside the 64-bit integer range")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite_json(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _finite_json(item, f"{path}[{index}]")
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form objects (command args and results, configurations) hold only what JSON
+    and an int64 column can: no NaN or infinity, no integer beyond 64 bits."""
+    _finite_json(value)
+    return value
 
 
 Timestamp = Annotated[
@@ -55,8 +96,10 @@ BinId = Annotated[str, StringConstraints(pattern=BIN_ID_PATTERN)]
 Seq = Annotated[int, Field(ge=1, le=MAX_SEQ)]
 Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 NonNegative = Annotated[float, Field(ge=0.0)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+Version = Annotated[Literal[1], BeforeValidator(_exact_int)]
 
 Category = Literal["cardboard", "glass", "metal", "paper", "plastic", "trash", "unknown"]
 CATEGORIES: tuple[Category, ...] = (
@@ -92,16 +135,17 @@ TicketSeverity = Literal["info", "warning", "critical"]
 
 
 class WireModel(BaseModel):
-    """Base of all wire models: strict types, unknown fields ignored, immutable."""
+    """Base of all wire models: strict types, finite numbers, unknown fields ignored,
+    immutable."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Versioned(WireModel):
     """A message carrying ``v``: defaulted when built in code, required on the wire
     (the codec checks it was given)."""
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Version = PROTOCOL_VERSION
 
 
 class Location(WireModel):
@@ -129,7 +173,8 @@ class State(Envelope):
     agent_version: str
     config_version: Count
     reason: StateReason
-    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    """Required on the wire: a bin without a configured region sends ``default``."""
     location: Location | None
 
 
@@ -217,7 +262,7 @@ class CommandResult(Envelope):
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     ok: bool
-    result: dict[str, Any]
+    result: JsonObject
     error: str | None
 
 
@@ -225,7 +270,7 @@ class ConfigDesired(WireModel):
     """A versioned, retained remote configuration from the cloud (no envelope)."""
 
     version: Annotated[int, Field(ge=1, le=MAX_SEQ)]
-    config: dict[str, Any]
+    config: JsonObject
     issued_at: Timestamp
 
 
@@ -238,7 +283,7 @@ class Command(WireModel):
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: JsonObject
     issued_at: Timestamp
     expires_at: Timestamp
 
@@ -288,6 +333,8 @@ class Pickup(Versioned):
     """Optional: when the pickup was collected or cancelled."""
     cancel_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
     """Optional: why a scheduler cancelled it (status ``cancelled``)."""
+    revision: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    """Optional: 1 on the first publication of this pickup, +1 on every later one."""
 
 
 class Ticket(Versioned):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +22,45 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class SnapshotDict(dict[str, Any]):
+    """A dict whose iteration walks a copy of its keys or items.
+
+    amqtt (0.12) walks its subscription table with an ``await`` inside the loop: when
+    a client connects it sends retained messages for every topic filter, one await
+    each, and when it broadcasts it checks each subscriber with an await. Another
+    client subscribing to a new filter meanwhile (as every bin does for its own
+    ``cmd`` and ``config/desired`` right after connecting) grows the table, and the
+    walk dies with "dictionary changed size during iteration": a traceback in the
+    demo, and the connecting client left half set up until it reconnects. Walking a
+    copy sees the table as it was when the walk began, which is all either walk needs.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return list(super().items())
+
+
+def _retained_for_subscribers_only(broker: Any) -> None:
+    """Send a client retained messages only for topic filters it subscribes to.
+
+    When a client connects, amqtt 0.12 sends it the retained messages matching *every*
+    filter any client subscribes to (meant for a resumed session's own filters): each
+    bin would get every other bin's retained birth and configuration. Retained
+    messages for a filter now go only to a session subscribed to it, which is also
+    the case for every subscription the client makes itself.
+    """
+    publish = broker._publish_retained_messages_for_subscription
+
+    async def subscribers_only(subscription: tuple[str, int], session: Any) -> None:
+        subscribers = broker._subscriptions.get(subscription[0], ())
+        if any(sub.client_id == session.client_id for sub, _qos in subscribers):
+            await publish(subscription, session)
+
+    broker._publish_retained_messages_for_subscription = subscribers_only
 
 
 class EmbeddedBroker:
@@ -56,6 +96,10 @@ class EmbeddedBroker:
 
             async def start() -> None:
                 self._broker = Broker(self._config(), loop=self._loop)
+                subscriptions = getattr(self._broker, "_subscriptions", None)
+                if isinstance(subscriptions, dict):
+                    self._broker._subscriptions = SnapshotDict(subscriptions)
+                    _retained_for_subscribers_only(self._broker)
                 await self._broker.start()
 
             self._loop.run_until_complete(start())

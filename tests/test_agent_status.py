@@ -10,13 +10,15 @@ from click.testing import CliRunner
 
 from agent.cli import cli
 from agent.clock import ManualClock
+from agent.outbox import counter_origin
 from tests.support.bins import bin_config, make_bin
 
 
 def write_config(tmp_path: Path) -> Path:
     path = tmp_path / "bin.toml"
     path.write_text(
-        f'[identity]\nbin_id = "bin-001"\n[storage]\npath = "{tmp_path / "bin-001.db"}"\n'
+        f'[identity]\nbin_id = "bin-001"\n[hardware]\nbackend = "sim-device"\n'
+        f'[storage]\npath = "{tmp_path / "bin-001.db"}"\n'
     )
     return path
 
@@ -24,6 +26,7 @@ def write_config(tmp_path: Path) -> Path:
 def test_status_reports_outbox_fill_and_connection(tmp_path: Path) -> None:
     config_file = write_config(tmp_path)
     clock = ManualClock()
+    origin = counter_origin(clock)  # where a fresh database starts its seq
     test_bin = make_bin(bin_config(tmp_path), port=1, clock=clock)
     test_bin.physical.contents_volume_l = 0.3 * test_bin.physical.container_volume_l
     runtime = test_bin.agent.runtime
@@ -38,7 +41,7 @@ def test_status_reports_outbox_fill_and_connection(tmp_path: Path) -> None:
     assert report["agent_running"] is True
     assert report["connected"] is False
     assert report["outbox_depth"] >= 3  # telemetry, health, alarm, all unsent
-    assert report["last_seq"] == report["outbox_depth"]
+    assert report["last_seq"] - origin == report["outbox_depth"]
     assert report["fill_pct"] == test_bin.agent.runtime.state.fill_pct
     assert report["active_alarms"] == ["tamper"]
     text = CliRunner().invoke(cli, ["status", "--config", str(config_file)])

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -17,11 +18,15 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from click.testing import CliRunner
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from cloud_bridge.api.app import create_app
-from cloud_bridge.api.auth import Principal, TokenTable
+from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.api.server import ApiServer
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli import cli
 from cloud_bridge.pickups import PickupService
@@ -235,6 +240,69 @@ def test_roles_that_may_not_get_403(
     assert actions.published == []
 
 
+PATH_VALUES = {"bin_id": "bin-001", "pickup_id": "pk-x", "ticket_id": "tk-x",
+               "command_id": "cmd-x", "delivery_id": "1"}  # fmt: skip
+
+
+def _permissions(dependant: Dependant) -> set[str]:
+    """The permissions a route's dependencies (at any depth) demand."""
+    found = {GUARDS[dependant.call]} if dependant.call in GUARDS else set()
+    for sub in dependant.dependencies:
+        found |= _permissions(sub)
+    return found
+
+
+def _every_route(app: Any) -> list[Any]:
+    """The app's routes as served, routers included (FastAPI >= 0.160 includes routers
+    lazily: their routes are reached through route contexts)."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if contexts is None:
+        return list(app.routes)
+    return list(contexts(app.routes))
+
+
+def _v1_routes(client: TestClient) -> list[tuple[str, str, str]]:
+    """(method, concrete path, permission) of every /v1 route of the app."""
+    routes: list[tuple[str, str, str]] = []
+    for route in _every_route(client.app):
+        original = getattr(route, "original_route", route)
+        if not isinstance(original, APIRoute) or not route.path.startswith("/v1"):
+            continue
+        dependant = getattr(route, "dependant", original.dependant)
+        permissions = _permissions(dependant)
+        assert len(permissions) == 1, f"{route.path} must require one permission: {permissions}"
+        names = [p.name for p in dependant.path_params]
+        missing = [name for name in names if name not in PATH_VALUES]
+        assert not missing, f"add a value for {missing} of {route.path} to PATH_VALUES"
+        path = route.path.format(**{name: PATH_VALUES[name] for name in names})
+        routes.extend((method, path, *permissions) for method in sorted(route.methods))
+    return routes
+
+
+def test_every_v1_route_refuses_callers_without_a_token_or_the_role(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """A new route cannot be left open: each needs a permission, 401 without a valid token,
+    and 403 for every role that lacks the permission (reads and writes alike)."""
+    client, actions = harness
+    routes = _v1_routes(client)
+    paths = client.get("/openapi.json").json()["paths"]
+    served = {path for path in paths if path.startswith("/v1")}
+    assert len(routes) >= len(served) >= 25
+    writes = [r for r in routes if r[0] != "GET"]
+    assert len(writes) >= 6
+    for method, path, permission in routes:
+        for headers in ({}, {"Authorization": "Bearer nobody-token"}):
+            response = client.request(method, path, headers=headers, json={})
+            assert response.status_code == 401, (method, path, response.status_code)
+        for name, role in TOKENS.items():
+            if role in PERMISSIONS[permission]:
+                continue
+            response = client.request(method, path, headers=auth(name), json={})
+            assert response.status_code == 403, (method, path, role, response.status_code)
+    assert actions.published == []
+
+
 def test_technicians_read_bins_and_deposits(harness: tuple[TestClient, DirectActions]) -> None:
     client, _ = harness
     assert client.get("/v1/bins", headers=auth("tech")).status_code == 200
@@ -300,6 +368,17 @@ BAD_INPUT: list[tuple[str, str, dict[str, Any] | None, str]] = [
      {"bin_id": "bin-001", "config": {"broker": {"host": "evil"}}}, "broker"),
     ("GET", "/v1/config/status?region=a%2Fb", None, "region"),
     ("GET", "/v1/config/desired/X", None, "bin_id"),
+    # numbers and times beyond what SQLite and datetime hold are a 422, never a 500
+    ("GET", "/v1/bins/bin-001/fill?limit=99999999999999999999", None, "limit"),
+    ("GET", "/v1/webhooks/deliveries?limit=99999999999999999999", None, "limit"),
+    ("POST", "/v1/webhooks/deliveries/99999999999999999999/retry", None, "delivery_id"),
+    ("POST", "/v1/webhooks/deliveries/9223372036854775808/retry", None, "delivery_id"),
+    ("GET", "/v1/bins/bin-001/fill?to=9999-12-31", None, "to"),
+    ("GET", "/v1/pickups?to=9999-12-31T23:59:59-23:00", None, "to"),
+    ("GET", "/v1/deposits?from=0001-01-01T00:00:00%2B05:00", None, "from"),
+    ("GET", "/v1/exports/pickups.csv?from=2026-11-01&to=9999-12-31", None, "to"),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "9999-12-31T23:59:59-23:00"},
+     "scheduled_for"),
 ]  # fmt: skip
 
 
@@ -317,6 +396,22 @@ def test_bad_input_is_rejected_naming_the_field(
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert any(field in [str(part) for part in item["loc"]] for item in detail), detail
+    assert actions.published == []
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-Infinity", b"NaN"])
+def test_numbers_json_cannot_carry_are_a_422_naming_the_field(
+    harness: tuple[TestClient, DirectActions], number: bytes
+) -> None:
+    client, actions = harness
+    response = client.post(
+        "/v1/bins/bin-001/commands",
+        headers={**auth("admin"), "Content-Type": "application/json"},
+        content=b'{"name": "ping", "ttl_s": ' + number + b"}",
+    )
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "ttl_s"]
     assert actions.published == []
 
 
@@ -433,9 +528,14 @@ def test_deposits_routes_deliveries_and_exports(harness: tuple[TestClient, Direc
     assert [(d["key"], d["last_error"]) for d in dead] == [("pk-x", "HTTP 500")]
     retried = client.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry", headers=auth("admin"))
     assert retried.json() == {"id": dead[0]["id"], "state": "pending"}
-    assert client.post("/v1/webhooks/deliveries/999/retry", headers=auth("admin")).status_code == (
-        409
+    again = client.post(f"/v1/webhooks/deliveries/{dead[0]['id']}/retry", headers=auth("admin"))
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        f"delivery {dead[0]['id']} is pending, not dead",
     )
+    for unknown in (999, 2**63 - 1):
+        missing = client.post(f"/v1/webhooks/deliveries/{unknown}/retry", headers=auth("admin"))
+        assert (missing.status_code, missing.json()["detail"]) == (404, f"no delivery {unknown}")
     response = client.get(
         "/v1/exports/pickups.csv?from=2026-11-23&to=2026-11-23", headers=auth("sched")
     )
@@ -454,6 +554,69 @@ def test_deposits_routes_deliveries_and_exports(harness: tuple[TestClient, Direc
         "bin-001-d2",
         "bin-001-d3",
     ]
+
+
+def _unsynced(topic_payload: tuple[str, bytes]) -> Inbound:
+    """The message as a bin without a synchronised clock sends it (its clock says 2001)."""
+    topic, payload = topic_payload
+    data = json.loads(payload)
+    data.update(ts="2001-01-01T00:00:00Z", clock_synced=False)
+    return Inbound(topic, json.dumps(data).encode())
+
+
+def test_date_ranges_use_bin_time_or_reception_time_when_the_clock_was_unsynced(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    actions.processor.process(
+        [
+            _unsynced(msg.state("bin-003", 1, region="south")),
+            _unsynced(msg.telemetry("bin-003", 2, 30.0)),
+            _unsynced(msg.deposit("bin-003", 3, "paper", grams=80)),
+        ]
+    )
+    today = {"from": "2026-11-23", "to": "2026-11-23"}
+    (point,) = client.get("/v1/bins/bin-003/fill", params=today, headers=auth("tech")).json()
+    assert (point["ts"], point["at"]) == ("2001-01-01T00:00:00.000Z", "2026-11-23T09:00:00.000Z")
+    old = {"from": "2001-01-01", "to": "2001-01-01"}
+    assert client.get("/v1/bins/bin-003/fill", params=old, headers=auth("tech")).json() == []
+    listed = client.get("/v1/deposits", params={**today, "bin_id": "bin-003"}, headers=auth("tech"))
+    assert [d["deposit_id"] for d in listed.json()] == ["bin-003-d3"]
+    exported = client.get("/v1/exports/deposits.csv", params=today, headers=auth("tech")).text
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [r["deposit_id"] for r in rows] == ["bin-001-d2", "bin-001-d3", "bin-003-d3"]
+    assert client.get("/v1/deposits", params=old, headers=auth("tech")).json() == []
+
+
+def test_the_server_sends_without_waiting_for_acks(tmp_path: Path) -> None:
+    """TCP_NODELAY on every accepted connection: with Nagle's algorithm on, a response
+    written as headers then body waits for the client's delayed ACK (40 ms a request)."""
+    settings = api_settings(tmp_path / "bridge.db")
+    SQLiteStore(tmp_path / "bridge.db").close()
+    readers = ReaderPool.sqlite(str(tmp_path / "bridge.db"))
+    context = ApiContext(
+        settings=settings,
+        readers=readers,
+        actions=DirectActions.__new__(DirectActions),  # healthz acts on nothing
+        clock=lambda: NOW,
+        tokens=TokenTable.from_settings(settings.api),
+    )
+    server = ApiServer(create_app(context), "127.0.0.1", 0, on_stop=readers)
+    server.start()
+    url = server.url
+    try:
+        with httpx.Client(base_url=url) as http:
+            for _ in range(3):
+                assert http.get("/healthz").status_code == 200
+            connections = list(server._server.server_state.connections)
+            assert connections  # the keep-alive connection is still open
+            for connection in connections:
+                sock = connection.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz", timeout=2)
 
 
 def test_the_token_table_compares_digests() -> None:

@@ -124,6 +124,42 @@ def test_an_unwritable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert str(blocker / "b.db") in result.output
 
 
+def test_bin_reset_records_a_reset_for_the_bridge_to_apply(db: Path) -> None:
+    result = invoke("bin", "reset", "bin-001", "--db", str(db), "--actor", "alice")
+    assert result.exit_code == 0, result.output
+    assert "reset 1 of bin-001 recorded" in result.output
+    store = SQLiteStore(db)
+    try:
+        (reset,) = store.list_seq_resets(pending_only=True)
+        assert (reset.bin_id, reset.actor) == ("bin-001", "alice")
+        processor = Processor(BridgeSettings(), store, lambda: NOW)
+        processor.tick()
+        (applied,) = store.list_seq_resets()
+        assert (applied.seq_offset, applied.applied_at) == (3, NOW)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("bin_id", "complaint"),
+    [("bin-404", "bin bin-404 is not known to the bridge"), ("BIN 1", "not a valid bin id")],
+)
+def test_bin_reset_refuses_an_unknown_bin_in_one_line(
+    db: Path, bin_id: str, complaint: str
+) -> None:
+    result = invoke("bin", "reset", bin_id, "--db", str(db))
+    assert result.exit_code == 1
+    assert complaint in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bin_reset_does_not_create_a_database(tmp_path: Path) -> None:
+    result = invoke("bin", "reset", "bin-001", "--db", str(tmp_path / "none.db"))
+    assert result.exit_code == 1
+    assert "no bridge database here" in result.output
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_every_command_has_help() -> None:
     assert isinstance(cli, click.Group)
     for name, command in cli.commands.items():

@@ -25,7 +25,8 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """Two bins; bin-001 filling steadily for 5 hours, with a pickup; one dead letter."""
+    """Two bins; bin-001 filling steadily for 5 hours to 80.5 % (the median of its last three
+    readings crosses 80 %: a pickup); one dead letter."""
     path = tmp_path / "bridge.db"
     store = SQLiteStore(path)
     settings = validate_settings({"forecast": {"interval_s": 0}})
@@ -34,7 +35,7 @@ def db(tmp_path: Path) -> Path:
     processor.process([Inbound(topic, payload) for topic, payload in batch])
     for step in range(31):
         at = NOW - timedelta(minutes=10 * (30 - step))
-        processor.process([Inbound(*_reading("bin-001", 10 + step, 70 + step / 3, at))])
+        processor.process([Inbound(*_reading("bin-001", 10 + step, 70.5 + step / 3, at))])
     processor.process([Inbound(*msg.telemetry("bin-002", 1, 12.0))])
     processor.tick()
     with store.transaction():
@@ -136,6 +137,11 @@ def test_exports_write_csv_for_a_date_range(db: Path, tmp_path: Path) -> None:
                        "2026-11-01")  # fmt: skip
     assert backwards.exit_code == 2
     assert "--to" in backwards.output
+    beyond = invoke("export", "deposits", "--db", str(db), "--from", "2026-11-01", "--to",
+                    "9999-12-31")  # fmt: skip
+    assert beyond.exit_code == 2
+    assert "--to" in beyond.output
+    assert "out of range" in beyond.output
 
 
 def test_write_commands_need_an_api_and_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +157,6 @@ def test_write_commands_need_an_api_and_a_token(monkeypatch: pytest.MonkeyPatch)
     down = invoke("webhooks", "retry", "3", "--api", "http://127.0.0.1:9")
     assert down.exit_code == 1
     assert "cannot reach the API" in down.output
+    huge = invoke("webhooks", "retry", str(2**63), "--api", "http://127.0.0.1:9")
+    assert huge.exit_code == 2
+    assert "DELIVERY_ID" in huge.output

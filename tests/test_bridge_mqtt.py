@@ -13,8 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cloud_bridge.bridge import Bridge
+from cloud_bridge.cli import cli
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import DepositEvent, Pickup, decode
@@ -141,8 +143,10 @@ def test_pickups_reach_outside_subscribers_and_follow_their_lifecycle(
         sub = _mosquitto_sub(mosquitto.port, "fleet/v1/pickups/north")
         publisher.publish(*msg.state("bin-001", 1, region="north"), retain=True)
         publisher.publish(*msg.deposit("bin-001", 2, "metal", grams=120))
+        # the policy decides on the median of the last three readings
         publisher.publish(*msg.telemetry("bin-001", 3, 50.0))
         publisher.publish(*msg.telemetry("bin-001", 4, 84.0))
+        publisher.publish(*msg.telemetry("bin-001", 5, 85.0))
         (raised,) = scheduler.take(1, TIMEOUT)
         assert raised.topic == "fleet/v1/pickups/north"
         assert raised.qos == 1
@@ -150,13 +154,13 @@ def test_pickups_reach_outside_subscribers_and_follow_their_lifecycle(
         assert (first.status, first.reason, first.bin_id) == ("requested", "threshold", "bin-001")
         assert first.manifest["metal"].count == 1
         # well under and over the threshold again: the same pickup, updated in place
-        publisher.publish(*msg.telemetry("bin-001", 5, 74.0))
-        publisher.publish(*msg.telemetry("bin-001", 6, 83.0))
+        for seq, fill in enumerate([74.0, 73.0, 83.0, 84.0], start=6):
+            publisher.publish(*msg.telemetry("bin-001", seq, fill))
         dip, update = scheduler.take(2, TIMEOUT)
         assert decode(Pickup, bytes(dip.payload)).fill_pct == 74.0
         assert decode(Pickup, bytes(update.payload)).pickup_id == first.pickup_id
         assert decode(Pickup, bytes(update.payload)).fill_pct == 83.0
-        publisher.publish(*msg.emptied("bin-001", 7, pickup_id=first.pickup_id))
+        publisher.publish(*msg.emptied("bin-001", 10, pickup_id=first.pickup_id))
         (done,) = scheduler.take(1, TIMEOUT)
         collected = decode(Pickup, bytes(done.payload))
         assert (collected.pickup_id, collected.status) == (first.pickup_id, "collected")
@@ -302,6 +306,68 @@ def test_one_message_the_bridge_fails_on_does_not_stop_the_others(
     assert count.last_detail is not None
     assert "poison" in count.last_detail
     inner.close()
+
+
+def test_a_lone_message_the_bridge_fails_on_is_counted_acknowledged_and_not_fatal(
+    settings: BridgeSettings, publisher: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    inner = SQLiteStore(settings.store.path)
+    with running(settings, store=PoisonStore(inner)) as bridge:
+        publisher.publish(*msg.deposit("bin-007", 2))  # alone in its batch
+        assert bridge.wait_processed(1, TIMEOUT)
+        publisher.publish(*msg.telemetry("bin-007", 3, 30.0))
+        assert bridge.wait_processed(2, TIMEOUT)
+        assert bridge.error is None
+        assert bridge.stats.rejected == {"internal": 1}
+        assert bridge.stats.stored == 1
+    (count,) = inner.rejection_counts()
+    assert (count.reason, count.count) == ("internal", 1)
+    assert count.last_topic == "bins/v1/bin-007/events/deposit"
+    assert count.last_detail is not None
+    assert "bin-007" in count.last_detail
+    assert "KeyError" in count.last_detail
+    logged = [r for r in caplog.records if "rejected (internal)" in r.getMessage()]
+    assert len(logged) == 1
+    assert "bin-007" in logged[0].getMessage()
+    assert "bins/v1/bin-007/events/deposit" in logged[0].getMessage()
+    assert logged[0].exc_info is not None
+    inner.close()
+    # the poison message was acknowledged: a healthy bridge on the same session does
+    # not get it again, only what comes next
+    with running(settings) as bridge:
+        publisher.publish(*msg.telemetry("bin-007", 4, 31.0))
+        assert bridge.wait_processed(1, TIMEOUT)
+    with reading(settings) as store:
+        assert store.message_counts() == {"telemetry": 2}
+
+
+def test_a_running_bridge_applies_a_technicians_reset_of_a_reflashed_bin(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    quick = validate_settings(
+        {
+            "broker": {"url": mosquitto.url, "client_id": "bridge-reset"},
+            "store": {"path": str(tmp_path / "bridge.db")},
+            "timers": {"tick_s": 0.05, "poll_s": 0.05},
+        }
+    )
+    with running(quick) as bridge, Client(mosquitto.port) as bin1:
+        bin1.publish_many([msg.telemetry("bin-001", seq, 10.0) for seq in (1, 2)])
+        assert bridge.wait_processed(2, TIMEOUT)
+        # the bin is re-flashed: its counter starts again
+        bin1.publish(*msg.telemetry("bin-001", 1, 60.0))
+        assert bridge.wait_for(lambda s: s.rejected == {"seq_reused": 1}, TIMEOUT)
+        result = CliRunner().invoke(
+            cli, ["bin", "reset", "bin-001", "--db", str(tmp_path / "bridge.db")]
+        )
+        assert result.exit_code == 0, result.output
+        ticks = bridge.stats.ticks
+        assert bridge.wait_for(lambda s: s.ticks >= ticks + 2, TIMEOUT)
+        bin1.publish(*msg.telemetry("bin-001", 1, 60.0))
+        assert bridge.wait_for(lambda s: s.stored == 3, TIMEOUT)
+    with reading(quick) as store:
+        (record,) = store.load_bins()
+        assert (record.fill_pct, record.last_seq) == (60.0, 3)
 
 
 class GatedStore:

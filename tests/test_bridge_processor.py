@@ -133,6 +133,67 @@ def test_the_same_seq_twice_is_stored_once_and_applied_once(
     assert again.manifest["plastic"].count == 1
 
 
+def test_a_reused_seq_with_other_content_is_rejected_not_dropped_as_a_duplicate(
+    store: SQLiteStore, clock: FakeNow, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.telemetry("bin-001", 4, 20.0), msg.telemetry("bin-001", 5, 33.0))
+    caplog.set_level(logging.WARNING, logger="cloud_bridge.processor")
+    # a re-flashed bin (database wiped) counts again from 1 with other readings
+    topic, reused = msg.telemetry("bin-001", 5, 80.0)
+    outcome = p.process([Inbound(topic, _tamper(reused, boot_id="boot-2"))])
+    assert outcome.rejected == {"seq_reused": 1}
+    assert (outcome.stored, outcome.duplicates) == (0, 0)
+    (count,) = store.rejection_counts()
+    assert (count.reason, count.count, count.last_topic) == ("seq_reused", 1, topic)
+    assert count.last_detail is not None
+    assert "bin-bridge bin reset bin-001" in count.last_detail
+    assert "seq 5" in count.last_detail
+    assert any("seq_reused" in r.getMessage() for r in caplog.records)
+    assert store.load_bins()[0].fill_pct == 33.0
+    # the same message again, byte for byte or re-encoded, is still a plain duplicate
+    _, original = msg.telemetry("bin-001", 5, 33.0)
+    reordered = json.dumps(dict(reversed(json.loads(original).items()))).encode()
+    outcome = p.process([Inbound(topic, original), Inbound(topic, reordered)])
+    assert (outcome.stored, outcome.duplicates, outcome.rejected) == (0, 2, {})
+
+
+def test_a_reset_bin_is_stored_after_its_old_sequence(store: SQLiteStore, clock: FakeNow) -> None:
+    p = make(store, clock)
+    feed(
+        p,
+        msg.state("bin-001", 1, bd_seq=9),
+        msg.telemetry("bin-001", 2, 20.0),
+        msg.telemetry("bin-001", 3, 30.0),
+    )
+    with store.transaction():
+        store.request_seq_reset("bin-001", clock.now, "tech")
+    p.tick()
+    (reset,) = store.list_seq_resets()
+    assert (reset.seq_offset, reset.applied_at) == (3, clock.now)
+    assert store.list_seq_resets(pending_only=True) == []
+    # the re-flashed bin: seq and bd_seq start again
+    outcome = p.process(
+        [
+            Inbound(*msg.state("bin-001", 1, bd_seq=1)),
+            Inbound(*msg.telemetry("bin-001", 2, 70.0)),
+            Inbound(*msg.telemetry("bin-001", 3, 75.0)),
+        ]
+    )
+    assert (outcome.stored, outcome.duplicates, outcome.rejected) == (3, 0, {})
+    (record,) = store.load_bins()
+    assert (record.fill_pct, record.last_seq, record.stored_seq) == (75.0, 6, 6)
+    assert (record.online, record.bd_seq) == (True, 1)
+    stored = list(store.stored_messages("bin-001"))
+    assert [m.seq for m in stored] == [2, 3, 5, 6]
+    assert json.loads(stored[-1].payload)["seq"] == 3  # the payload is kept as received
+    assert [pt.fill_pct for pt in store.fill_history("bin-001")] == [20.0, 30.0, 70.0, 75.0]
+    # the offset survives a restart, and a redelivery is still a duplicate
+    again = make(store, clock)
+    outcome = again.process([Inbound(*msg.telemetry("bin-001", 3, 75.0))])
+    assert (outcome.stored, outcome.duplicates) == (0, 1)
+
+
 def test_out_of_order_delivery_keeps_the_state_of_the_highest_seq(
     store: SQLiteStore, clock: FakeNow
 ) -> None:
@@ -182,7 +243,9 @@ def test_a_stale_death_never_marks_a_live_bin_offline(store: SQLiteStore, clock:
 
 
 def test_pickup_is_raised_once_and_updated_in_place(store: SQLiteStore, clock: FakeNow) -> None:
-    p = make(store, clock, regions={"north": {"pickup_threshold_pct": 70, "due_hours": 12}})
+    # single readings decide here (no median) to show the hysteresis step by step
+    north = {"pickup_threshold_pct": 70, "due_hours": 12, "fill_median_readings": 1}
+    p = make(store, clock, regions={"north": north})
     feed(p, msg.state("bin-001", 1), msg.telemetry("bin-001", 2, 50.0))
     assert store.list_pickups() == []
     (raised,) = feed(p, msg.telemetry("bin-001", 3, 71.0))

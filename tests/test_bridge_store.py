@@ -58,6 +58,36 @@ def test_a_message_is_stored_once_per_bin_and_seq(store: Store) -> None:
     assert first.payload == '{"x": 1}'
 
 
+def test_a_stored_payload_is_found_by_bin_and_seq(store: Store) -> None:
+    with store.transaction():
+        store.add_messages([stored("bin-001", 1)])
+    assert store.message_payload("bin-001", 1) == '{"x": 1}'
+    assert store.message_payload("bin-001", 2) is None
+    assert store.message_payload("bin-002", 1) is None
+
+
+def test_seq_resets_are_requested_then_applied_and_the_latest_offset_counts(
+    store: Store,
+) -> None:
+    with store.transaction():
+        first = store.request_seq_reset("bin-001", T0, "tech-a")
+        store.request_seq_reset("bin-002", T0, "tech-b")
+    assert [r.bin_id for r in store.list_seq_resets(pending_only=True)] == ["bin-001", "bin-002"]
+    assert store.seq_offsets() == {}
+    with store.transaction():
+        store.apply_seq_reset(first, 40, T0 + timedelta(minutes=1))
+        second = store.request_seq_reset("bin-001", T0 + timedelta(days=1), "tech-a")
+        store.apply_seq_reset(second, 90, T0 + timedelta(days=1))
+    assert store.seq_offsets() == {"bin-001": 90}
+    (pending,) = store.list_seq_resets(pending_only=True)
+    assert (pending.bin_id, pending.actor, pending.applied_at) == ("bin-002", "tech-b", None)
+    applied = store.list_seq_resets(bin_id="bin-001")
+    assert [(r.seq_offset, r.applied_at) for r in applied] == [
+        (40, T0 + timedelta(minutes=1)),
+        (90, T0 + timedelta(days=1)),
+    ]
+
+
 def test_many_messages_in_one_batch_are_all_stored(store: Store) -> None:
     with store.transaction():
         store.add_messages([stored("bin-001", seq) for seq in range(1, 1302)])
@@ -453,7 +483,8 @@ def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: 
     db.close()
     store = SQLiteStore(path)
     try:
-        assert store.migrations()[-1] == "008_technicians"
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+        assert store.migrations()[7:9] == ["008_technicians", "009_pickup_revision"]
         (record,) = store.load_bins()
         assert record.alarms == {"fire": Flag(True, 3, None)}
         assert (record.health, record.offline_since, record.desired_version) == (None, None, None)

@@ -32,9 +32,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 def connected(
-    deployment: Deployment, identity: Identity, client_id: str | None = None
+    deployment: Deployment,
+    identity: Identity,
+    client_id: str | None = None,
+    *,
+    clean_session: bool = True,
 ) -> TlsClient:
-    client = TlsClient(deployment.port, identity, client_id=client_id)
+    client = TlsClient(deployment.port, identity, client_id=client_id, clean_session=clean_session)
     assert client.connect(), f"{identity.cert} could not connect"
     return client
 
@@ -68,6 +72,49 @@ def test_a_bin_cannot_publish_as_another_bin(deployment: Deployment, client_id: 
         message = bridge.next()
         assert (message.topic, message.payload) == ("bins/v1/bin-001/health", b"sentinel")
         assert bridge.messages.empty()
+
+
+def test_a_bin_cannot_take_over_another_bins_client_id(deployment: Deployment) -> None:
+    # MQTT ends the older connection of a client id that connects again; with the id
+    # bound to the certificate, bin-001 sending "bin-002" connects as "bin-001".
+    with (
+        connected(deployment, deployment.bridge(), "bridge-takeover") as bridge,
+        connected(deployment, deployment.bin("bin-002"), "bin-002") as bin2,
+    ):
+        bin2.subscribe("bins/v1/bin-002/cmd")
+        with connected(deployment, deployment.bin("bin-001"), "bin-002") as impostor:
+            impostor.subscribe("bins/v1/bin-001/cmd")
+            bridge.publish("bins/v1/bin-002/cmd", b"for bin-002")
+            bridge.publish("bins/v1/bin-001/cmd", b"for bin-001")
+            assert bin2.next().payload == b"for bin-002"
+            assert impostor.next().payload == b"for bin-001"
+            assert not bin2.ended
+            assert not impostor.ended
+
+
+def test_each_offline_clients_queue_is_bounded_in_bytes(tmp_path: Path) -> None:
+    # 60 commands of 1 KiB for an offline bin; the broker keeps at most 8 KiB of them.
+    deployed = start_deployment(
+        tmp_path, options=("--max-queued-messages", "1000", "--max-queued-bytes", "8192")
+    )
+    try:
+        assert "max_queued_bytes 8192" in deployed.broker.config_path.read_text(encoding="utf-8")
+        with connected(deployed, deployed.bin("bin-001"), "bin-001", clean_session=False) as bin1:
+            bin1.subscribe("bins/v1/bin-001/cmd")
+        with connected(deployed, deployed.bridge(), "bridge-queue") as bridge:
+            for index in range(60):
+                bridge.publish("bins/v1/bin-001/cmd", b"%04d" % index + b"x" * 1020)
+            with connected(
+                deployed, deployed.bin("bin-001"), "bin-001", clean_session=False
+            ) as bin1:
+                bridge.publish("bins/v1/bin-001/cmd", b"sentinel")
+                queued = 0
+                while bin1.next().payload != b"sentinel":
+                    queued += 1
+        assert 1 <= queued < 60
+        assert queued * 1024 <= 8192 + 20 * 1024  # the bound, plus one in-flight window
+    finally:
+        deployed.stop()
 
 
 def test_a_bin_cannot_read_another_bins_commands(deployment: Deployment) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from pathlib import Path
 
@@ -86,7 +88,7 @@ def test_unknown_calibration_key_is_refused(profile: Path) -> None:
 
 def test_a_missing_calibration_table_is_added(tmp_path: Path) -> None:
     path = tmp_path / "minimal.toml"
-    path.write_text('# minimal\n[identity]\nbin_id = "bin-007"\n')
+    path.write_text('# minimal\n[identity]\nbin_id = "bin-007"\n[hardware]\nbackend = "sim-pin"\n')
     path.chmod(0o640)
     write_calibration(path, {"tare_offset": 1234})
     assert load_config(path).calibration.tare_offset == 1234
@@ -107,3 +109,32 @@ def test_copying_a_profile_keeps_it_valid(tmp_path: Path) -> None:
     shutil.copy(PROFILES_DIR / "sim-pin.toml", path)
     write_calibration(path, {"full_distance_mm": 300.0})
     assert load_config(path).calibration.full_distance_mm == 300.0
+
+
+def test_a_failed_write_is_one_line_and_keeps_the_file(
+    profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = profile.read_text()
+
+    def read_only_fs(src: object, dst: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(dst))
+
+    monkeypatch.setattr(os, "replace", read_only_fs)
+    result = CliRunner().invoke(cli, ["calibrate", "tare", "--config", str(profile)])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last == (
+        f"error: {profile}: calibration not written, the file is unchanged: Read-only file system"
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert profile.read_text() == before
+    assert [p.name for p in profile.parent.iterdir()] == [profile.name]  # no temporary left
+
+
+def test_an_unreadable_configuration_is_a_calibration_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('# caf\xe9\n[identity]\nbin_id = "bin-001"\n'.encode("latin-1"))
+    with pytest.raises(CalibrationError, match=r"latin1\.toml: not UTF-8"):
+        write_calibration(path, {"tare_offset": 1})
+    with pytest.raises(CalibrationError, match=r"missing\.toml: cannot read"):
+        write_calibration(tmp_path / "missing.toml", {"tare_offset": 1})

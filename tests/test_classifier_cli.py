@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image as PILImage
 
 import agent.classifier.cli as classifier_cli
+from agent.classifier.dataset import list_image_folder, split_samples
 from agent.cli import cli
 from tests.support.tiny_model import tiny_metadata_props, write_tiny
 
@@ -71,10 +73,72 @@ def test_eval_text_report_has_every_section(colour_folder: Path, tiny: Path) -> 
 
 def test_eval_split_uses_only_that_part(colour_folder: Path, tiny: Path) -> None:
     args = ["--data", str(colour_folder), "--model", str(tiny), "--json", "--split", "test"]
-    result = CliRunner().invoke(cli, ["model", "eval", *args])
+    result = CliRunner().invoke(cli, ["model", "eval", *args, "--keep-near-duplicates"])
     assert result.exit_code == 0, result.output
     # round(0.15 * 4) = 1 per 4-photo class; round(0.15 * 5) = 1 for plastic.
-    assert json.loads(result.output)["n"] == 3
+    report = json.loads(result.output)
+    assert report["n"] == 3
+    assert report["near_duplicates_excluded"] == 0
+    assert report["near_duplicate_min_similarity"] is None
+
+
+def textured(rgb: tuple[int, int, int], seed: int) -> np.ndarray:
+    """A photo of colour ``rgb`` with a random pattern of its own, for the audit to tell apart."""
+    rng = np.random.default_rng(seed)
+    pattern = rng.integers(-40, 40, size=(10, 8)).repeat(4, axis=0).repeat(4, axis=1)
+    pixels = np.array(rgb, dtype=np.int64)[np.newaxis, np.newaxis, :] + pattern[:, :, None]
+    out: np.ndarray = np.clip(pixels, 0, 255).astype(np.uint8)
+    return out
+
+
+@pytest.fixture
+def leaky_folder(tmp_path: Path) -> tuple[Path, str]:
+    """Distinct photos per class, except one train photo is a copy of a test photo."""
+    root = tmp_path / "leaky"
+    seed = 0
+    for label, rgb in COLOURS.items():
+        (root / label).mkdir(parents=True)
+        for i in range(8):
+            seed += 1
+            PILImage.fromarray(textured(rgb, seed), mode="RGB").save(root / label / f"{i}.png")
+    parts = split_samples(list_image_folder(root))
+    leaked = next(s for s in parts["test"] if s.label == "glass")
+    copy = next(s for s in parts["train"] if s.label == "glass")
+    PILImage.open(leaked.path).save(copy.path)
+    return root, leaked.relpath
+
+
+def test_eval_test_split_leaves_out_near_duplicates_by_default(
+    leaky_folder: tuple[Path, str], tiny: Path
+) -> None:
+    root, leaked = leaky_folder
+    args = ["model", "eval", "--data", str(root), "--model", str(tiny), "--split", "test"]
+    report = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    # round(0.15 * 8) = 1 test photo per class; the glass one has a twin in train.
+    assert report["n"] == 2
+    assert report["near_duplicates_excluded"] == 1
+    assert report["near_duplicates_excluded_files"] == [leaked]
+    assert report["near_duplicate_min_similarity"] == 0.85
+    for key in ("accuracy", "latency_ms_p50", "latency_ms_p95"):
+        assert key in report
+    kept = json.loads(CliRunner().invoke(cli, [*args, "--json", "--keep-near-duplicates"]).output)
+    assert kept["n"] == 3
+    assert kept["near_duplicates_excluded"] == 0
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    assert "near duplicates: 1 photo(s) with a near twin in a training part left out" in (
+        " ".join(text.output.split())
+    )
+    assert leaked in text.output
+
+
+def test_eval_refuses_to_exclude_near_duplicates_without_a_held_out_part(
+    colour_folder: Path, tiny: Path
+) -> None:
+    args = ["--data", str(colour_folder), "--model", str(tiny), "--exclude-near-duplicates"]
+    result = CliRunner().invoke(cli, ["model", "eval", *args])
+    assert result.exit_code == 2
+    assert "--exclude-near-duplicates needs --split test or --split val" in result.output
 
 
 @pytest.mark.parametrize(

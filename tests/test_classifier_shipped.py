@@ -9,7 +9,7 @@ import pytest
 
 from agent.classifier import build_classifier
 from agent.classifier.dataset import SPLIT_RULE, list_image_folder, split_counts, split_samples
-from agent.classifier.evaluate import evaluate
+from agent.classifier.evaluate import evaluate, reference_kernels
 from agent.classifier.models import shipped_model_path
 from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.preprocess import decode
@@ -17,6 +17,8 @@ from firmware_config.schema import Classifier
 
 ACCURACY_FLOOR = 0.93
 """The issue's target for photos the model never saw; the model card records the figure."""
+TEST_PHOTOS_WITH_A_TWIN = ["paper/paper185.jpg", "paper/paper349.jpg"]
+"""Test photos with a near duplicate in train or val (docs/model-card.md, "Leakage")."""
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +57,38 @@ def test_recorded_split_is_the_one_the_data_gives(
     assert shipped.metadata.split["counts"] == counts
 
 
-def test_accuracy_on_held_out_photos_meets_the_floor(
+def test_accuracy_on_held_out_photos_is_the_recorded_one(
     shipped: OnnxClassifier, trashnet_dir: Path
 ) -> None:
+    # Exactly the recorded figure on any CPU: on x86 without VNNI this needs the
+    # backend's exact int8 kernels (0.914 without them; docs/model-card.md, "Kernels").
     result = evaluate(shipped, trashnet_dir, split="test")
     assert result.scores.n == shipped.metadata.accuracy["n"]
-    assert result.scores.accuracy == pytest.approx(shipped.metadata.accuracy["accuracy"], abs=0.005)
+    assert result.scores.accuracy == pytest.approx(
+        shipped.metadata.accuracy["accuracy"], abs=0.0001
+    )
+
+
+def test_accuracy_on_never_seen_photos_meets_the_floor(
+    shipped: OnnxClassifier, trashnet_dir: Path
+) -> None:
+    # The issue's target is for photos the model never saw: test photos with a near
+    # duplicate in train or val do not count.
+    result = evaluate(shipped, trashnet_dir, split="test", exclude_near_duplicates=True)
+    assert list(result.near_duplicates_excluded) == TEST_PHOTOS_WITH_A_TWIN
+    assert result.scores.n == shipped.metadata.accuracy["n"] - len(TEST_PHOTOS_WITH_A_TWIN)
     assert result.scores.accuracy >= ACCURACY_FLOOR
+
+
+def test_reference_kernels_leave_the_fast_session_alone(shipped: OnnxClassifier) -> None:
+    copy = reference_kernels(shipped)
+    assert copy is not shipped
+    assert copy.session is not shipped.session
+    assert copy.metadata == shipped.metadata
+    image = np.full((320, 240, 3), 200, dtype=np.uint8)
+    probabilities = copy.image_probabilities(copy.input_tensor(image))
+    assert set(probabilities) == set(shipped.labels)
+    assert sum(probabilities.values()) == pytest.approx(1.0)
 
 
 def test_real_photo_with_weight_check(shipped: OnnxClassifier, trashnet_dir: Path) -> None:

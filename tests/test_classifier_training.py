@@ -159,3 +159,38 @@ def test_packaging_unusable_weights_names_the_file(tmp_path: Path) -> None:
     junk.write_bytes(b"not a state dict")
     with pytest.raises(ModelFileError, match=r"junk\.pt: not fine-tuned EfficientNet-Lite0"):
         run(PipelineSettings(data=data, out=tmp_path / "m.onnx", size=64, weights=junk))
+
+
+def test_training_leaves_out_one_photo_under_two_labels_and_names_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(8)
+    for label in ("glass", "metal", "plastic"):
+        (tmp_path / label).mkdir()
+        for i in range(10):
+            pixels = rng.integers(0, 255, size=(12, 9, 3), dtype=np.uint8)
+            pixels = pixels.repeat(8, axis=0).repeat(8, axis=1)
+            PILImage.fromarray(pixels, mode="RGB").save(tmp_path / label / f"{label}{i}.png")
+    split = split_samples(list_image_folder(tmp_path))
+    glass = next(s for s in split["train"] if s.label == "glass")
+    metal = next(s for s in split["val"] if s.label == "metal")
+    PILImage.open(glass.path).save(metal.path)  # the same photo filed as metal, in val
+
+    from agent.classifier.near_duplicates import audit
+    from agent.classifier.training.data import fit_samples
+
+    found = audit(split)
+    with caplog.at_level("WARNING", logger="agent.classifier.training.data"):
+        fit, dropped = fit_samples(split, train_on_val=True, found=found)
+    names = {glass.relpath, metal.relpath}
+    assert len(fit) == len(split["train"]) + len(split["val"]) - 2
+    assert not names & {s.relpath for s in fit}
+    assert len(dropped) == 1
+    [record] = caplog.records
+    assert glass.relpath in record.getMessage()
+    assert metal.relpath in record.getMessage()
+    assert "two labels" in record.getMessage()
+    # Without val in the fit set there is no contradiction within it: nothing dropped.
+    fit, dropped = fit_samples(split, train_on_val=False, found=found)
+    assert [s.relpath for s in fit] == [s.relpath for s in split["train"]]
+    assert dropped == []

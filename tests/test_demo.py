@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 import tomlkit
 from click.testing import CliRunner
+from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_config import PROFILES_DIR
 from simulator.cli import cli
+from simulator.embedded_broker import EmbeddedBroker
 from tests.support.collector import Collector
 from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt import Client
 
 
 def test_demo_fills_bins_raises_pickups_and_the_crew_collects() -> None:
@@ -29,6 +35,66 @@ def test_demo_fills_bins_raises_pickups_and_the_crew_collects() -> None:
     assert summary["pickups"] >= 2
     assert summary["collected"] >= 1
     assert summary["emptied"] >= 1
+
+
+def test_the_embedded_broker_takes_many_clients_subscribing_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Like a fleet starting: each client subscribes to its own topics as soon as it is
+    connected, while retained messages make the broker's per-filter walk wait."""
+    count = 40
+    caplog.set_level(logging.ERROR)
+    with EmbeddedBroker() as broker, Client(broker.port) as seeder:
+        seeder.subscribe("bins/v1/+/cmd")
+        for index in range(count):
+            seeder.publish(f"bins/v1/b-{index:03d}/cmd", b"retained", retain=True)
+        clients = []
+        subscribed = [threading.Event() for _ in range(count)]
+        for index in range(count):
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=f"b-{index:03d}", protocol=mqtt.MQTTv311
+            )
+
+            def on_connect(c: mqtt.Client, *_args: object, index: int = index) -> None:
+                c.subscribe(f"bins/v1/b-{index:03d}/cmd", qos=1)
+                c.subscribe(f"bins/v1/b-{index:03d}/config/desired", qos=1)
+
+            client.on_connect = on_connect
+            client.on_subscribe = lambda *_a, done=subscribed[index]: done.set()
+            client.connect_async("127.0.0.1", broker.port)
+            clients.append(client)
+        for client in clients:
+            client.loop_start()
+        try:
+            for index, done in enumerate(subscribed):
+                assert done.wait(20), f"client {index} got no SUBACK"
+        finally:
+            for client in clients:
+                client.disconnect()
+                client.loop_stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_the_embedded_broker_sends_retained_messages_only_to_subscribers() -> None:
+    with EmbeddedBroker() as broker, Client(broker.port) as bridge:
+        bridge.subscribe("bins/v1/+/state")
+        bridge.subscribe("bins/v1/+/config/desired")
+        for index in range(5):
+            bridge.publish(f"bins/v1/b-{index:03d}/state", b"birth", retain=True)
+        bridge.publish("bins/v1/b-001/config/desired", b"for b-001", retain=True)
+        with Client(broker.port, client_id="b-001") as bin1:
+            bin1.subscribe("bins/v1/b-001/config/desired")
+            bin1.subscribe("bins/v1/b-001/cmd")
+            bridge.publish("bins/v1/b-001/cmd", b"sentinel")
+            received: list[tuple[str, bytes]] = []
+            while not received or received[-1] != ("bins/v1/b-001/cmd", b"sentinel"):
+                (message,) = bin1.take(1)
+                received.append((message.topic, bytes(message.payload)))
+    assert received == [
+        ("bins/v1/b-001/config/desired", b"for b-001"),
+        ("bins/v1/b-001/cmd", b"sentinel"),
+    ]
 
 
 def test_fleet_loads_an_outside_broker(mosquitto: Mosquitto) -> None:

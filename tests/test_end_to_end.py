@@ -58,7 +58,9 @@ def test_agent_to_broker_to_bridge_to_pickup(mosquitto: Mosquitto, tmp_path: Pat
             deposit(test_bin, clock, Item("glass", 350.0, 0.8))
         # The container fills up to 85 % of its usable depth.
         test_bin.physical.contents_volume_l = 0.6375 * test_bin.physical.container_volume_l
-        run(test_bin, clock, 120)
+        # the bridge decides on the median of the last three readings: the pickup comes
+        # once most of them are over the threshold (telemetry every 10 minutes)
+        run(test_bin, clock, 1300)
         received = scheduler.wait_for(lambda ms: len(pickups(ms)) >= 1)
         (requested,) = pickups(received)
         assert requested["status"] == "requested"

@@ -16,7 +16,7 @@ from cloud_bridge.errors import Conflict, InvalidAction, NotFound
 from cloud_bridge.processor import BatchOutcome, Inbound, Processor
 from cloud_bridge.settings import validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
-from protocol import Pickup, Telemetry, TopicKind, bin_topic, decode, encode
+from protocol import Pickup, State, Telemetry, TopicKind, bin_topic, decode, encode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
 from tests.support.bridge_fixtures import FakeNow
@@ -76,6 +76,16 @@ def fill_for(
     return seq
 
 
+def nowhere_state(bin_id: str, seq: int) -> tuple[str, bytes]:
+    """A birth whose location is null (the bin's configuration has none)."""
+    message = State(
+        bin_id=bin_id, seq=seq, boot_id="boot-1", ts=T0, clock_synced=True, online=True,
+        bd_seq=1, agent_version="0.1.0", config_version=1, reason="connect",
+        region="north", location=None,
+    )  # fmt: skip
+    return bin_topic(bin_id, TopicKind.STATE), encode(message)
+
+
 def tick(processor: Processor) -> list[Pickup]:
     return published(processor.tick())
 
@@ -106,6 +116,30 @@ def test_a_forecast_within_the_lead_time_requests_the_pickup(
     assert timedelta(hours=19) < left < timedelta(hours=24)
     assert requested.due_by == requested.predicted_full_at  # collect before it is full
     assert tick(p) == []  # a second forecast changes nothing worth telling
+
+
+def test_a_quiet_bin_gets_its_pickup_when_its_full_time_enters_the_lead_time(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    fill_for(p, clock, "bin-001", 10, 2.0)  # 10 % -> 30 %, full (95 %) in ~32 h
+    assert tick(p) == []
+    forecast = p.forecasts.get("bin-001")
+    assert forecast is not None
+    assert forecast.predicted_full_at is not None
+    # the bin falls silent; its predicted full time does not move, but comes nearer
+    clock.advance(hours=6)
+    assert tick(p) == []
+    clock.advance(hours=3)
+    (requested,) = tick(p)
+    assert (requested.reason, requested.status) == ("forecast", "requested")
+    assert requested.predicted_full_at == forecast.predicted_full_at
+    assert forecast.predicted_full_at - clock.now <= timedelta(hours=24)
+    # ... and it is escalated when due_by passes, still without a reading
+    clock.advance(hours=30)
+    (escalated,) = tick(p)
+    assert (escalated.pickup_id, escalated.status) == (requested.pickup_id, "escalated")
 
 
 def test_the_threshold_requests_first_when_it_comes_sooner(
@@ -144,6 +178,25 @@ def test_noise_around_the_threshold_does_not_republish(store: SQLiteStore, clock
     (only,) = store.list_pickups()
     assert only.pickup_id == first.pickup_id
     assert only.crossings == 1
+
+
+def test_one_noisy_reading_neither_opens_nor_re_crosses_a_pickup(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock, republish_fill_step_pct=50, fill_median_readings=3)
+    feed(p, msg.state("bin-001", 1))
+    for seq, fill in enumerate([40.0, 41.0, 97.0, 42.0, 43.0], start=2):  # an echo off the lid
+        assert feed(p, reading("bin-001", seq, fill, clock.now)) == []
+    assert store.list_pickups() == []
+    # a real rise is followed within a reading (median of the last three)
+    assert feed(p, reading("bin-001", 7, 84.0, clock.now)) == []
+    (requested,) = feed(p, reading("bin-001", 8, 85.0, clock.now))
+    assert requested.fill_pct == 84.0
+    # one wild low reading under the hysteresis band does not re-arm a crossing
+    for seq, fill in enumerate([86.0, 30.0, 86.5, 87.0], start=9):
+        assert feed(p, reading("bin-001", seq, fill, clock.now)) == []
+    (only,) = store.list_pickups()
+    assert (only.pickup_id, only.crossings) == (requested.pickup_id, 1)
 
 
 @pytest.mark.parametrize(
@@ -320,3 +373,50 @@ def test_an_emptying_starts_the_forecast_afresh(store: SQLiteStore, clock: FakeN
     assert forecast.method == "insufficient"
     assert store.list_pickups(open_only=True) == []
     assert tick(p) == []  # no pickup from the old cycle's forecast
+
+
+def test_fill_and_location_are_never_null_on_the_wire(store: SQLiteStore, clock: FakeNow) -> None:
+    p = make(store, clock)
+    # a bin with no location that never measured a fill raises an alarm
+    feed(p, nowhere_state("bin-001", 1), msg.telemetry("bin-001", 2, None))
+    outcome = p.process([Inbound(*msg.alarm("bin-001", 3, "fire"))])
+    (raw,) = [x.payload for x in outcome.publications if x.topic.startswith("fleet/v1/pickups/")]
+    assert b'"fill_pct":null' not in raw
+    assert b'"location":null' not in raw
+    fired = decode(Pickup, raw)
+    assert fired.fill_pct == 0.0  # nothing measured since the last emptying
+    assert fired.location is not None
+    assert (fired.location.lat, fired.location.lon) == (None, None)
+    # an overflow with the fill sensor failed after a reading: the last reading counts
+    feed(p, msg.state("bin-002", 1), msg.telemetry("bin-002", 2, 64.0))
+    feed(p, msg.telemetry("bin-002", 3, None))
+    (overflow,) = feed(p, msg.alarm("bin-002", 4, "overflow"))
+    assert overflow.fill_pct == 64.0
+    assert overflow.location is not None
+    assert (overflow.location.lat, overflow.location.lon) == (52.5, 13.4)
+    # a later birth without a location does not erase the one the pickup carries
+    feed(p, nowhere_state("bin-002", 5))
+    (cancelled,) = published(p.act(lambda s: s.cancel(overflow.pickup_id, "test", "dispatch"))[1])
+    assert cancelled.location == overflow.location
+    assert cancelled.fill_pct == 64.0
+    # ... and an overflow with nothing ever measured is a full bin
+    feed(p, msg.state("bin-003", 1))
+    (full,) = feed(p, msg.alarm("bin-003", 2, "overflow"))
+    assert full.fill_pct == 100.0
+
+
+def test_every_publication_of_a_pickup_carries_the_next_revision(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    (requested,) = feed(p, msg.telemetry("bin-001", 2, 85.0))
+    pid = requested.pickup_id
+    (acked,) = published(p.act(lambda s: s.acknowledge(pid, "dispatch"))[1])
+    assert (requested.revision, acked.revision) == (1, 2)
+    # the revision survives a restart of the bridge
+    again = make(store, clock)
+    when = clock.now + timedelta(hours=2)
+    (scheduled,) = published(again.act(lambda s: s.schedule(pid, when, "dispatch"))[1])
+    assert (scheduled.status, scheduled.revision) == ("scheduled", 3)
+    assert store.get_pickup(pid).revision == 3  # type: ignore[union-attr]

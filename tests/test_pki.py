@@ -159,9 +159,17 @@ def test_mosquitto_conf_requires_certificates() -> None:
         "keyfile /etc/mosquitto/certs/server.key",
         "require_certificate true",
         "use_identity_as_username true",
+        "use_username_as_clientid true",
         "acl_file /etc/mosquitto/revloop.acl",
+        "max_queued_messages 100000",
+        f"max_queued_bytes {64 * 1024 * 1024}",
     ):
         assert required in lines
+    # listener options apply only after the listener line (before it, Mosquitto opens
+    # a default listener on 1883)
+    assert lines.index("use_username_as_clientid true") > lines.index("listener 8883 0.0.0.0")
+    with pytest.raises(PkiError, match="max_queued_bytes"):
+        BrokerLayout(max_queued_bytes=0)
     assert not any(line.startswith("persistence") for line in lines)
     with_persistence = mosquitto_conf(BrokerLayout(persistence_dir=Path("/var/lib/mosquitto")))
     assert "persistence_location /var/lib/mosquitto/" in with_persistence

@@ -126,6 +126,151 @@ def test_wrong_types_name_the_field(change: dict[str, object], field: str) -> No
     assert f"'{field}'" in str(caught.value)
 
 
+HEALTH_TOPIC = "bins/v1/bin-001/health"
+STATE_TOPIC = "bins/v1/bin-001/state"
+RESULT_TOPIC = "bins/v1/bin-001/cmd/result"
+_ENVELOPE = {k: v for k, v in telemetry().items() if k in ("v", "bin_id", "seq", "boot_id", "ts")}
+
+
+def health(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        **_ENVELOPE,
+        "clock_synced": True,
+        "uptime_s": 60.0,
+        "cpu_temp_c": 48.0,
+        "disk_free_mb": 900.0,
+        "outbox_depth": 0,
+        "outbox_oldest_s": 0.0,
+        "outbox_dropped": 0,
+        "reconnects": 1,
+        "agent_version": "0.1.0",
+        "config_version": 2,
+        "model_version": "m1",
+        "sensors": {"camera": "ok"},
+    }
+    base.update(changes)
+    return base
+
+
+def state(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        **_ENVELOPE,
+        "clock_synced": True,
+        "online": True,
+        "bd_seq": 3,
+        "agent_version": "0.1.0",
+        "config_version": 2,
+        "reason": "connect",
+        "region": "north",
+        "location": {"lat": 52.5, "lon": 13.4},
+    }
+    base.update(changes)
+    return base
+
+
+def result(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        **_ENVELOPE,
+        "clock_synced": True,
+        "id": "c1",
+        "ok": True,
+        "result": {"tare_g": 1.5},
+        "error": None,
+    }
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "field"),
+    [
+        ("bins/v1/bin-001/telemetry", telemetry(fill_pct=float("nan")), "fill_pct"),
+        ("bins/v1/bin-001/telemetry", telemetry(weight_kg=float("inf")), "weight_kg"),
+        ("bins/v1/bin-001/telemetry", telemetry(temp_c=float("-inf")), "temp_c"),
+        (
+            "bins/v1/bin-001/telemetry",
+            telemetry(deposits_since_empty=2**63),
+            "deposits_since_empty",
+        ),
+        ("bins/v1/bin-001/telemetry", telemetry(deposits_since_empty=-1), "deposits_since_empty"),
+        ("bins/v1/bin-001/telemetry", telemetry(v=True), "v"),
+        ("bins/v1/bin-001/telemetry", telemetry(v=1.0), "v"),
+        ("bins/v1/bin-001/telemetry", telemetry(seq=True), "seq"),
+        ("bins/v1/bin-001/telemetry", telemetry(ts="1969-12-31T23:59:59.999Z"), "ts"),
+        ("bins/v1/bin-001/telemetry", telemetry(ts="0001-01-01T00:30:00.000+01:00"), "ts"),
+        ("bins/v1/bin-001/telemetry", telemetry(ts="9999-12-31T23:30:00.000-01:00"), "ts"),
+        (HEALTH_TOPIC, health(cpu_temp_c=float("nan")), "cpu_temp_c"),
+        (HEALTH_TOPIC, health(uptime_s=float("inf")), "uptime_s"),
+        (HEALTH_TOPIC, health(outbox_depth=2**64), "outbox_depth"),
+        (HEALTH_TOPIC, health(tray_idle_g=float("nan")), "tray_idle_g"),
+        (STATE_TOPIC, state(bd_seq=2**63), "bd_seq"),
+        (STATE_TOPIC, state(bd_seq=-1), "bd_seq"),
+        (STATE_TOPIC, state(config_version=2**63), "config_version"),
+        (STATE_TOPIC, state(location={"lat": float("nan"), "lon": None}), "location.lat"),
+        (RESULT_TOPIC, result(result={"a": [1, float("nan")]}), "result"),
+        (RESULT_TOPIC, result(result={"a": {"b": 2**70}}), "result"),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_are_refused_by_name(
+    topic: str, payload: dict[str, object], field: str
+) -> None:
+    with pytest.raises(SchemaError) as caught:
+        decode_bin_message(topic, json.dumps(payload))
+    assert caught.value.reason == "schema"
+    assert caught.value.fields == [field]
+    assert f"'{field}'" in str(caught.value)
+
+
+def test_the_extremes_of_the_ranges_are_accepted() -> None:
+    _, message = decode_bin_message(
+        "bins/v1/bin-001/telemetry",
+        json.dumps(
+            telemetry(seq=2**63 - 1, deposits_since_empty=2**63 - 1, ts="1970-01-01T00:00:00Z")
+        ),
+    )
+    assert isinstance(message, Telemetry)
+    assert message.deposits_since_empty == 2**63 - 1
+    _, late = decode_bin_message(
+        "bins/v1/bin-001/telemetry", json.dumps(telemetry(ts="9999-12-31T23:59:59.999Z"))
+    )
+    assert format_ts(late.ts) == "9999-12-31T23:59:59.999Z"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "field"),
+    [
+        (STATE_TOPIC, state(), "region"),
+        (STATE_TOPIC, state(), "location"),
+        (HEALTH_TOPIC, health(), "sensors"),
+        (RESULT_TOPIC, result(), "result"),
+    ],
+)
+def test_every_field_the_contract_requires_is_required(
+    topic: str, payload: dict[str, object], field: str
+) -> None:
+    del payload[field]
+    with pytest.raises(SchemaError) as caught:
+        decode_bin_message(topic, json.dumps(payload))
+    assert caught.value.fields == [field]
+    assert "Field required" in str(caught.value)
+
+
+def test_a_command_without_args_is_refused_by_name() -> None:
+    with pytest.raises(SchemaError) as caught:
+        decode(
+            Command,
+            json.dumps(
+                {
+                    "id": "c1",
+                    "name": "ping",
+                    "issued_at": "2026-11-21T10:00:00.000Z",
+                    "expires_at": "2026-11-21T10:01:00.000Z",
+                }
+            ),
+        )
+    assert caught.value.fields == ["args"]
+
+
 def test_missing_field_is_named() -> None:
     payload = telemetry()
     del payload["door"]

@@ -229,7 +229,8 @@ def test_tare_writes_the_new_zero_into_the_configuration_file(
 ) -> None:
     path = tmp_path / "agent.toml"
     path.write_text(
-        '# the bin\n[identity]\nbin_id = "bin-001"\n\n[calibration]\ntare_offset = 5\n',
+        '# the bin\n[identity]\nbin_id = "bin-001"\n[hardware]\nbackend = "sim-device"\n'
+        "\n[calibration]\ntare_offset = 5\n",
         encoding="utf-8",
     )
     remote.agent.hardware.scale = RawFakeScale(84_123)

@@ -7,9 +7,16 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
 
 from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.routes import RouteStop, haversine_km, plan_routes, stops_for_region
+from cloud_bridge.routes import (
+    RouteStop,
+    haversine_km,
+    plan_routes,
+    routes_table,
+    stops_for_region,
+)
 from cloud_bridge.service_settings import Depot, RouteRegion
 from cloud_bridge.settings import validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
@@ -133,3 +140,25 @@ def test_stops_come_from_the_open_pickups_of_the_region() -> None:
     assert stop.kg == pytest.approx(30.0)  # the manifest outweighs the scale's 12 kg
     assert [(m.bin_id, m.reason) for m in missing] == [("bin-002", "bin has no location")]
     store.close()
+
+
+@pytest.mark.parametrize("width", [100, 115, 200])
+def test_the_routes_table_keeps_a_stop_on_one_line_and_its_ids_whole(width: int) -> None:
+    fleet = RouteRegion(depot=DEPOT, vehicles=2, vehicle_volume_l=2000, vehicle_kg=400)
+    work = [
+        dataclasses.replace(s, pickup_id=f"pk-{i:024x}", bin_id=f"bin-north-{i:04d}")
+        for i, s in enumerate(stops(4))
+    ]
+    plan = plan_routes("north", work, fleet, start=START, service_minutes=5, time_limit_s=1)
+    console = Console(width=width, record=True)
+    console.print(routes_table(plan))
+    lines = console.export_text().splitlines()
+    for stop in work:  # one line per stop, with the whole ids a dispatcher types
+        (line,) = [line for line in lines if stop.bin_id in line]
+        assert stop.pickup_id in line
+    if width >= 115:  # wide enough: times and loads whole too
+        served = [s for route in plan.vehicles for s in route.stops]
+        for s in served:
+            (line,) = [line for line in lines if s.bin_id in line]
+            assert s.eta.strftime("%a %H:%M") in line
+            assert f"{s.load_l:.0f} / {s.load_kg:.1f}" in line

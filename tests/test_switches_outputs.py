@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
+from agent.bin_state import BinState
 from agent.devices import DeviceError
+from agent.drivers.outputs import LockSolenoid, persisted_lock_state
+from agent.hal.gpio import BCM, HIGH
+from agent.localdb import LocalDb
 from simulator.physical import Item
+from simulator.pins.gpio import SimGpio
 from tests.support.rigs import make_sim_rig, sim_config
 
 
@@ -101,3 +107,49 @@ def test_lock_follows_the_solenoid() -> None:
     assert rig.hardware.lock.locked
     rig.hardware.lock.set_locked(False)
     assert not sim.physical.door_locked
+
+
+def test_stopping_the_agent_leaves_a_locked_bin_locked() -> None:
+    rig = make_sim_rig()
+    sim = rig.need_sim()
+    lock_pin = rig.config.pins.lock
+    rig.hardware.lock.set_locked(True)
+    rig.hardware.indicators.show("amber")
+    rig.hardware.close()  # the agent stops: drivers close, then the GPIO cleanup
+    assert sim.physical.door_locked
+    assert sim.gpio.input(lock_pin) == HIGH  # still an output, still driven
+    with pytest.raises(RuntimeError):
+        sim.gpio.input(rig.config.pins.led_amber)  # every other pin was released
+
+
+def test_stopping_an_unlocked_bin_releases_every_pin() -> None:
+    rig = make_sim_rig()
+    sim = rig.need_sim()
+    rig.hardware.lock.set_locked(False)
+    rig.hardware.close()
+    assert not sim.physical.door_locked
+    with pytest.raises(RuntimeError):
+        sim.gpio.input(rig.config.pins.lock)
+
+
+def test_a_restart_starts_the_lock_in_its_persisted_state(tmp_path: Path) -> None:
+    db_path = tmp_path / "agent.db"
+    assert persisted_lock_state(db_path) is False  # a new bin: no database yet
+    db = LocalDb(db_path)
+    BinState().save(db)
+    assert persisted_lock_state(db_path) is False
+    BinState(lock_reasons=["overflow"]).save(db)
+    db.close()
+    assert persisted_lock_state(db_path) is True
+    # The new process drives the solenoid high from its very first level.
+    gpio = SimGpio()
+    gpio.setmode(BCM)
+    lock = LockSolenoid(gpio, 22, locked=persisted_lock_state(db_path))
+    assert lock.locked
+    assert [level for _, level in gpio.history(22)] == [HIGH]
+
+
+def test_an_unreadable_database_starts_the_lock_locked(tmp_path: Path) -> None:
+    db_path = tmp_path / "agent.db"
+    db_path.write_bytes(b"this is not a database")
+    assert persisted_lock_state(db_path) is True

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.drivers.temperature import Ds18b20, ProbeError, SysfsW1Bus, parse_w1_slave
+from tests.support.waiting import eventually
 
 GOOD = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
 
@@ -78,3 +79,19 @@ def test_a_hanging_read_is_given_up_after_the_timeout() -> None:
         assert bus.reads == 1  # a hung bus is not asked again within the same read
     finally:
         bus.release.set()
+
+
+def test_a_wedged_bus_is_not_asked_again_until_it_answers() -> None:
+    bus = HangingBus()
+    sensor = Ds18b20(bus, read_timeout_ms=50)
+    try:
+        for _ in range(5):  # telemetry keeps asking; the fill sensor uses its default
+            assert sensor.read_c() is None
+        assert bus.reads == 1  # one stuck thread, not one per telemetry cycle
+        assert sensor.status().health == "degraded"
+        assert sensor.status().code == "temp_timeout"
+        assert "still stuck" in (sensor.status().detail or "")
+    finally:
+        bus.release.set()
+    eventually(lambda: sensor.read_c() is not None)  # the bus answers again
+    assert sensor.status().health == "ok"

@@ -76,19 +76,16 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
     )
     test_bin = make_bin(config, deployment.port, classifier=ScriptedClassifier())
     bridge = Bridge(settings)
-    bridge.start()
     try:
-        assert bridge.wait_ready(15)
         test_bin.agent.start()
         assert test_bin.agent.link.wait_connected(15)
-        eventually(lambda: len(stored(bridge, "telemetry")) >= 1, 20, "telemetry stored")
-        (record,) = bridge.store.load_bins()
-        assert record.bin_id == "bin-001"
-        assert record.online
-
-        # A technician's tool with the bridge's identity sends a command and a configuration.
+        # A technician's tool with the bridge's identity sends a command and a
+        # configuration, and hears the answer. The broker binds the client id to the
+        # certificate, so an identity is one connection at a time: the tool runs while
+        # the bridge does not (it would otherwise take over the bridge's session).
         with TlsClient(deployment.port, bridge_id, client_id="technician") as tool:
             assert tool.connect()
+            tool.subscribe("bins/v1/bin-001/cmd/result")
             now = datetime.now(UTC)
             cid, payload = command("ping", now)
             tool.publish("bins/v1/bin-001/cmd", payload)
@@ -97,15 +94,11 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
                 desired(1, {"intake": {"min_confidence": 0.75}}, now),
                 retain=True,
             )
-            eventually(lambda: len(stored(bridge, "cmd/result")) == 1, 20, "command result")
-            eventually(lambda: len(stored(bridge, "config/reported")) == 1, 20, "config report")
-        (result,) = stored(bridge, "cmd/result")
-        assert result["id"] == cid
-        assert result["ok"] is True
-        (report,) = stored(bridge, "config/reported")
-        assert (report["version"], report["status"]) == (1, "applied")
-        eventually(lambda: bridge.store.load_bins()[0].config_version == 1, 10, "version")
-        assert test_bin.agent.runtime.config.intake.min_confidence == 0.75
+            answer = json.loads(tool.next(20).payload)
+            assert (answer["id"], answer["ok"]) == (cid, True)
+        eventually(
+            lambda: test_bin.agent.runtime.config.intake.min_confidence == 0.75, 20, "applied"
+        )
 
         # config/reported is retained: a client connecting later still learns it.
         with TlsClient(deployment.port, bridge_id, client_id="late-reader") as late:
@@ -114,6 +107,17 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
             message = late.next()
             assert message.retain
             assert json.loads(message.payload)["version"] == 1
+
+        bridge.start()
+        assert bridge.wait_ready(15)
+        eventually(lambda: len(stored(bridge, "telemetry")) >= 1, 20, "telemetry stored")
+        (record,) = bridge.store.load_bins()
+        assert record.bin_id == "bin-001"
+        assert record.online
+        eventually(lambda: len(stored(bridge, "config/reported")) == 1, 20, "config report")
+        (report,) = stored(bridge, "config/reported")
+        assert (report["version"], report["status"]) == (1, "applied")
+        eventually(lambda: bridge.store.load_bins()[0].config_version == 1, 10, "version")
 
         # The bridge itself, under its own identity, sends a command and pushes a
         # configuration (retained): the ACL lets it write both.

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cloud_bridge.bridge import Bridge
@@ -63,6 +64,18 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVLOOP_TEST_HOOK", SECRET)
+
+
+def test_a_stopped_receiver_leaves_no_thread_and_refuses_connections() -> None:
+    before = set(threading.enumerate())
+    with Receiver() as server:
+        server.start()
+        for _ in range(3):
+            assert httpx.post(server.url, content=b"{}").status_code == 200
+        assert len(server.wait_for(3)) == 3
+    assert set(threading.enumerate()) - before == set()
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(server.url, content=b"{}", timeout=2)
 
 
 def test_the_signature_is_hmac_sha256_of_the_raw_body() -> None:

@@ -54,19 +54,43 @@ def _fail(message: str) -> None:
     show_default=True,
     help="Evaluate every photo, or one part of the reproducible train/val/test split.",
 )
+@click.option(
+    "--exclude-near-duplicates/--keep-near-duplicates",
+    "exclude",
+    default=None,
+    help="Leave out photos of the part that have a near duplicate in a part trained on "
+    "(test: train and val; val: train). Default: left out for --split test, kept otherwise.",
+)
 @click.option("--threads", type=click.IntRange(1, 8), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def model_eval(
-    data: Path, model_path: Path | None, split: str, threads: int, as_json: bool
+    data: Path,
+    model_path: Path | None,
+    split: str,
+    exclude: bool | None,
+    threads: int,
+    as_json: bool,
 ) -> None:
-    """Accuracy, per-class precision/recall, confusion matrix and p50/p95 latency."""
+    """Accuracy, per-class precision/recall, confusion matrix and p50/p95 latency.
+
+    With --split test, photos with a near duplicate in train or val are left out unless
+    --keep-near-duplicates is given: the figure is then about photos the model never saw.
+    """
     from agent.classifier.evaluate import evaluate
+    from agent.classifier.near_duplicates import TRAINING_PARTS
     from agent.classifier.onnx_backend import OnnxClassifier
     from agent.classifier.report import dumps, render
 
+    exclude_near_duplicates = split == "test" if exclude is None else exclude
+    if exclude_near_duplicates and split not in TRAINING_PARTS:
+        raise click.UsageError(
+            f"--exclude-near-duplicates needs --split {' or --split '.join(TRAINING_PARTS)}"
+        )
     try:
         classifier = OnnxClassifier(model_path, threads=threads, weight_check=False)
-        result = evaluate(classifier, data, split=split)
+        result = evaluate(
+            classifier, data, split=split, exclude_near_duplicates=exclude_near_duplicates
+        )
     except ClassifierError as err:
         _fail(str(err))
         return

@@ -3,18 +3,27 @@
 Each photo's time covers what a bin does per deposit: JPEG decode, resize, normalise
 and inference, on the classifier's configured threads. The weight check is off (the
 photos have no weights), so this measures the image model alone.
+
+With ``exclude_near_duplicates`` the photos of the evaluated part that have a near
+duplicate in the parts a model is fitted or tuned on (``test``: train and val; ``val``:
+train; see :mod:`agent.classifier.near_duplicates`) are left out and named, so the
+figure is about photos the model never saw.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnxruntime as ort
+
 from agent.classifier.dataset import SPLITS, Sample, list_image_folder, split_samples
 from agent.classifier.errors import DatasetError
 from agent.classifier.metrics import Scores, percentile_ms, score
+from agent.classifier.near_duplicates import MIN_SIMILARITY, TRAINING_PARTS, audit
 from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.preprocess import decode
 
@@ -35,20 +44,67 @@ class Evaluation:
     scores: Scores
     latency_ms_p50: float
     latency_ms_p95: float
+    near_duplicates_excluded: tuple[str, ...] = ()
+    """Photos of the part left out for a near twin in a training part (relative paths)."""
+    near_duplicate_min_similarity: float | None = None
+    """The audit's threshold when near duplicates were looked for, else None."""
+
+
+def reference_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
+    """The same model run as its file defines it, operator by operator: a cross-check.
+
+    onnxruntime's extended graph fusions replace an int8 model's quantise / dequantise
+    pairs with fused uint8 x int8 kernels. On x86 CPUs without VNNI the fast ones add
+    products in saturating 16-bit steps and change some answers (6 of the shipped
+    model's 302 test answers); the backend asks for exact kernels there
+    (``session.x64quantprecision``). With fusions limited to the basic level each
+    operator runs as written (dequantise, float operator, quantise): the answers the
+    model file defines, at several times the latency, to compare the backend with. A
+    copy is returned; ``classifier`` keeps its own session.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = classifier.threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.log_severity_level = 3
+    reference = copy.copy(classifier)
+    reference.session = ort.InferenceSession(
+        str(classifier.path), options, providers=["CPUExecutionProvider"]
+    )
+    return reference
 
 
 def select(data: Path, labels: Sequence[str], split: str) -> list[Sample]:
     """The photos of ``data`` in ``split`` (``all`` or a part of the held-out split rule)."""
+    return select_clean(data, labels, split, exclude_near_duplicates=False)[0]
+
+
+def select_clean(
+    data: Path, labels: Sequence[str], split: str, exclude_near_duplicates: bool
+) -> tuple[list[Sample], list[Sample]]:
+    """The photos of ``split`` to evaluate on, and those left out as near duplicates."""
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
+    if exclude_near_duplicates and split not in TRAINING_PARTS:
+        raise ValueError(
+            f"near duplicates can be left out of {' or '.join(TRAINING_PARTS)} only "
+            f"(photos with a twin in a part trained on), not of {split!r}"
+        )
     samples = list_image_folder(data, labels)
     if split == "all":
-        return samples
+        return samples, []
     parts = split_samples(samples)
     chosen = next(parts[name] for name in SPLITS if name == split)
     if not chosen:
         raise DatasetError(f"{data}: the {split} split is empty")
-    return chosen
+    if not exclude_near_duplicates:
+        return chosen, []
+    leaked = audit(parts).leaked(next(name for name in SPLITS if name == split))
+    left_out = {sample.relpath for sample in leaked}
+    kept = [sample for sample in chosen if sample.relpath not in left_out]
+    if not kept:
+        raise DatasetError(f"{data}: every photo of the {split} split has a near duplicate")
+    return kept, leaked
 
 
 def evaluate(
@@ -56,9 +112,10 @@ def evaluate(
     data: Path,
     split: str = "all",
     clock: Callable[[], float] = time.perf_counter,
+    exclude_near_duplicates: bool = False,
 ) -> Evaluation:
     """Accuracy, per-class scores, confusion matrix and p50/p95 latency on ``data``."""
-    samples = select(data, classifier.labels, split)
+    samples, left_out = select_clean(data, classifier.labels, split, exclude_near_duplicates)
     first = decode(samples[0].path)
     for _ in range(WARMUP_RUNS):
         classifier.image_probabilities(classifier.input_tensor(first))
@@ -83,4 +140,6 @@ def evaluate(
         scores=score(classifier.labels, truth, predicted),
         latency_ms_p50=percentile_ms(durations, 50),
         latency_ms_p95=percentile_ms(durations, 95),
+        near_duplicates_excluded=tuple(sample.relpath for sample in left_out),
+        near_duplicate_min_similarity=MIN_SIMILARITY if exclude_near_duplicates else None,
     )

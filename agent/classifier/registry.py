@@ -1,8 +1,8 @@
 """Classifier backends by the configuration's ``type``.
 
 Each backend is a small class with a ``from_config`` constructor; adding a model kind
-means registering one more factory here (or from a plug-in via :func:`register_backend`)
-and adding its name to ``firmware_config.schema.Classifier.type``.
+means registering one more factory here (or from a plug-in via :func:`register_backend`,
+which also makes ``classifier.type`` in the configuration accept its name).
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from collections.abc import Callable
 from agent.classifier.errors import UnknownBackendError
 from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.result import DepositClassifier
-from firmware_config.schema import Classifier
+from firmware_config.schema import (
+    Classifier,
+    register_classifier_type,
+    unregister_classifier_type,
+)
 
 BackendFactory = Callable[[Classifier], DepositClassifier]
 
@@ -25,6 +29,7 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     if name in _BACKENDS and _BACKENDS[name] is not factory:
         raise ValueError(f"classifier backend {name!r} is already registered")
     _BACKENDS[name] = factory
+    register_classifier_type(name)
 
 
 def unregister_backend(name: str) -> None:
@@ -32,6 +37,7 @@ def unregister_backend(name: str) -> None:
     if name in _BUILT_IN:
         raise ValueError(f"classifier backend {name!r} is built in and cannot be removed")
     _BACKENDS.pop(name, None)
+    unregister_classifier_type(name)
 
 
 def backends() -> dict[str, BackendFactory]:

@@ -41,12 +41,27 @@ def to_json(evaluation: Evaluation) -> dict[str, Any]:
         "latency_ms_p50": round(evaluation.latency_ms_p50, 3),
         "latency_ms_p95": round(evaluation.latency_ms_p95, 3),
         "threads": evaluation.threads,
+        "near_duplicates_excluded": len(evaluation.near_duplicates_excluded),
+        "near_duplicates_excluded_files": list(evaluation.near_duplicates_excluded),
+        "near_duplicate_min_similarity": evaluation.near_duplicate_min_similarity,
     }
 
 
 def dumps(evaluation: Evaluation) -> str:
     """Exactly one JSON object on one line."""
     return json.dumps(to_json(evaluation), sort_keys=False)
+
+
+def near_duplicate_line(evaluation: Evaluation) -> str:
+    """Whether photos with a near twin in a training part were left out, and which."""
+    if evaluation.near_duplicate_min_similarity is None:
+        return "near duplicates: not looked for (all photos of the split counted)"
+    excluded = evaluation.near_duplicates_excluded
+    line = (
+        f"near duplicates: {len(excluded)} photo(s) with a near twin in a training part "
+        f"left out (similarity >= {evaluation.near_duplicate_min_similarity})"
+    )
+    return line + (f": {', '.join(excluded)}" if excluded else "")
 
 
 def _fmt(value: float | None) -> str:
@@ -60,6 +75,7 @@ def render(evaluation: Evaluation, console: Console) -> None:
         f"model {evaluation.model} (version {evaluation.model_version}, {evaluation.precision})"
     )
     console.print(f"data  {evaluation.data} (split: {evaluation.split}, n = {scores.n})")
+    console.print(near_duplicate_line(evaluation), markup=False)
     console.print(f"accuracy {scores.accuracy:.4f}")
     console.print(
         f"latency p50 {evaluation.latency_ms_p50:.2f} ms, p95 {evaluation.latency_ms_p95:.2f} ms"

@@ -24,17 +24,31 @@ logger = logging.getLogger(__name__)
 
 
 class GpioRelease:
-    """Closes last: returns every pin the drivers used to an input."""
+    """Closes last: returns every pin the drivers used to an input, but a held lock.
 
-    def __init__(self, gpio: Gpio) -> None:
+    Cleanup turns an output into an input, which de-energises its driver: for the lock
+    solenoid that would unlock a locked bin whenever the agent stops or restarts. While
+    the lock is locked its pin is left driven; every other pin is released.
+    """
+
+    def __init__(self, gpio: Gpio, pins: list[int]) -> None:
         self._gpio = gpio
+        self._pins = pins
         self._done = False
+        self.lock: LockSolenoid | None = None
 
     def close(self) -> None:
-        """``GPIO.cleanup()``, once."""
-        if not self._done:
-            self._done = True
+        """``GPIO.cleanup()`` once, per pin when the lock must stay energised."""
+        if self._done:
+            return
+        self._done = True
+        if self.lock is None or not self.lock.locked:
             self._gpio.cleanup()
+            return
+        logger.info("leaving the door lock (BCM %d) locked", self.lock.pin)
+        for pin in self._pins:
+            if pin != self.lock.pin:
+                self._gpio.cleanup(pin)
 
 
 def build_drivers(
@@ -45,12 +59,17 @@ def build_drivers(
     w1_bus: W1Bus | None,
     *,
     simulation: object | None = None,
+    lock_locked: bool = False,
 ) -> BinHardware:
-    """Every device of the bin on the configured pins; on failure the pins are released."""
+    """Every device of the bin on the configured pins; on failure the pins are released.
+
+    ``lock_locked`` is the door lock's state to start in (the real backend reads it
+    from the bin's database), so a locked bin is not unlocked by a restart.
+    """
     gpio.setwarnings(False)
     gpio.setmode(BCM)
     pins = config.pins
-    release = GpioRelease(gpio)
+    release = GpioRelease(gpio, [getattr(pins, name) for name in type(pins).model_fields])
     try:
         fill = UltrasonicFillSensor(
             gpio,
@@ -91,7 +110,8 @@ def build_drivers(
             if config.hardware.flap == "servo"
             else SolenoidFlap(gpio, clock, pins.flap, config.flap, tray_clear)
         )
-        lock = LockSolenoid(gpio, pins.lock)
+        lock = LockSolenoid(gpio, pins.lock, locked=lock_locked)
+        release.lock = lock
         indicators = LedIndicators(
             gpio,
             clock,

@@ -2,8 +2,11 @@
 
 A read goes through the kernel's w1 driver, which blocks for the ~750 ms conversion and
 can hang on a bad bus, so it runs in a worker thread and is given up after
-``read_timeout_ms``. A failed CRC is re-read; 85.000 degC, the power-on value the probe
-returns when it lost power before converting, is re-read once and then reported.
+``read_timeout_ms``. A read the kernel never returns from cannot be cancelled: while
+its thread is still stuck, later reads do not start another one (which would stick too
+and pile up threads) but report the timeout at once. A failed CRC is re-read; 85.000 degC,
+the power-on value the probe returns when it lost power before converting, is re-read
+once and then reported.
 The temperature is a helper of the fill sensor (speed of sound): its faults are the
 ``ultrasonic`` component's.
 """
@@ -94,6 +97,7 @@ class Ds18b20:
         self._timeout_s = read_timeout_ms / 1000
         self._health = Health(self.component)
         self._lock = threading.Lock()
+        self._stuck: threading.Thread | None = None
 
     def status(self) -> DeviceStatus:
         """Health after the last read."""
@@ -125,6 +129,10 @@ class Ds18b20:
             return None
 
     def _read_with_timeout(self, probe: str) -> str:
+        if self._stuck is not None:
+            if self._stuck.is_alive():
+                raise ProbeError("timeout", "an earlier read is still stuck on the 1-wire bus")
+            self._stuck = None
         result: list[str] = []
         failure: list[BaseException] = []
 
@@ -138,6 +146,7 @@ class Ds18b20:
         worker.start()
         worker.join(self._timeout_s)
         if worker.is_alive():
+            self._stuck = worker
             raise ProbeError("timeout", f"no answer within {self._timeout_s:g} s")
         if failure:
             raise ProbeError("bad_read", str(failure[0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from agent.clock import Clock
 from agent.devices import BinHardware
 from agent.drivers.assemble import build_drivers
+from agent.drivers.outputs import persisted_lock_state
 from agent.drivers.temperature import SysfsW1Bus
 from agent.errors import HardwareUnavailable
 from agent.hal.camera import Picamera2Backend
@@ -32,4 +33,5 @@ def build_hardware(config: DeviceConfig, clock: Clock) -> BinHardware:
         if config.hardware.temperature_sensor == "ds18b20"
         else None
     )
-    return build_drivers(config, gpio, timing_clock_for(clock), camera, bus)
+    locked = persisted_lock_state(config.storage.path)
+    return build_drivers(config, gpio, timing_clock_for(clock), camera, bus, lock_locked=locked)

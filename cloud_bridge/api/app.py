@@ -7,7 +7,12 @@ whose role holds the route's permission (see :mod:`cloud_bridge.api.auth`).
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cloud_bridge.api.context import ApiContext
@@ -30,6 +35,17 @@ ROUTERS = (bins.router, pickups.router, deposits.router, routes.router, webhooks
 """Every resource's router; a new resource adds its own here."""
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with infinities and NaN as strings (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def create_app(context: ApiContext) -> FastAPI:
     """The API over ``context``."""
     app = FastAPI(
@@ -46,6 +62,12 @@ def create_app(context: ApiContext) -> FastAPI:
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.exception_handler(RequestValidationError)
+    def unprocessable(request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, except that a rejected 1e400 or NaN cannot break the reply
+        detail = _json_safe(jsonable_encoder(err.errors()))
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(InvalidAction)
     def invalid(request: Request, err: InvalidAction) -> JSONResponse:

@@ -74,6 +74,10 @@ class TokenTable:
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: Authorization: Bearer TOKEN")
 
+GUARDS: dict[Callable[..., Awaitable[Principal]], str] = {}
+"""Every dependency :func:`require` made, and the permission it admits: lets a test
+find the permission of each route (and a route that has none)."""
+
 
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only holders of ``permission``.
@@ -107,4 +111,5 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
             )
         return principal
 
+    GUARDS[check] = permission
     return check

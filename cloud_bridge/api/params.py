@@ -36,6 +36,8 @@ LimitParam = Annotated[
     Query(ge=1, description="Most rows returned (default 1000; at most api.max_rows)."),
 ]
 DEFAULT_LIMIT = 1000
+MAX_ID = 2**63 - 1
+"""The largest id SQLite stores (a signed 64-bit integer): larger ones are a 422."""
 
 
 def field_error(where: str, name: str, message: str, value: Any = None) -> HTTPException:

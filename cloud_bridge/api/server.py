@@ -3,6 +3,12 @@
 uvicorn installs no signal handlers off the main thread, so the bridge's own
 SIGTERM handling stays in charge; :meth:`ApiServer.stop` asks the server to exit and
 waits for it.
+
+The listening socket is made here (to fail at once on a taken port), so it must be a
+``IPPROTO_TCP`` socket with ``TCP_NODELAY``: asyncio turns Nagle's algorithm off only
+on connections whose socket says ``proto == IPPROTO_TCP``, and one made by
+``socket.create_server`` says 0. With Nagle on, a response written in two parts
+(headers, then body) waits for the client's delayed ACK: 40 ms on every request.
 """
 
 from __future__ import annotations
@@ -28,6 +34,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` whose connections send without delay."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
+        sock.bind(address)
+        sock.listen(socket.SOMAXCONN)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class ApiServer:
     """A uvicorn server for ``app`` on its own thread."""
 
@@ -47,9 +71,9 @@ class ApiServer:
     def start(self, timeout: float = 10.0) -> None:
         """Bind the port (failing at once if it is taken), then serve on a thread."""
         try:
-            sock = socket.create_server((self.host, self._port))
+            sock = listen(self.host, self._port)
         except OSError as err:
-            reason = os.strerror(err.errno) if err.errno else str(err)
+            reason = err.strerror or str(err)
             raise ApiError(
                 f"the API could not listen on {self.host}:{self._port}: {reason}"
             ) from None

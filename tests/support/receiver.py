@@ -53,17 +53,21 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"receiver-{self.port}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening (connections are refused)."""
+        """Stop listening (connections are refused); the serving thread has ended on return."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.shutdown()  # serve_forever returns
+            self._server.server_close()  # the socket closes
             self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """The first ``count`` POSTs; fails if they do not come in time."""

@@ -130,9 +130,12 @@ def make_pki(directory: Path) -> Path:
     return pki
 
 
-def start_deployment(directory: Path, *, revoked: tuple[str, ...] = ()) -> Deployment:
+def start_deployment(
+    directory: Path, *, revoked: tuple[str, ...] = (), options: tuple[str, ...] = ()
+) -> Deployment:
     """Issue the PKI (revoking ``revoked``), install the broker's files and start
-    Mosquitto with the generated configuration (nothing added to it)."""
+    Mosquitto with the generated configuration (nothing added to it; ``options`` are
+    more ``broker-config`` options)."""
     pki = make_pki(directory)
     for name in revoked:
         bridge_cli("pki", "revoke", name, "--dir", str(pki))
@@ -156,6 +159,7 @@ def start_deployment(directory: Path, *, revoked: tuple[str, ...] = ()) -> Deplo
         READER,
         "--out",
         str(conf),
+        *options,
     )
     _give_to_broker_user(broker_dir)
     broker = Mosquitto(directory, port=port, config_text=conf.read_text(encoding="utf-8"))
@@ -166,12 +170,20 @@ def start_deployment(directory: Path, *, revoked: tuple[str, ...] = ()) -> Deplo
 class TlsClient:
     """A paho client (MQTT 3.1.1) over TLS with the given identity."""
 
-    def __init__(self, port: int, identity: Identity, *, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        identity: Identity,
+        *,
+        client_id: str | None = None,
+        clean_session: bool = True,
+    ) -> None:
         self.port = port
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"test-{uuid.uuid4().hex[:10]}",
             protocol=mqtt.MQTTv311,
+            clean_session=clean_session,
         )
         self.client.tls_set(
             ca_certs=str(identity.ca),
@@ -199,6 +211,11 @@ class TlsClient:
         else:
             self._connected.set()
             self._settled.set()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the connection ended (refused, dropped or closed)."""
+        return self._ended.is_set()
 
     def _end(self) -> None:
         self._ended.set()

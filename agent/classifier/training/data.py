@@ -1,16 +1,40 @@
-"""Feeding ImageFolder samples to PyTorch, through the inference preprocessing."""
+"""Choosing the training photos, and feeding them to PyTorch through the inference preprocessing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
 
-from agent.classifier.dataset import Sample
+from agent.classifier.dataset import Sample, Split
+from agent.classifier.near_duplicates import Audit, Pair, without_contradictions
 from agent.classifier.preprocess import Preprocessing, normalise, resize_pil
 from agent.classifier.training.augment import AugmentSettings, augment
+
+logger = logging.getLogger(__name__)
+
+
+def fit_samples(
+    split: Mapping[Split, Sequence[Sample]], train_on_val: bool, found: Audit
+) -> tuple[list[Sample], list[Pair]]:
+    """The photos to fit on: train (and val), less copies of one photo under two labels.
+
+    Both copies of such a pair are left out, with a warning naming them: the model cannot
+    learn two answers for one photo, and which label is right is not known.
+    """
+    fit = [*split["train"], *(split["val"] if train_on_val else [])]
+    kept, pairs = without_contradictions(fit, found)
+    for pair in pairs:
+        logger.warning(
+            "left out of training: %s and %s are the same photo under two labels (similarity %.3f)",
+            pair.first.relpath,
+            pair.second.relpath,
+            pair.similarity,
+        )
+    return kept, pairs
 
 
 def load_picture(sample: Sample) -> PILImage.Image:

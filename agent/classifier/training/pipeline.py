@@ -3,11 +3,13 @@
 The steps, all reproducible from the data directory:
 
 1. list the ImageFolder and split it by :data:`agent.classifier.dataset.SPLIT_RULE`;
-2. fine-tune on ``train`` (``val`` is watched each epoch; ``test`` is never touched);
+2. fine-tune on ``train`` (``val`` is watched each epoch; ``test`` is never touched),
+   leaving out photos that appear under two labels (:func:`training.data.fit_samples`);
 3. export fp32 ONNX and quantise to int8, calibrated on training photos;
 4. keep int8 when its ``val`` accuracy is within ``int8_tolerance`` of fp32's, else fp32;
-5. measure the kept model on ``test`` (photos used neither to train nor to choose) and
-   write everything, accuracies included, into the model's metadata.
+5. measure the kept model on ``test`` (photos used neither to train nor to choose), also
+   without the test photos that have a near duplicate in train or val, and write
+   everything, accuracies included, into the model's metadata.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,11 @@ from agent.classifier.dataset import (
 from agent.classifier.errors import DatasetError, ModelFileError
 from agent.classifier.evaluate import Evaluation, evaluate
 from agent.classifier.metadata import ModelMetadata
+from agent.classifier.near_duplicates import MIN_SIMILARITY, Pair, audit
 from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.preprocess import RESIZE_POLICY, Preprocessing
 from agent.classifier.result import CATEGORY_NAMES
+from agent.classifier.training.data import fit_samples
 from agent.classifier.training.export import (
     calibration_samples,
     export_onnx,
@@ -98,18 +102,28 @@ def _labels(data: Path) -> list[str]:
     return labels
 
 
-def _describe(settings: PipelineSettings, counts: dict[str, dict[str, int]]) -> str:
+def _describe(
+    settings: PipelineSettings,
+    counts: dict[str, dict[str, int]],
+    dropped: Sequence[Pair],
+    leaked: int,
+) -> str:
     n = {part: sum(per_class.values()) for part, per_class in counts.items()}
     val_use = (
         "also trained on; used for the int8 check"
         if settings.train_on_val
         else "not trained on; watched per epoch and used for the int8 check"
     )
-    return (
+    text = (
         f"ImageFolder '{settings.data.name}', fine-tuned from ImageNet EfficientNet-Lite0 "
         f"at {settings.size} px: {n['train']} train photos, {n['val']} val ({val_use}), "
-        f"{n['test']} test (held out: never trained on, never used for a choice)"
+        f"{n['test']} test (never trained on, never used by the pipeline for a choice; "
+        f"{leaked} of them have a near duplicate in train or val)"
     )
+    if dropped:
+        names = sorted({p.first.relpath for p in dropped} | {p.second.relpath for p in dropped})
+        text += f"; left out of training as one photo under two labels: {', '.join(names)}"
+    return text
 
 
 def _val_accuracy(path: Path, data: Path) -> float:
@@ -127,6 +141,8 @@ def run(
     counts = split_counts(split)
     if not split["train"]:
         raise DatasetError(f"{settings.data}: the training split is empty")
+    found = audit(split)
+    fit, dropped = fit_samples(split, settings.train_on_val, found)
     prep = Preprocessing(settings.size, MEAN, STD)
     started = time.monotonic()
     history: list[EpochLog] = []
@@ -148,7 +164,6 @@ def run(
             ) from err
         model.eval()
     else:
-        fit = split["train"] + split["val"] if settings.train_on_val else split["train"]
         model, history = train(
             fit,
             [] if settings.train_on_val else split["val"],
@@ -169,7 +184,12 @@ def run(
         precision="fp32",
         resize=RESIZE_POLICY,
         architecture=ARCHITECTURE,
-        training_data=_describe(settings, counts),
+        training_data=_describe(
+            settings,
+            counts,
+            dropped if settings.weights is None else [],
+            len(found.leaked("test")),
+        ),
         split={"rule": SPLIT_RULE, "counts": counts},
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
@@ -211,6 +231,20 @@ def run(
                 accuracy["val_accuracy_fp32"] = round(val_fp32, 4)
             if val_int8 is not None:
                 accuracy["val_accuracy_int8"] = round(val_int8, 4)
+            leaked = [sample.relpath for sample in found.leaked("test")]
+            accuracy["near_duplicates_excluded"] = len(leaked)
+            accuracy["near_duplicates_excluded_files"] = leaked
+            accuracy["near_duplicate_min_similarity"] = MIN_SIMILARITY
+            accuracy["accuracy_without_near_duplicates"] = None
+            accuracy["n_without_near_duplicates"] = len(split["test"]) - len(leaked)
+            if len(leaked) < len(split["test"]):
+                clean = evaluate(
+                    OnnxClassifier(chosen),
+                    settings.data,
+                    split="test",
+                    exclude_near_duplicates=True,
+                )
+                accuracy["accuracy_without_near_duplicates"] = round(clean.scores.accuracy, 4)
             if chosen != fp32:
                 fp32_test = evaluate(OnnxClassifier(fp32), settings.data, split="test")
                 accuracy["test_accuracy_fp32"] = round(fp32_test.scores.accuracy, 4)

@@ -27,6 +27,7 @@ class CommandBody(BaseModel):
     ttl_s: float | None = Field(
         default=None,
         ge=1.0,
+        allow_inf_nan=False,
         description="Lifetime in seconds: the bin refuses it after issued_at + ttl_s "
         "(default commands.default_ttl_s, at most commands.max_ttl_s).",
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from cloud_bridge.api.deps import Context, PickupsActor, PickupsReader, Reader
 from cloud_bridge.api.params import (
@@ -33,6 +34,15 @@ class ScheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scheduled_for: AwareDatetime = Field(description="Planned collection time (RFC 3339).")
     note: str | None = Field(default=None, max_length=500, description="For the log.")
+
+    @field_validator("scheduled_for")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        """In UTC, as it is stored; a time whose UTC falls outside years 1-9999 is refused."""
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range (years 1 to 9999, UTC)") from None
 
 
 class CancelBody(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from cloud_bridge.api.deps import Context, Reader, WebhooksActor, WebhooksReader
-from cloud_bridge.api.params import LimitParam, check_limit
+from cloud_bridge.api.params import MAX_ID, LimitParam, check_limit
 from cloud_bridge.views import delivery_row
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -30,9 +30,17 @@ async def deliveries(
 def retry(
     _: WebhooksActor,
     ctx: Context,
-    delivery_id: Annotated[int, Path(ge=1, description="The delivery's id.")],
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The delivery's id.")],
 ) -> dict[str, Any]:
-    """Make a dead-lettered delivery pending again, with a fresh count of attempts."""
+    """Make a dead-lettered delivery pending again, with a fresh count of attempts.
+
+    404 for an id that names no delivery, 409 for one that is not dead.
+    """
     if not ctx.actions.retry_delivery(delivery_id):
-        raise HTTPException(status_code=409, detail=f"delivery {delivery_id} is not dead")
+        found = ctx.readers.get().get_delivery(delivery_id)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no delivery {delivery_id}")
+        raise HTTPException(
+            status_code=409, detail=f"delivery {delivery_id} is {found.state}, not dead"
+        )
     return {"id": delivery_id, "state": "pending"}
