@@ -34,7 +34,7 @@ from agent.clock import SystemClock
 from agent.devices import BinHardware, DeviceError
 from agent.errors import AgentError, HardwareUnavailable
 from agent.hardware import build_hardware
-from agent.instance_lock import InstanceLock, lock_path
+from agent.instance_lock import InstanceLock, agent_running, lock_path
 from agent.selftest import run_selftest
 from firmware_config.schema import DeviceConfig
 
@@ -76,10 +76,15 @@ def _agent_lock(config: DeviceConfig, command: str) -> Iterator[None]:
         return
     try:
         lock = InstanceLock(config.storage.path)
-    except AgentError as err:
-        fail(f"{command}: {err}; stop it first (systemctl stop revloop-agent)")
-    except OSError as err:
-        fail(f"{command}: cannot take the agent lock {lock_path(config.storage.path)}: {err}")
+    except (AgentError, OSError) as err:
+        try:
+            running = agent_running(config.storage.path)
+        except (AgentError, OSError):
+            running = False
+        hint = "; stop it first (systemctl stop revloop-agent)" if running else ""
+        lock_file = lock_path(config.storage.path)
+        named = "" if str(lock_file) in str(err) else f" (agent lock {lock_file})"
+        fail(f"{command}: {err}{named}{hint}")
     try:
         yield
     finally:

@@ -127,3 +127,17 @@ def test_every_bin_agent_command_is_in_the_command_tables(doc: str) -> None:
     assert ["model", "eval"] in leaves
     missing = [" ".join(p) for p in leaves if not any(_names(row, p) for row in rows)]
     assert missing == [], f"{doc}: no command-table row for bin-agent {missing}"
+
+
+def test_an_unusable_lock_file_is_named_without_blaming_an_agent(tmp_path: Path) -> None:
+    path = tmp_path / "bin.toml"
+    path.write_text((PROFILES_DIR / "sim-pin.toml").read_text())
+    db_path = load_config(path).storage.path
+    lock = db_path.with_name(db_path.name + ".lock")
+    lock.mkdir(parents=True)  # the lock file's place is taken by a directory
+    result = CliRunner().invoke(cli, ["selftest", "--config", str(path)])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: bin-agent selftest: ")
+    assert str(lock) in line
+    assert "stop it first" not in line
