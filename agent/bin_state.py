@@ -9,6 +9,16 @@ from agent.localdb import LocalDb
 STATE_KEY = "bin_state"
 
 
+class JammedDeposit(BaseModel):
+    """The deposit whose item a jammed flap holds on the tray."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    deposit_id: str
+    category: str
+    weight_g: float
+
+
 class BinState(BaseModel):
     """Container contents, last fill measurement and active alarms and faults.
 
@@ -30,6 +40,9 @@ class BinState(BaseModel):
     """Why the intake door is locked (overflow, flap_jammed, remote); empty: unlocked."""
     active_faults: dict[str, str | None] = Field(default_factory=dict)
     """``component/code`` -> detail of every fault currently raised."""
+    jammed_deposit: JammedDeposit | None = None
+    """The item waiting on the tray behind a jammed flap; counted into the contents once
+    the flap is seen working again (its deposit event was sent at the jam)."""
 
     @classmethod
     def load(cls, db: LocalDb) -> BinState:

@@ -7,9 +7,18 @@ fill re-measured with the door closed -> telemetry.
 
 The machine is driven by ``step(now)`` from the agent runtime and never blocks longer
 than one device call (each device call has its own timeout). It survives every fault
-in the middle of a deposit: a failed camera gives ``unknown`` (handled by policy), a
-failed scale leaves the decision to the camera, and a jammed flap raises a fault,
-locks the door and records the deposit once as not accepted.
+in the middle of a deposit:
+
+- a failed camera, or a classifier that raises, gives ``unknown`` (handled by
+  ``intake.unknown_policy``; the classifier's failure is fault ``camera``/
+  ``classifier_failed``);
+- a failed scale leaves the presence of an item to the IR beam and the decision to the
+  camera: no ``max_item_g`` limit and no weight plausibility check, ``weight_g`` 0;
+- a door switch that cannot be read counts as an open door (nothing decided, the flap
+  never moves);
+- a jammed flap raises a fault, locks the door and records the deposit once as not
+  accepted; the jam survives a restart, and the item is counted in the bin's contents
+  (never as a second deposit) once the flap is seen working again.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError, Image
+from agent.devices import BinHardware, DeviceError, DeviceStatus, Image
 from firmware_config.schema import Intake
 
 log = logging.getLogger(__name__)
@@ -32,7 +41,49 @@ SAMPLE_PERIOD_S = 0.1
 """How often the tray is weighed while a deposit settles."""
 FLAP_RETRIES = 2
 """Extra flap cycles tried before declaring a jam."""
-CAMERA_TIMEOUT_S = 2.0
+CAMERA_TIMEOUT_S = 1.0
+"""Longest wait for a photo: with the weight settled in about 0.4 s and inference in a
+few ms, a capture that times out still leaves the decision within its 1.5 s budget."""
+CAMERA_TIMEOUT_BOUNDS_S = (0.2, 1.0)
+"""Allowed capture timeouts: shorter misses a slow camera's good frames, longer breaks
+the decision budget."""
+
+
+def camera_timeout(seconds: float) -> float:
+    """A capture timeout checked against :data:`CAMERA_TIMEOUT_BOUNDS_S`."""
+    low, high = CAMERA_TIMEOUT_BOUNDS_S
+    if not low <= seconds <= high:
+        raise ValueError(
+            f"camera timeout {seconds:g} s is outside {low:g} to {high:g} s "
+            "(the decision must come within 1.5 s of the door closing)"
+        )
+    return seconds
+
+
+class ClassifierHealth:
+    """The deposit classifier as a device the fault monitor watches.
+
+    The contract's fault components have no ``classifier``: a failing model is reported
+    as component ``camera`` (the vision path a technician looks at), code
+    ``classifier_failed``, raised at the failure and cleared by the next good answer.
+    """
+
+    component = "camera"
+
+    def __init__(self) -> None:
+        self._status = DeviceStatus.ok()
+
+    def status(self) -> DeviceStatus:
+        """Failed since the last classifier exception, until an answer succeeds."""
+        return self._status
+
+    def failed(self, detail: str) -> None:
+        """The classifier raised."""
+        self._status = DeviceStatus("failed", "classifier_failed", detail[:200])
+
+    def worked(self) -> None:
+        """The classifier answered."""
+        self._status = DeviceStatus.ok()
 
 
 class Classification(Protocol):
@@ -106,6 +157,8 @@ class IntakeMachine:
         *,
         clock: Clock,
         lock_requests: Callable[[str, bool], None],
+        on_jam_cleared: Callable[[], None] = lambda: None,
+        camera_timeout_s: float = CAMERA_TIMEOUT_S,
     ) -> None:
         self.clock = clock
         self.hardware = hardware
@@ -113,6 +166,11 @@ class IntakeMachine:
         self.classifier = classifier
         self.on_decision = on_decision
         self.lock_requests = lock_requests
+        self.on_jam_cleared = on_jam_cleared
+        """Called once when a jammed flap works again (its item is now in the container)."""
+        self.camera_timeout_s = camera_timeout(camera_timeout_s)
+        self.classifier_health = ClassifierHealth()
+        """The classifier's fault (component ``camera``), for the fault monitor."""
         self.phase = Phase.IDLE
         self._closed_at = 0.0
         self._weights: list[float] = []
@@ -125,10 +183,13 @@ class IntakeMachine:
         return self.phase in (Phase.DOOR_OPEN, Phase.SETTLING)
 
     def _door_open(self) -> bool:
+        """The door switch; a switch that cannot be read counts as open (fail-safe: no
+        deposit is decided, no flap moves and no door locks on a door nobody can see)."""
         try:
             return self.hardware.door.is_open()
-        except DeviceError:
-            return False
+        except DeviceError as err:
+            log.warning("door switch unreadable, taken as open: %s", err)
+            return True
 
     def _weigh(self) -> float | None:
         try:
@@ -164,7 +225,11 @@ class IntakeMachine:
         """Weigh until N readings agree, then decide; an empty tray records nothing."""
         weight = self._weigh()
         if weight is None:
-            # No scale: the camera alone decides; the weight is recorded as 0.
+            # No scale: the beam tells whether an item lies on the tray, then the camera
+            # alone decides (no weight limit, no weight plausibility; recorded as 0 g).
+            if self._beam_clear():
+                self.phase = Phase.IDLE
+                return None
             return self._decide(None)
         self._weights.append(weight)
         window = self._weights[-self.policy.settle_readings :]
@@ -188,18 +253,38 @@ class IntakeMachine:
         # took longer, as an HX711 at 10 SPS does).
         return now + SAMPLE_PERIOD_S
 
+    def _beam_clear(self) -> bool:
+        """Whether the beam says the chamber is empty; a failed beam says nothing, and
+        the item is then decided on the camera's word (it may be there)."""
+        try:
+            return not self.hardware.beam.is_broken()
+        except DeviceError as err:
+            log.warning("beam failed too: the camera alone decides: %s", err)
+            return False
+
     def _capture(self) -> Image | None:
         try:
-            return self.hardware.camera.capture(CAMERA_TIMEOUT_S)
+            return self.hardware.camera.capture(self.camera_timeout_s)
         except DeviceError as err:
             log.warning("camera failed during a deposit: %s", err)
             return None
 
+    def _classify(self, image: Image | None, weight: float | None) -> Classification:
+        """The classifier's answer; ``unknown`` without a photo or when it fails."""
+        if image is None:
+            return _Unknown()
+        try:
+            result = self.classifier.classify(image, weight)
+        except Exception as err:  # any failure of the model: the deposit still gets decided
+            log.exception("the classifier failed during a deposit")
+            self.classifier_health.failed(f"{type(err).__name__}: {err}")
+            return _Unknown()
+        self.classifier_health.worked()
+        return result
+
     def _decide(self, weight: float | None) -> float | None:
         image = self._capture()
-        result: Classification = (
-            _Unknown() if image is None else self.classifier.classify(image, weight)
-        )
+        result = self._classify(image, weight)
         weight_g = max(weight or 0.0, 0.0)
         accepted, reason = self._policy(result, weight)
         self.decided_at = self.clock.monotonic()
@@ -230,11 +315,13 @@ class IntakeMachine:
             except DeviceError as err:
                 log.warning("flap attempt %d failed: %s", attempt + 1, err)
         else:
-            # Recorded once, as not accepted: the item never reached the container.
-            self._record(result, weight_g, accepted=False, reason="flap_jammed")
+            # Locked (and the lock stored) before the deposit is recorded, so a restart
+            # in between finds the jam. Recorded once, as not accepted: the item has not
+            # reached the container; it is counted when the flap is seen working again.
             self.phase = Phase.JAMMED
             self.lock_requests("flap_jammed", True)
             self.hardware.indicators.show("red")
+            self._record(result, weight_g, accepted=False, reason="flap_jammed")
             return None
         self._record(result, weight_g, accepted=True, reason=None)
         self.hardware.indicators.show("green")
@@ -251,8 +338,20 @@ class IntakeMachine:
         self.phase = Phase.IDLE
         return None
 
+    def restore_jam(self) -> None:
+        """Resume a jam stored before a restart: the item still waits on the tray, the
+        door stays locked, and no door movement starts a deposit until it is cleared."""
+        self.phase = Phase.JAMMED
+        self.hardware.indicators.show("red")
+
     def clear_jam(self) -> bool:
-        """Try the flap again (technician or remote command); unlock if it works."""
+        """Try the flap again (technician or remote command); unlock if it works.
+
+        The flap counts as working when it cycles without an error and the tray is then
+        empty (a scale that cannot be read leaves the flap's word). ``on_jam_cleared``
+        is called before the door unlocks, so the jammed item is counted in the same
+        stored state that unlocks the door.
+        """
         if self.phase is not Phase.JAMMED:
             return True
         try:
@@ -260,7 +359,12 @@ class IntakeMachine:
         except DeviceError as err:
             log.warning("flap still jammed: %s", err)
             return False
+        left = self._weigh()
+        if left is not None and left >= self.policy.min_item_g:
+            log.warning("flap cycled but %.0f g are still on the tray: still jammed", left)
+            return False
         self.phase = Phase.IDLE
+        self.on_jam_cleared()
         self.lock_requests("flap_jammed", False)
         self.hardware.indicators.show(None)
         return True

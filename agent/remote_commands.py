@@ -15,7 +15,10 @@ succeeded, ``ok: false`` with an ``error`` otherwise. A command is never execute
   caller's timeout reports it);
 - its arguments are not the command's (the error names the argument);
 - it would disturb a deposit in progress (``busy``), for commands that use the tray,
-  the flap or the process.
+  the flap or the process;
+- it is ``selftest`` or ``tare`` and the tray may hold an item (``tray occupied``: a
+  jammed flap's item, a rejected item not yet taken back, a broken beam): a tare would
+  take the item for the zero and the self-test's flap cycle would drop it uncounted.
 
 Commands run on the runtime thread between steps, never in the MQTT callback.
 """
@@ -64,6 +67,9 @@ UNTIMED_COMMANDS = frozenset({"ping"})
 """Commands that run even when the bin cannot judge expiry (they change nothing)."""
 BUSY_COMMANDS = frozenset({"selftest", "tare", "restart"})
 """Commands refused while a deposit is in progress."""
+TRAY_COMMANDS = frozenset({"selftest", "tare"})
+"""Commands refused while the tray may hold an item: a tare would take it for the zero,
+the self-test's flap cycle would drop it uncounted."""
 
 
 class _Args(BaseModel):
@@ -187,6 +193,12 @@ class RemoteCommands:
         intake = self.runtime.intake
         if command.name in BUSY_COMMANDS and intake is not None and intake.busy:
             return failed("busy: a deposit is in progress; try again in a few seconds")
+        if command.name in TRAY_COMMANDS:
+            occupied = self.runtime.tray_occupied()
+            if occupied is not None:
+                return failed(
+                    f"tray occupied: {occupied}; {command.name} runs only with the tray empty"
+                )
         try:
             return run(args)
         except DeviceError as err:

@@ -12,17 +12,20 @@ talks to the broker directly except for retained state through the link.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agent import __version__
-from agent.bin_state import STATE_KEY, BinState
+from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError
+from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
+from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
 from agent.localdb import LocalDb
@@ -38,6 +41,16 @@ log = logging.getLogger(__name__)
 
 CHECK_PERIOD_S = 30.0
 """How often storage, network and device health are looked at between operations."""
+WRITE_RETRY_S = 1.0
+"""How often writes are tried again while the agent database refuses them."""
+EDGE_SAFETY_POLL_S = 1.0
+"""Idle poll of the door when its edges wake the runtime: only a missed edge waits for it."""
+LOOP_ERROR_PAUSE_S = 1.0
+"""Pause of ``run()`` after a step that failed unexpectedly (no busy loop on a bug)."""
+STORAGE_ERRORS = (OutboxError, sqlite3.Error)
+"""What a failed write of the agent database raises (disk full, database locked)."""
+
+_T = TypeVar("_T")
 
 InboundHandler = Callable[[bytes], None]
 """Handles the payload of one cloud-to-bin message (``cmd``, ``config/desired``)."""
@@ -63,6 +76,28 @@ class Schedule:
     def next(self) -> float:
         """The earliest due time of any task."""
         return min(self.due.values(), default=0.0)
+
+
+class FlapJamLatch:
+    """The ``flap``/``jammed`` fault as the intake knows it, for the fault monitor.
+
+    The flap driver reports a jam only after a failed cycle, and a restarted driver
+    reports ``ok`` before it has moved: this latch keeps the fault raised from the jam
+    until the flap is seen working again, across restarts.
+    """
+
+    component = "flap"
+
+    def __init__(self, jammed: Callable[[], bool]) -> None:
+        self._jammed = jammed
+
+    def status(self) -> DeviceStatus:
+        """Failed while the intake holds a jam."""
+        if self._jammed():
+            return DeviceStatus(
+                "failed", "jammed", "flap jammed with an item on the tray; door locked"
+            )
+        return DeviceStatus.ok()
 
 
 class AgentRuntime:
@@ -106,15 +141,18 @@ class AgentRuntime:
         self._reported_fill: float | None = None
         self._rejected_on_tray = False
         """A rejected item may still lie on the tray (until the door opens again)."""
+        self._unsaved: list[tuple[str, dict[str, Any]]] = []
+        """Events that could not be stored yet (database refusing writes), oldest first."""
+        self._write_error: str | None = None
+        """Why the latest write failed; None once writes succeed again."""
         device_faults: dict[tuple[str, str], str | None] = {}
         for key, detail in self.state.active_faults.items():
             component, _, code = key.partition("/")
             if component not in ("storage", "network"):
                 device_faults[(component, code)] = detail
-        self.fault_monitor = FaultMonitor(
-            hardware.devices(), self._record_fault, initial=device_faults
-        )
         self.intake: IntakeMachine | None = None
+        latch = FlapJamLatch(lambda: self.intake is not None and self.intake.phase is Phase.JAMMED)
+        monitored: list[Device] = [*hardware.devices(), latch]
         if classifier is not None:
             self.intake = IntakeMachine(
                 hardware,
@@ -123,15 +161,46 @@ class AgentRuntime:
                 self.record_deposit,
                 clock=clock,
                 lock_requests=self.request_lock,
+                on_jam_cleared=self._count_jammed_deposit,
             )
             self.hooks.append(self.intake.step)
-        hardware.lock.set_locked(bool(self.state.lock_reasons))
+            monitored.append(self.intake.classifier_health)
+            if self.state.jammed_deposit is not None or "flap_jammed" in self.state.lock_reasons:
+                log.warning("the flap was jammed before the restart: the door stays locked")
+                self.intake.restore_jam()
+        self.fault_monitor = FaultMonitor(monitored, self._record_fault, initial=device_faults)
+        self._lock_deferred = False
+        self._apply_lock()
+        self.edge_wakes = self._listen_for_edges()
+        """Whether door edges wake the runtime (then the idle poll is only a safety net)."""
+
+    def _listen_for_edges(self) -> bool:
+        """Ask the door switch and the beam to wake the runtime at every edge, so a door
+        closing is seen at once, not at the next poll; True when the door can."""
+        door_wakes = False
+        for device in (self.hardware.door, self.hardware.beam):
+            add = getattr(device, "add_edge_listener", None)
+            if callable(add):
+                wakes = bool(add(self.wake))
+                door_wakes = door_wakes or (wakes and device is self.hardware.door)
+        return door_wakes
 
     # -- deposits and the door lock --------------------------------------------------
 
     def record_deposit(self, decision: Decision) -> None:
-        """Store the deposit event; count accepted items; re-measure the fill soon."""
-        self._rejected_on_tray = not decision.accepted
+        """Store the deposit event; count accepted items; re-measure the fill soon.
+
+        A deposit held by a jammed flap is remembered (with the event, in one write) and
+        counted once the flap works (:meth:`_count_jammed_deposit`).
+        """
+        jammed = decision.reason == "flap_jammed"
+        self._rejected_on_tray = not decision.accepted and not jammed
+        if jammed:
+            self.state.jammed_deposit = JammedDeposit(
+                deposit_id=decision.deposit_id,
+                category=decision.category,
+                weight_g=decision.weight_g,
+            )
         if decision.accepted:
             self.state.deposits_since_empty += 1
             self.state.contents_g += decision.weight_g
@@ -142,6 +211,18 @@ class AgentRuntime:
         for listener in self.deposit_listeners:
             listener(decision)
         self.check_devices()
+
+    def _count_jammed_deposit(self) -> None:
+        """The jammed item is in the container now: count it, once (no second event)."""
+        jammed = self.state.jammed_deposit
+        if jammed is None:
+            return
+        log.info("deposit %s reached the container once the flap worked", jammed.deposit_id)
+        self.state.jammed_deposit = None
+        self.state.deposits_since_empty += 1
+        self.state.contents_g += jammed.weight_g
+        self.schedule.due["fill"] = self.clock.monotonic() + 2.0
+        self._telemetry_after_fill = True
 
     def clear_jam(self) -> bool:
         """Cycle a jammed flap (technician or remote ``unlock``); True when it works."""
@@ -162,8 +243,84 @@ class AgentRuntime:
         if reasons == set(self.state.lock_reasons):
             return
         self.state.lock_reasons = sorted(reasons)
-        self.state.save(self.db)
-        self.hardware.lock.set_locked(bool(reasons))
+        # The door first: a database refusing writes must not leave it unlocked.
+        self._apply_lock()
+        self.save_state()
+
+    def _apply_lock(self, door_open: bool | None = None) -> None:
+        """Drive the lock to what the reasons want: unlocking at once, locking only once
+        the door is seen closed (never on an open door, nor one whose switch cannot be
+        read). ``door_open`` is a switch reading just taken (None: read it now)."""
+        wanted = bool(self.state.lock_reasons)
+        if wanted == self.hardware.lock.locked:
+            self._lock_deferred = False
+            return
+        if wanted:
+            if door_open is None:
+                try:
+                    door_open = self.hardware.door.is_open()
+                except DeviceError:
+                    door_open = True
+            if door_open:
+                if not self._lock_deferred:
+                    log.warning(
+                        "door lock (%s) deferred until the door is seen closed",
+                        ", ".join(self.state.lock_reasons),
+                    )
+                    self._lock_deferred = True
+                return
+        self._lock_deferred = False
+        self.hardware.lock.set_locked(wanted)
+
+    # -- storage failures -------------------------------------------------------------
+
+    def save_state(self, *, durable: bool = True) -> None:
+        """Store the bin's state; a refused write raises the storage fault, never an error.
+
+        The state in memory stays right, and it is written with the next stored event
+        (or by the retry once writes succeed again).
+        """
+        try:
+            self.state.save(self.db, durable=durable)
+        except STORAGE_ERRORS as err:
+            self.write_failed(err)
+
+    def write_failed(self, err: BaseException) -> None:
+        """Note a refused write: log it once, raise ``storage``/``write_failed``, retry later."""
+        detail = f"agent database write failed: {err}"
+        if self._write_error is None:
+            log.error("%s; the bin keeps serving, writes are retried", detail)
+        self._write_error = detail
+        self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
+        self.set_fault("storage", "write_failed", detail)
+
+    def _retry_writes(self) -> None:
+        """Store the events held back, then the state; clear the fault when both work."""
+        self.schedule.due.pop("retry_writes", None)
+        if not self._flush_unsaved():
+            return
+        try:
+            self.state.save(self.db)
+        except STORAGE_ERRORS as err:
+            self.write_failed(err)
+            return
+        log.warning("agent database writes succeed again: %s", self._write_error)
+        self._write_error = None
+        self._check_storage()
+
+    def _flush_unsaved(self) -> bool:
+        """Store the held-back events in order; False (and retry later) if one is refused."""
+        while self._unsaved:
+            event_type, fields = self._unsaved[0]
+            try:
+                self._store_event(event_type, fields)
+            except STORAGE_ERRORS as err:
+                detail = f"agent database write failed: {err}"
+                self._write_error = detail
+                self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
+                return False
+            self._unsaved.pop(0)
+        return True
 
     # -- outgoing messages ------------------------------------------------------------
 
@@ -171,8 +328,21 @@ class AgentRuntime:
         """Store an ``events/{type}`` message durably (never dropped).
 
         The bin's state is written in the same transaction, so a counter or an alarm
-        and the event reporting it are never out of step after a power loss.
+        and the event reporting it are never out of step after a power loss. When the
+        database refuses the write (disk full, locked), the event is held in memory, in
+        order, and stored by the retry (returns None); the storage fault is raised.
         """
+        if self._unsaved:
+            self._unsaved.append((event_type, fields))
+            return None
+        try:
+            return self._store_event(event_type, fields)
+        except STORAGE_ERRORS as err:
+            self._unsaved.append((event_type, fields))
+            self.write_failed(err)
+            return None
+
+    def _store_event(self, event_type: str, fields: dict[str, Any]) -> int | None:
         model = MODELS_BY_EVENT[event_type]
         return self.outbox.append(
             self.messages.topic(TopicKind.EVENT, event_type),
@@ -239,6 +409,28 @@ class AgentRuntime:
         except DeviceError:
             return None
 
+    def tray_occupied(self) -> str | None:
+        """Why the tray may hold an item now (None: known empty as far as the bin can tell).
+
+        A tare then would take the item for the zero, and a self-test's flap cycle would
+        drop it uncounted: a deposit in progress, a jammed flap (its item still lies on
+        the tray), a rejected item not yet taken back, or a broken beam.
+        """
+        intake = self.intake
+        if intake is not None:
+            if intake.busy:
+                return "a deposit is in progress"
+            if intake.phase is Phase.JAMMED:
+                return "the flap is jammed with an item on the tray"
+        if self._rejected_on_tray:
+            return "a rejected item may still lie on the tray"
+        try:
+            if self.hardware.beam.is_broken():
+                return "the intake beam is broken: something is in the chamber"
+        except DeviceError:
+            pass  # a failed beam says nothing about the tray (the self-test reports it)
+        return None
+
     # -- alarms and faults --------------------------------------------------------------
 
     def set_alarm(self, kind: str, active: bool, detail: str | None = None) -> None:
@@ -296,7 +488,15 @@ class AgentRuntime:
         try:
             return "open" if self.hardware.door.is_open() else "closed"
         except DeviceError:
-            return "closed"
+            return "open"  # fail-safe: a door nobody can see is not known closed
+
+    def _door_reads_open(self) -> bool:
+        """Whether the switch says open (an unreadable switch does not stop fill samples:
+        a dead switch must not blind the bin to its own overflow)."""
+        try:
+            return self.hardware.door.is_open()
+        except DeviceError:
+            return False
 
     def _fill_moved(self) -> bool:
         """Whether the fill changed enough since the last telemetry to report it now."""
@@ -319,7 +519,7 @@ class AgentRuntime:
             log.warning("fill measurement failed: %s", err)
             self.state.fill_pct = None
             self.state.fill_mm = None
-            self.state.save(self.db, durable=False)
+            self.save_state(durable=False)
             self.check_devices()
             return
         previous = self.state.fill_pct
@@ -328,7 +528,7 @@ class AgentRuntime:
         self._check_emptied(previous, reading.fill_pct)
         self.state.fill_peak_pct = max(self.state.fill_peak_pct, reading.fill_pct)
         self._check_overflow(reading.fill_pct)
-        self.state.save(self.db, durable=False)
+        self.save_state(durable=False)
         self.check_devices()
 
     def _check_fire(self, temp: float | None) -> None:
@@ -382,7 +582,9 @@ class AgentRuntime:
         try:
             is_open = self.hardware.door.is_open()
         except DeviceError:
+            self._apply_lock(door_open=True)  # unknown counts as open: never lock on it
             return
+        self._apply_lock(door_open=is_open)
         if is_open:
             self._rejected_on_tray = False  # the consumer can take the item back
         if not is_open:
@@ -396,6 +598,9 @@ class AgentRuntime:
             self.set_alarm("door_stuck", True, f"door open for more than {limit:.0f} s")
 
     def _check_storage(self) -> None:
+        if self._write_error is not None:  # the worst storage fault while it lasts
+            self.set_fault("storage", "write_failed", self._write_error)
+            return
         stats = self.outbox.stats()
         free = disk_free_mb(self.config.storage.path)
         if free < self.config.thresholds.low_disk_mb:
@@ -483,62 +688,98 @@ class AgentRuntime:
                 continue
             try:
                 handler(payload)
+            except STORAGE_ERRORS as err:
+                log.error("handling a %s message failed: %s", parsed.kind.value, err)
+                self.write_failed(err)
             except Exception:
                 log.exception("handling a %s message failed", parsed.kind.value)
 
     # -- the loop -----------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Ask ``run()`` to step now (an edge, a message)."""
+        """Ask ``run()`` to step now (an edge, a message); never blocks."""
         self._wake.set()
 
+    def take_wake(self) -> bool:
+        """Whether a wake was asked for since the last call (a virtual-time loop's
+        ``run()``: it stops sleeping and steps)."""
+        woken = self._wake.is_set()
+        self._wake.clear()
+        return woken
+
     def step(self) -> float:
-        """Do what is due; return the monotonic time of the next wanted step."""
+        """Do what is due; return the monotonic time of the next wanted step.
+
+        Each hook and each periodic task runs on its own: one that fails unexpectedly
+        is logged (a refused database write raises the storage fault) and the others
+        still run, so no error stops the bin from serving deposits.
+        """
         with self._step_lock:
             now = self.clock.monotonic()
             wakeups: list[float] = []
-            self._process_inbox()
+            self._guarded("the inbox", self._process_inbox)
             for hook in self.hooks:
-                wanted = hook(now)
+                name = getattr(hook, "__qualname__", type(hook).__name__)
+                wanted = self._guarded(f"step of {name}", functools.partial(hook, now))
                 if wanted is not None:
                     wakeups.append(wanted)
             intervals = self.config.intervals  # after the hooks: one may replace the config
             busy = self.intake is not None and self.intake.busy
-            self._check_door(now)
+            self._guarded("the door check", lambda: self._check_door(now))
+            if "retry_writes" in self.schedule.due and self.schedule.is_due("retry_writes", now):
+                self._guarded("retrying writes", self._retry_writes)
             if self.schedule.is_due("temperature", now):
-                self.sample_temperature()
                 self.schedule.after("temperature", now, min(intervals.fill_sample_s, 30.0))
+                self._guarded("the temperature sample", self.sample_temperature)
             if self.schedule.is_due("fill", now):
-                if busy or self.door_state() == "open":
+                if busy or self._door_reads_open():
                     self.schedule.after("fill", now, 5.0)
                 else:
-                    self.sample_fill()
                     self.schedule.after("fill", now, intervals.fill_sample_s)
+                    self._guarded("the fill sample", self.sample_fill)
                     if self._telemetry_after_fill or self._fill_moved():
                         self._telemetry_after_fill = False
                         self.schedule.due["telemetry"] = now
             if self.schedule.is_due("telemetry", now):
-                self.emit_telemetry()
                 self.schedule.after("telemetry", now, intervals.telemetry_s)
+                self._guarded("telemetry", self.emit_telemetry)
             if self.schedule.is_due("checks", now):
-                self.check_devices()
-                self._check_storage()
-                self._check_network(now)
                 self.schedule.after("checks", now, CHECK_PERIOD_S)
+                self._guarded("the device checks", self.check_devices)
+                self._guarded("the storage check", self._check_storage)
+                self._guarded("the network check", lambda: self._check_network(now))
             if self.schedule.is_due("health", now):
-                self.emit_health()
                 self.schedule.after("health", now, intervals.health_s)
+                self._guarded("health", self.emit_health)
             candidates = [self.schedule.next(), *wakeups]
             if self._door_opened_at is not None:
                 candidates.append(self._door_opened_at + self.config.thresholds.door_open_alarm_s)
             if self.idle_poll_s is not None:
-                candidates.append(now + self.idle_poll_s)
+                poll = self.idle_poll_s
+                if self.edge_wakes:
+                    poll = max(poll, EDGE_SAFETY_POLL_S)
+                candidates.append(now + poll)
             return max(min(candidates), now)
 
+    def _guarded(self, what: str, task: Callable[[], _T]) -> _T | None:
+        """Run one task; a failure is logged (and a refused write faulted), never raised."""
+        try:
+            return task()
+        except STORAGE_ERRORS as err:
+            log.error("%s failed: %s", what, err)
+            self.write_failed(err)
+        except Exception:
+            log.exception("%s failed; the agent carries on", what)
+        return None
+
     def run(self, stop: threading.Event) -> None:
-        """Step on real time until ``stop`` is set."""
+        """Step on real time until ``stop`` is set; an unexpected error never ends it."""
         while not stop.is_set():
-            wanted = self.step()
+            try:
+                wanted = self.step()
+            except Exception:
+                log.exception("a step failed; the agent carries on")
+                wanted = self.clock.monotonic() + LOOP_ERROR_PAUSE_S
             delay = max(wanted - self.clock.monotonic(), 0.0)
             self._wake.wait(timeout=min(delay, 1.0))
             self._wake.clear()

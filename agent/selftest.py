@@ -46,7 +46,7 @@ def _status_detail(measured: str, status: DeviceStatus) -> str:
     )
 
 
-def run_selftest(hardware: BinHardware, *, camera_timeout_s: float = 2.0) -> list[CheckResult]:
+def run_selftest(hardware: BinHardware, *, camera_timeout_s: float = 1.0) -> list[CheckResult]:
     """Exercise every device; a device that raises fails its line, the rest still run."""
     temp: list[float | None] = [None]
 

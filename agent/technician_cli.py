@@ -2,8 +2,10 @@
 
 Thin: they load the configuration, build the hardware through the configured backend,
 call :mod:`agent.selftest` or :mod:`agent.calibration`, and turn errors into one line on
-stderr and exit code 1. On a simulated bin the "technician" steps (empty the tray, put
-the mass on it) are carried out on the simulated tray.
+stderr and exit code 1. They hold the agent's instance lock while they drive the pins,
+so they refuse to run beside a running agent (and an agent cannot start meanwhile).
+On a simulated bin the "technician" steps (empty the tray, put the mass on it) are
+carried out on the simulated tray.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from agent.calibration import (
 from agent.cli_support import fail, load_or_exit
 from agent.clock import SystemClock
 from agent.devices import BinHardware, DeviceError
-from agent.errors import HardwareUnavailable
+from agent.errors import AgentError, HardwareUnavailable
 from agent.hardware import build_hardware
+from agent.instance_lock import InstanceLock, agent_running, lock_path
 from agent.selftest import run_selftest
 from firmware_config.schema import DeviceConfig
 
@@ -62,19 +65,47 @@ class SimulatedTray(Protocol):
 
 
 @contextmanager
-def _hardware(config: DeviceConfig) -> Iterator[BinHardware]:
+def _agent_lock(config: DeviceConfig, command: str) -> Iterator[None]:
+    """Hold the agent's instance lock: a running agent drives the same pins (two
+    processes bit-banging one HX711 read garbage, and a self-test moves the flap).
+
+    Where the database's directory does not exist no agent can be running, and none is
+    created for the lock (a technician's command leaves no state behind)."""
+    if not config.storage.path.parent.is_dir():
+        yield
+        return
     try:
-        hardware = build_hardware(config, SystemClock())
-    except HardwareUnavailable as err:
-        fail(str(err))
+        lock = InstanceLock(config.storage.path)
+    except (AgentError, OSError) as err:
+        try:
+            running = agent_running(config.storage.path)
+        except (AgentError, OSError):
+            running = False
+        hint = "; stop it first (systemctl stop revloop-agent)" if running else ""
+        lock_file = lock_path(config.storage.path)
+        named = "" if str(lock_file) in str(err) else f" (agent lock {lock_file})"
+        fail(f"{command}: {err}{named}{hint}")
     try:
-        yield hardware
-    except DeviceError as err:
-        fail(str(err))
-    except CalibrationError as err:
-        fail(str(err))
+        yield
     finally:
-        hardware.close()
+        lock.release()
+
+
+@contextmanager
+def _hardware(config: DeviceConfig, command: str) -> Iterator[BinHardware]:
+    with _agent_lock(config, command):
+        try:
+            hardware = build_hardware(config, SystemClock())
+        except HardwareUnavailable as err:
+            fail(str(err))
+        try:
+            yield hardware
+        except DeviceError as err:
+            fail(str(err))
+        except CalibrationError as err:
+            fail(str(err))
+        finally:
+            hardware.close()
 
 
 def _technician_step(
@@ -93,7 +124,7 @@ def _technician_step(
 def selftest_command(config_path: Path) -> None:
     """Exercise every device (moves the flap, lock, LEDs and buzzer); exit 1 on a failure."""
     config = load_or_exit(config_path)
-    with _hardware(config) as hardware:
+    with _hardware(config, "bin-agent selftest") as hardware:
         results = run_selftest(hardware)
     table = Table(title=f"Self-test of {config.identity.bin_id} ({config.hardware.backend})")
     for column in ("check", "component", "result", "detail"):
@@ -127,7 +158,7 @@ def _raw_scale(hardware: BinHardware) -> RawScale:
 def calibrate_tare(config_path: Path, yes: bool) -> None:
     """Zero the load cell with the tray empty (writes calibration.tare_offset)."""
     config = load_or_exit(config_path)
-    with _hardware(config) as hardware:
+    with _hardware(config, "bin-agent calibrate tare") as hardware:
         scale = _raw_scale(hardware)
         _technician_step(hardware, "Empty the tray", yes, lambda sim: sim.clear_tray())
         offset = measure_tare(scale)
@@ -147,7 +178,7 @@ def calibrate_tare(config_path: Path, yes: bool) -> None:
 def calibrate_scale(config_path: Path, mass_g: float, yes: bool) -> None:
     """Counts per gram from a known mass (tare first; writes calibration.scale_counts_per_g)."""
     config = load_or_exit(config_path)
-    with _hardware(config) as hardware:
+    with _hardware(config, "bin-agent calibrate scale") as hardware:
         scale = _raw_scale(hardware)
         _technician_step(
             hardware, f"Put {mass_g:g} g on the tray", yes, lambda sim: sim.place_test_mass(mass_g)
@@ -163,7 +194,7 @@ def calibrate_scale(config_path: Path, mass_g: float, yes: bool) -> None:
 def calibrate_empty_depth(config_path: Path, yes: bool) -> None:
     """Distance to the floor of the empty container (writes calibration.empty_distance_mm)."""
     config = load_or_exit(config_path)
-    with _hardware(config) as hardware:
+    with _hardware(config, "bin-agent calibrate empty-depth") as hardware:
         sensor = hardware.fill
         if not isinstance(sensor, DistanceSensor):
             fail(f"the {type(sensor).__name__} fill sensor cannot be calibrated")

@@ -4,7 +4,8 @@ A simulated bin runs the real agent on the real drivers over the pin-level simul
 (HX711 at 10 SPS, JSN-SR04T, debounced door switch, servo flap, simulated camera with
 a 150 ms capture), with the shipped ONNX classifier. The classifier's wall time on this
 machine is charged to the bin's virtual clock, so the figure includes inference. The
-agent polls its door every ``intervals.door_poll_ms`` as ``bin-agent run`` does.
+agent is stepped as ``bin-agent run`` steps it: at the time it asks for, or at once when
+a door or beam edge wakes it (looked at every millisecond of bin time).
 
 For each deposit: the visitor opens the door, puts an item (a TrashNet photo of its
 material, a weight drawn for it) on the tray and closes the door; the time from that
@@ -22,6 +23,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +37,9 @@ from simulator.camera import find_photo_dir
 from simulator.pins.backend import PinSimulation, build_pin_hardware, physical_from_config
 from simulator.pins.clock import PinClock
 from simulator.world import ItemCatalog
+
+WAKE_GRAIN_S = 0.001
+"""How often the bench's loop looks for a wake (a real thread wakes within microseconds)."""
 
 
 class ChargedClassifier:
@@ -95,12 +100,32 @@ def main() -> None:
     intake = agent.runtime.intake
     assert intake is not None
     catalog = ItemCatalog(random.Random(args.seed))
+    visitor = random.Random(args.seed + 1)
 
-    def run(seconds: float) -> None:
+    runtime = agent.runtime
+    take_wake = getattr(runtime, "take_wake", lambda: False)  # older agents: polled only
+
+    def run(
+        seconds: float, *, act_at: float | None = None, act: Callable[[], object] = str
+    ) -> None:
+        """Step the agent for ``seconds`` as ``bin-agent run`` does: it sleeps until the
+        time it asked for or until an edge wakes it. ``act`` (the visitor) happens at
+        ``act_at`` while the agent waits, not in step with its loop."""
         end = clock.monotonic() + seconds
+        pending = act_at is not None
         while clock.monotonic() < end:
-            wanted = agent.runtime.step()
-            clock.sleep(max(min(wanted, end) - clock.monotonic(), 0.001))
+            wanted = runtime.step()
+            target = max(min(wanted, end), clock.monotonic() + WAKE_GRAIN_S)
+            while (remaining := target - clock.monotonic()) > 1e-6:
+                if pending and act_at is not None and clock.monotonic() >= act_at:
+                    act()
+                    pending = False
+                clock.sleep(min(WAKE_GRAIN_S, remaining))
+                if take_wake():
+                    break
+
+    def close_door() -> None:
+        physical.door_open = False
 
     decision_s: list[float] = []
     wall_s: list[float] = []
@@ -112,10 +137,10 @@ def main() -> None:
         physical.door_open = True
         run(1.0)
         physical.place_on_tray(item)
-        run(1.0)
-        physical.door_open = False
-        closed_at = clock.monotonic()
+        # The visitor closes the door at a moment of their own, while the agent waits.
+        closed_at = clock.monotonic() + 1.0 + visitor.uniform(0.0, 0.1)
         before = intake.decided_at
+        run(1.0 + 0.2, act_at=closed_at, act=close_door)
         while intake.decided_at == before and clock.monotonic() - closed_at < 10.0:
             run(0.01)
         decision_s.append(intake.decided_at - closed_at)

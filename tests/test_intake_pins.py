@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from agent.app import Agent
+from agent.intake import Phase
+from agent.runtime import EDGE_SAFETY_POLL_S
 from firmware_config import PROFILES_DIR, load_config
 from protocol.transport import BrokerUrl
 from simulator.physical import Item, PhysicalBin
@@ -84,3 +86,66 @@ def test_rejected_item_stays_on_the_tray(pin_bin: PinBin) -> None:
     assert (deposit["accepted"], deposit["reason"]) == (False, "category_not_accepted")
     assert pin_bin.physical.tray is not None
     assert not pin_bin.physical.door_locked
+
+
+@pytest.fixture
+def polled_bin(tmp_path: Path) -> Iterator[PinBin]:
+    """A pin-level bin stepped as ``bin-agent run`` steps it: an idle poll, and a wake
+    (a door or beam edge) ends the wait at once."""
+    config = load_config(PROFILES_DIR / "sim-pin.toml")
+    config.storage.path = tmp_path / "agent.db"
+    config.simulation.pins.wall_echo_probability = 0.0
+    physical = physical_from_config(config)
+    hardware = build_pin_hardware(config, None, physical)
+    assert isinstance(hardware.simulation, PinSimulation)
+    clock = PinClock(hardware.simulation.gpio.clock)
+    agent = Agent.build(
+        config,
+        hardware,
+        clock,
+        endpoint=BrokerUrl("127.0.0.1", 1, False),
+        classifier=ScriptedClassifier(FixedClassification("metal", 0.93)),
+        idle_poll_s=config.intervals.door_poll_ms / 1000.0,
+    )
+    yield PinBin(agent, clock, physical, hardware.simulation, ScriptedClassifier())
+    agent.db.close()
+    agent.instance_lock.release()
+    hardware.close()
+
+
+def test_door_edges_wake_the_runtime_at_once(polled_bin: PinBin) -> None:
+    runtime = polled_bin.agent.runtime
+    clock = polled_bin.clock
+    assert runtime.edge_wakes
+    polled_bin.run(2.0)
+    runtime.take_wake()
+    now = clock.monotonic()
+    # Idle, the door's edges are what wake the runtime: the poll is only a safety net.
+    assert runtime.step() >= min(now + EDGE_SAFETY_POLL_S, runtime.schedule.next())
+    polled_bin.physical.door_open = True
+    clock.sleep(0.001)  # the switch's first edge comes with the next instant
+    assert runtime.take_wake()
+
+    # Stepped as run() steps it: the door closing is seen within its debounce time,
+    # not at the intake's next 100 ms look.
+    end = clock.monotonic() + 1.0
+    while clock.monotonic() < end:
+        wanted = runtime.step()
+        while clock.monotonic() < min(wanted, end) and not runtime.take_wake():
+            clock.sleep(0.001)
+    intake = runtime.intake
+    assert intake is not None
+
+    def phase() -> Phase:
+        return intake.phase
+
+    assert phase() is Phase.DOOR_OPEN
+    polled_bin.physical.door_open = False
+    closed_at = clock.monotonic()
+    while phase() is Phase.DOOR_OPEN:
+        wanted = runtime.step()
+        while clock.monotonic() < wanted and not runtime.take_wake():
+            clock.sleep(0.001)
+    config = polled_bin.agent.config
+    quiet_s = (config.switches.door_debounce_ms + config.simulation.pins.switch_bounce_ms) / 1e3
+    assert clock.monotonic() - closed_at <= quiet_s + 0.005  # bounces + debounce + 1 ms steps

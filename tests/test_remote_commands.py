@@ -20,7 +20,7 @@ from protocol.codec import MAX_PAYLOAD_BYTES
 from protocol.messages import CommandResult
 from simulator.physical import Item
 from tests.support.bins import bin_config, make_bin
-from tests.support.fakes import FaultyCamera, ScriptedClassifier
+from tests.support.fakes import FaultyCamera, FixedClassification, ScriptedClassifier
 from tests.support.remote import Remote, close, command, raw
 
 
@@ -301,3 +301,54 @@ def test_restart_answers_then_asks_the_process_to_stop(remote: Remote) -> None:
     assert answer["result"]["exit_code"] == 75
     assert remote.agent.restart_requested.is_set()
     assert remote.agent._stop.is_set()
+
+
+def test_tray_commands_are_refused_while_the_tray_may_hold_an_item(remote: Remote) -> None:
+    physical = remote.bin.physical
+    classifier = remote.agent.runtime.intake.classifier  # type: ignore[union-attr]
+    assert isinstance(classifier, ScriptedClassifier)
+    classifier.answer = FixedClassification("trash", 0.99)
+    offset_before = remote.agent.hardware.scale.offset_g  # type: ignore[attr-defined]
+    physical.door_open = True
+    remote.run(0.5)
+    physical.place_on_tray(Item("plastic", mass_g=40.0, volume_l=1.0))
+    physical.door_open = False
+    remote.run(3)  # rejected: the item stays on the tray, the door unlocked
+    for name in ("selftest", "tare"):
+        answer = remote.cmd(name)
+        assert answer["ok"] is False, name
+        assert answer["error"] == (
+            f"tray occupied: a rejected item may still lie on the tray; "
+            f"{name} runs only with the tray empty"
+        )
+    assert physical.tray is not None  # the flap never moved
+    assert physical.contents == []
+    assert remote.agent.hardware.scale.offset_g == offset_before  # type: ignore[attr-defined]
+
+    physical.door_open = True
+    remote.run(0.5)
+    physical.take_from_tray()
+    physical.hand_in_chamber = True
+    physical.door_open = False
+    remote.run(3)
+    answer = remote.cmd("tare")
+    assert answer["ok"] is False
+    assert answer["error"].startswith("tray occupied: the intake beam is broken")
+    physical.hand_in_chamber = False
+    assert remote.cmd("tare")["ok"] is True
+    assert remote.cmd("selftest")["ok"] is True
+
+
+def test_selftest_never_drops_the_item_of_a_jammed_flap(remote: Remote) -> None:
+    remote.bin.faults.inject(flap="jammed")
+    physical = remote.bin.physical
+    physical.door_open = True
+    remote.run(0.5)
+    physical.place_on_tray(Item("plastic", mass_g=40.0, volume_l=1.0))
+    physical.door_open = False
+    remote.run(3)
+    remote.bin.faults.clear("flap")  # freed by hand, but the jam is not cleared yet
+    answer = remote.cmd("selftest")
+    assert answer["ok"] is False
+    assert answer["error"].startswith("tray occupied: the flap is jammed with an item")
+    assert physical.contents == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,45 @@ def test_a_bin_without_an_intake_reports_no_idle_tray_weight(
 ) -> None:
     test_bin, _ = sim
     assert test_bin.agent.runtime.tray_idle_g() is None
+
+
+def test_a_failing_hook_or_task_never_stops_the_others(
+    sim: tuple[SimulatedBin, ManualClock],
+) -> None:
+    test_bin, clock = sim
+    runtime = test_bin.agent.runtime
+    calls: list[float] = []
+
+    def broken_hook(now: float) -> float | None:
+        calls.append(now)
+        raise RuntimeError("a bug in a hook")
+
+    runtime.hooks.insert(0, broken_hook)
+
+    def broken_temperature() -> float | None:
+        raise ValueError("driver returned garbage")
+
+    test_bin.agent.hardware.temperature.read_c = broken_temperature  # type: ignore[method-assign]
+    run_for(test_bin, clock, 130)
+    assert len(calls) > 1  # called at every step, the loop still running
+    assert len(stored(test_bin, "/telemetry")) == 3  # periodic work went on meanwhile
+    assert not [f for f in stored(test_bin, "/events/fault") if f["component"] == "storage"]
+
+
+def test_run_survives_a_failing_step(sim: tuple[SimulatedBin, ManualClock]) -> None:
+    test_bin, _ = sim
+    runtime = test_bin.agent.runtime
+    stop = threading.Event()
+    steps: list[int] = []
+
+    def step() -> float:
+        steps.append(1)
+        if len(steps) == 1:
+            raise RuntimeError("unexpected")
+        stop.set()
+        return runtime.clock.monotonic()
+
+    runtime.step = step  # type: ignore[method-assign]
+    runtime.wake()
+    runtime.run(stop)  # returns: the first failure did not end the loop
+    assert len(steps) == 2

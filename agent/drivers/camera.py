@@ -36,8 +36,11 @@ class CameraDriver:
         """Health after the last capture."""
         return self._health.status()
 
-    def capture(self, timeout_s: float = 2.0) -> Image:
-        """One RGB still; raises DeviceError ``absent``, ``timeout`` or ``black_frame``."""
+    def capture(self, timeout_s: float = 1.0) -> Image:
+        """One RGB still; raises DeviceError ``absent``, ``timeout`` or ``black_frame``.
+
+        The default leaves a timed-out capture inside the 1.5 s decision budget (the
+        intake passes its own, bounded, timeout)."""
         with self._lock:
             try:
                 if not self._open:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from agent.devices import DeviceStatus
 from agent.drivers.health import Health
@@ -42,6 +43,7 @@ class DebouncedInput:
         self._lock = threading.Lock()
         self._last_edge_ns: int | None = None
         self.edges = 0
+        self._listeners: list[Callable[[], None]] = []
         gpio.setup(pin, IN, pull_up_down=pull)
         try:
             gpio.add_event_detect(pin, BOTH, callback=self._on_edge)
@@ -57,6 +59,17 @@ class DebouncedInput:
         with self._lock:
             self._last_edge_ns = now
             self.edges += 1
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def add_edge_listener(self, listener: Callable[[], None]) -> bool:
+        """Call ``listener`` (on the GPIO thread: it must not block) at every edge, so
+        the agent wakes at once instead of at its next poll; False when the pin is
+        polled (no edges to report)."""
+        with self._lock:
+            self._listeners.append(listener)
+        return self.edge_driven
 
     def level(self) -> int:
         """The debounced level (0 or 1) now.
@@ -139,6 +152,10 @@ class DoorSwitchDriver:
         """Whether edges are detected (else the pin is polled)."""
         return self._input.edge_driven
 
+    def add_edge_listener(self, listener: Callable[[], None]) -> bool:
+        """Wake ``listener`` at every edge of the input; False when it is polled."""
+        return self._input.add_edge_listener(listener)
+
     def is_open(self) -> bool:
         """Whether the door is open (debounced)."""
         is_open = self._input.level() == 1
@@ -173,6 +190,10 @@ class BeamDriver:
     def edge_driven(self) -> bool:
         """Whether edges are detected (else the pin is polled)."""
         return self._input.edge_driven
+
+    def add_edge_listener(self, listener: Callable[[], None]) -> bool:
+        """Wake ``listener`` at every edge of the input; False when it is polled."""
+        return self._input.add_edge_listener(listener)
 
     def is_broken(self) -> bool:
         """Whether something interrupts the beam (debounced)."""

@@ -55,11 +55,16 @@ def make_bin(
     seed: int = 1,
     camera: Camera | None = None,
     classifier: DepositClassifier | None = None,
+    physical: PhysicalBin | None = None,
+    faults: FaultInjector | None = None,
 ) -> SimulatedBin:
-    """A real agent on device-level simulated hardware, pointed at a local broker."""
+    """A real agent on device-level simulated hardware, pointed at a local broker.
+
+    Pass the ``physical`` bin and ``faults`` of an earlier agent to restart it.
+    """
     clock = clock or SystemClock(synced=True)
-    physical = PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
-    faults = FaultInjector()
+    physical = physical or PhysicalBin(container_depth_mm=config.calibration.empty_distance_mm)
+    faults = faults or FaultInjector()
     hardware = build_device_hardware(
         config, clock, physical, camera or GreyCamera(), rng=random.Random(seed), faults=faults
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.devices import DeviceError, DeviceStatus, Image
+from agent.devices import DeviceError, DeviceStatus, DoorSwitch, Image
 
 
 class GreyCamera:
@@ -40,10 +40,14 @@ class ScriptedClassifier:
     )
     version: str = "scripted-1"
     calls: list[float | None] = field(default_factory=list)
+    error: Exception | None = None
+    """Raised instead of answering while set (a broken model, a runtime error)."""
 
     def classify(self, image: Image, weight_g: float | None) -> FixedClassification:
-        """The scripted answer."""
+        """The scripted answer (or the scripted error)."""
         self.calls.append(weight_g)
+        if self.error is not None:
+            raise self.error
         return self.answer
 
 
@@ -65,3 +69,25 @@ class FaultyCamera:
         if self.fault:
             raise DeviceError("camera", self.fault, f"simulated {self.fault}")
         return np.full((64, 64, 3), 128, dtype=np.uint8)
+
+
+class UnreadableDoor:
+    """Wraps a door switch; while ``broken`` every read raises, as a failed input does."""
+
+    component = "door"
+
+    def __init__(self, inner: DoorSwitch) -> None:
+        self.inner = inner
+        self.broken = False
+
+    def status(self) -> DeviceStatus:
+        """Failed while broken."""
+        if self.broken:
+            return DeviceStatus("failed", "unreadable", "simulated read error")
+        return self.inner.status()
+
+    def is_open(self) -> bool:
+        """The wrapped switch, or a DeviceError."""
+        if self.broken:
+            raise DeviceError("door", "unreadable", "simulated read error")
+        return self.inner.is_open()
