@@ -123,10 +123,13 @@ class LocalDb:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
+                    self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    # SQLite may have rolled back already (e.g. on a full disk): a second
+                    # ROLLBACK would fail and hide the real error.
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
                     raise
-                self.conn.execute("COMMIT")
             except sqlite3.Error as err:
                 raise OutboxError(f"{self.path}: {err}") from err
             finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.clock import ManualClock
-from agent.errors import AgentError
+from agent.errors import AgentError, OutboxError
 from agent.instance_lock import InstanceLock
 from agent.localdb import LocalDb
 from agent.outbox import Outbox, counter_origin
@@ -168,3 +168,18 @@ def test_unusable_storage_is_the_agents_error_naming_storage_path(tmp_path: Path
         make_bin(config, port=1)
     with pytest.raises(AgentError, match=r"^storage\.path: "):
         InstanceLock(not_a_directory / "agent.db")
+
+
+def test_a_full_disk_is_reported_as_such(tmp_path: Path) -> None:
+    db = LocalDb(tmp_path / "agent.db")
+    db.put_many({"seed": "x"})
+    pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+    db.conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from here
+    with pytest.raises(OutboxError, match="full"):
+        db.put_many({"big": "y" * 200_000})
+    assert not db.conn.in_transaction
+    assert db.get("big") is None
+    db.conn.execute(f"PRAGMA max_page_count = {pages * 1000}")  # room again
+    db.put_many({"big": "y"})
+    assert db.get("big") == "y"
+    db.close()
