@@ -162,6 +162,7 @@ class AgentRuntime:
                 clock=clock,
                 lock_requests=self.request_lock,
                 on_jam_cleared=self._count_jammed_deposit,
+                camera_timeout_s=config.intake.capture_timeout_s,
             )
             self.hooks.append(self.intake.step)
             monitored.append(self.intake.classifier_health)

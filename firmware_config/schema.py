@@ -324,6 +324,16 @@ class Intake(Section):
     max_item_g: float = Field(
         default=5000.0, ge=1.0, le=50_000.0, description="Heavier items are rejected."
     )
+    capture_timeout_s: float = Field(
+        default=1.0,
+        ge=0.2,
+        le=1.0,
+        description=(
+            "Longest wait for the camera's photo; a capture that times out classifies the "
+            "item unknown. At most 1 s, so the decision still comes within 1.5 s of the "
+            "door closing."
+        ),
+    )
     settle_samples: int = Field(
         default=1,
         ge=1,

@@ -177,3 +177,10 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"{path}: (file) (line 5): not UTF-8 text: byte 0xe9 (invalid continuation byte)"
     ]
+
+
+def test_camera_capture_timeout_keeps_the_decision_budget() -> None:
+    assert parse_config(BIN + "[intake]\ncapture_timeout_s = 0.5\n").intake.capture_timeout_s == 0.5
+    assert set(issues_of(BIN + "[intake]\ncapture_timeout_s = 2.0\n")) == {
+        "intake.capture_timeout_s"
+    }

@@ -471,3 +471,13 @@ def test_a_full_disk_loses_no_deposit_and_recovers(rig: Rig) -> None:
         (f["code"], f["active"]) for f in rig.events("/events/fault") if f["component"] == "storage"
     ]
     assert storage == [("write_failed", True), ("write_failed", False)]
+
+
+def test_the_configured_capture_timeout_reaches_the_intake(tmp_path: Path) -> None:
+    config = bin_config(tmp_path)
+    config.intake.capture_timeout_s = 0.4
+    test_bin = make_bin(config, port=1, classifier=ScriptedClassifier())
+    assert test_bin.agent.runtime.intake is not None
+    assert test_bin.agent.runtime.intake.camera_timeout_s == 0.4
+    test_bin.agent.db.close()
+    test_bin.agent.instance_lock.release()
