@@ -120,17 +120,10 @@ def fast_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
     """The classifier with onnxruntime's default int8 kernels (no x64quantprecision)."""
     import copy
 
-    import onnxruntime as ort
+    from agent.classifier.onnx_backend import open_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = classifier.threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
     fast = copy.copy(classifier)
-    fast.session = ort.InferenceSession(
-        str(classifier.path), options, providers=["CPUExecutionProvider"]
-    )
+    fast.session = open_session(classifier.path, classifier.threads, kernels="fast")
     return fast
 
 

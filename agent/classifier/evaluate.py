@@ -18,13 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnxruntime as ort
-
 from agent.classifier.dataset import SPLITS, Sample, list_image_folder, split_samples
 from agent.classifier.errors import DatasetError
 from agent.classifier.metrics import Scores, percentile_ms, score
 from agent.classifier.near_duplicates import MIN_SIMILARITY, TRAINING_PARTS, audit
-from agent.classifier.onnx_backend import OnnxClassifier
+from agent.classifier.onnx_backend import OnnxClassifier, open_session
 from agent.classifier.preprocess import decode
 
 SPLIT_CHOICES = ("all", "train", "val", "test")
@@ -62,15 +60,8 @@ def reference_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
     model file defines, at several times the latency, to compare the backend with. A
     copy is returned; ``classifier`` keeps its own session.
     """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = classifier.threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    options.log_severity_level = 3
     reference = copy.copy(classifier)
-    reference.session = ort.InferenceSession(
-        str(classifier.path), options, providers=["CPUExecutionProvider"]
-    )
+    reference.session = open_session(classifier.path, classifier.threads, kernels="reference")
     return reference
 
 

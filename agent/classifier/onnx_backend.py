@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +39,16 @@ ORT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def open_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+Kernels = Literal["exact", "fast", "reference"]
+"""Which int8 kernels a session runs: ``exact`` (fused, exact on every CPU), ``fast``
+(fused; on x86 without VNNI they add products in saturating 16-bit steps) or
+``reference`` (fusions limited to the basic level: each operator as the file writes it,
+several times slower; the answers the model file defines, to compare with)."""
+
+
+def open_session(
+    path: Path, threads: int = 1, *, kernels: Kernels = "exact"
+) -> ort.InferenceSession:
     """An onnxruntime session on ``threads`` intra-op threads (one inter-op thread)."""
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -46,12 +56,18 @@ def open_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        if kernels == "reference"
+        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
     options.log_severity_level = 3
-    # x86 CPUs without VNNI add uint8 x int8 products in saturating 16-bit steps, which
-    # changed 6 of 302 test answers of the shipped int8 model; this makes onnxruntime use
-    # exact kernels there (a no-op elsewhere). See docs/model-card.md, "Kernels".
-    options.add_session_config_entry("session.x64quantprecision", "1")
+    if kernels == "exact":
+        # x86 CPUs without VNNI add uint8 x int8 products in saturating 16-bit steps,
+        # which changed 6 of 302 test answers of the shipped int8 model; this makes
+        # onnxruntime use exact kernels there (a no-op elsewhere). See
+        # docs/model-card.md, "Kernels".
+        options.add_session_config_entry("session.x64quantprecision", "1")
     try:
         return ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
