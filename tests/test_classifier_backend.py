@@ -136,6 +136,7 @@ def test_model_without_metadata_is_refused_naming_file_and_keys(tmp_path: Path) 
         ({"std": "[1, 0, 1]"}, r"revloop\.std contains 0"),
         ({"resize": "crop"}, r"revloop\.resize 'crop' is not supported"),
         ({"precision": "fp16"}, r"revloop\.precision must be one of int8, fp32"),
+        ({"weight_bits": "4"}, r"revloop\.weight_bits must be one of 7, 8, not '4'"),
     ],
 )
 def test_bad_metadata_is_refused_with_the_key(
@@ -216,3 +217,23 @@ def test_sessions_ask_for_exact_int8_kernels_on_x86_without_vnni() -> None:
     classifier = OnnxClassifier(None, weight_check=False)
     options = classifier.session.get_session_options()
     assert options.get_session_config_entry("session.x64quantprecision") == "1"
+
+
+@pytest.mark.parametrize(("bits", "exact"), [("", "1"), ("8", "1"), ("7", "")])
+def test_only_8_bit_int8_weights_need_the_exact_kernels(
+    tmp_path: Path, bits: str, exact: str
+) -> None:
+    # 7-bit weights (reduce_range) cannot saturate the fast kernels: no slower exact ones.
+    path = write_tiny(tmp_path / "m.onnx", tiny_metadata_props(precision="int8", weight_bits=bits))
+    classifier = OnnxClassifier(path, weight_check=False)
+    assert classifier.metadata.weight_bits == int(bits or "8")
+    assert exact_kernels_asked(classifier) == exact
+
+
+def exact_kernels_asked(classifier: OnnxClassifier) -> str:
+    """The session's x64quantprecision entry ("" when it was never set)."""
+    options = classifier.session.get_session_options()
+    try:
+        return str(options.get_session_config_entry("session.x64quantprecision"))
+    except RuntimeError:  # onnxruntime raises for an entry never set
+        return ""

@@ -10,7 +10,9 @@ model copied to a bin cannot be paired with the wrong labels or normalisation. K
   ``revloop.precision`` (``int8`` or ``fp32``) — required: a model without them is refused.
 - ``revloop.architecture``, ``revloop.training_data``, ``revloop.split`` (JSON: the
   rule and counts per class), ``revloop.accuracy`` (JSON: accuracy and n on the
-  held-out split and which split that is), ``revloop.created`` — optional.
+  held-out split and which split that is), ``revloop.created``,
+  ``revloop.weight_bits`` (``8``, or ``7`` for weights quantised with onnxruntime's
+  ``reduce_range``, whose fast kernels cannot saturate; absent means 8) — optional.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from agent.classifier.preprocess import RESIZE_POLICY, Preprocessing
 
 PREFIX = "revloop."
 REQUIRED_KEYS = ("labels", "input_size", "mean", "std", "resize", "version", "precision")
-OPTIONAL_KEYS = ("architecture", "training_data", "split", "accuracy", "created")
+OPTIONAL_KEYS = ("architecture", "training_data", "split", "accuracy", "created", "weight_bits")
+WEIGHT_BITS = (7, 8)
 PRECISIONS = ("int8", "fp32")
 
 
@@ -46,6 +49,7 @@ class ModelMetadata:
     split: dict[str, Any] = field(default_factory=dict)
     accuracy: dict[str, Any] = field(default_factory=dict)
     created: str | None = None
+    weight_bits: int = 8
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -67,6 +71,7 @@ class ModelMetadata:
             "split": json.dumps(self.split, sort_keys=True) if self.split else None,
             "accuracy": json.dumps(self.accuracy, sort_keys=True) if self.accuracy else None,
             "created": self.created,
+            "weight_bits": str(self.weight_bits) if self.precision == "int8" else None,
         }
         return {PREFIX + key: value for key, value in props.items() if value is not None}
 
@@ -124,6 +129,12 @@ class ModelMetadata:
                 f"{source}: metadata {PREFIX}precision must be one of {', '.join(PRECISIONS)}"
             )
         optional = {key: props.get(PREFIX + key) for key in OPTIONAL_KEYS}
+        bits = optional["weight_bits"] or "8"
+        if bits not in {str(b) for b in WEIGHT_BITS}:
+            raise ModelMetadataError(
+                f"{source}: metadata {PREFIX}weight_bits must be one of "
+                f"{', '.join(str(b) for b in WEIGHT_BITS)}, not {bits!r}"
+            )
         return cls(
             labels=tuple(labels),
             input_size=size,
@@ -137,6 +148,7 @@ class ModelMetadata:
             split=parse_json("split") if optional["split"] else {},
             accuracy=parse_json("accuracy") if optional["accuracy"] else {},
             created=optional["created"],
+            weight_bits=int(bits),
         )
 
 

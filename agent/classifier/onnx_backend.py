@@ -129,6 +129,10 @@ class OnnxClassifier:
         self.threads = threads
         self.session = open_session(self.path, threads)
         self.metadata = read_metadata(self.session, self.path)
+        if self.metadata.precision == "int8" and self.metadata.weight_bits < 8:
+            # 7-bit weights cannot saturate the fast kernels' 16-bit sums: no need for
+            # the slower exact ones.
+            self.session = open_session(self.path, threads, kernels="fast")
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
         self._prep = self.metadata.preprocessing

@@ -206,8 +206,8 @@ def run(
             calibration: list[Sample] = calibration_samples(
                 split["train"], settings.calibration_photos, rng
             )
-            quantise(fp32, int8, calibration, prep)
-            write_metadata(int8, replace(base, precision="int8"))
+            quantise(fp32, int8, calibration, prep, reduce_range=True)
+            write_metadata(int8, replace(base, precision="int8", weight_bits=7))
             val_int8 = _val_accuracy(int8, settings.data) if split["val"] else None
             logger.info("int8 val accuracy %s", val_int8)
             if val_int8 is None or val_fp32 is None:
