@@ -25,7 +25,7 @@ def cli() -> None:
 
 @cli.command("demo")
 @click.option("--bins", default=12, show_default=True, type=click.IntRange(1, 500))
-@click.option("--days", default=3.0, show_default=True, type=click.FloatRange(0.01, 60))
+@click.option("--days", default=2.0, show_default=True, type=click.FloatRange(0.01, 60))
 @click.option(
     "--speed",
     default=4000.0,

@@ -51,7 +51,7 @@ class FleetOptions:
     """What to simulate and how fast."""
 
     bins: int = 12
-    days: float = 3.0
+    days: float = 2.0
     speed: float = 3600.0
     """Virtual seconds per real second; 0 runs as fast as the machine allows."""
     seed: int = 7
