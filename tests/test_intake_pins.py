@@ -48,8 +48,8 @@ class PinBin:
         return [json.loads(r.payload) for r in rows if r.topic.endswith(suffix)]
 
 
-@pytest.fixture
-def pin_bin(tmp_path: Path) -> Iterator[PinBin]:
+def build_pin_bin(tmp_path: Path, idle_poll_s: float | None = None) -> PinBin:
+    """The sim-pin profile's agent on the pin-level simulator, answering 'metal'."""
     config = load_config(PROFILES_DIR / "sim-pin.toml")
     config.storage.path = tmp_path / "agent.db"
     config.simulation.pins.wall_echo_probability = 0.0
@@ -59,12 +59,27 @@ def pin_bin(tmp_path: Path) -> Iterator[PinBin]:
     clock = PinClock(hardware.simulation.gpio.clock)
     classifier = ScriptedClassifier(FixedClassification("metal", 0.93))
     agent = Agent.build(
-        config, hardware, clock, endpoint=BrokerUrl("127.0.0.1", 1, False), classifier=classifier
+        config,
+        hardware,
+        clock,
+        endpoint=BrokerUrl("127.0.0.1", 1, False),
+        classifier=classifier,
+        idle_poll_s=idle_poll_s,
     )
-    yield PinBin(agent, clock, physical, hardware.simulation, classifier)
-    agent.db.close()
-    agent.instance_lock.release()
-    hardware.close()
+    return PinBin(agent, clock, physical, hardware.simulation, classifier)
+
+
+def close_pin_bin(pin_bin: PinBin) -> None:
+    pin_bin.agent.db.close()
+    pin_bin.agent.instance_lock.release()
+    pin_bin.agent.hardware.close()
+
+
+@pytest.fixture
+def pin_bin(tmp_path: Path) -> Iterator[PinBin]:
+    built = build_pin_bin(tmp_path)
+    yield built
+    close_pin_bin(built)
 
 
 def test_deposit_decided_within_one_and_a_half_seconds_of_bin_time(pin_bin: PinBin) -> None:
@@ -92,25 +107,10 @@ def test_rejected_item_stays_on_the_tray(pin_bin: PinBin) -> None:
 def polled_bin(tmp_path: Path) -> Iterator[PinBin]:
     """A pin-level bin stepped as ``bin-agent run`` steps it: an idle poll, and a wake
     (a door or beam edge) ends the wait at once."""
-    config = load_config(PROFILES_DIR / "sim-pin.toml")
-    config.storage.path = tmp_path / "agent.db"
-    config.simulation.pins.wall_echo_probability = 0.0
-    physical = physical_from_config(config)
-    hardware = build_pin_hardware(config, None, physical)
-    assert isinstance(hardware.simulation, PinSimulation)
-    clock = PinClock(hardware.simulation.gpio.clock)
-    agent = Agent.build(
-        config,
-        hardware,
-        clock,
-        endpoint=BrokerUrl("127.0.0.1", 1, False),
-        classifier=ScriptedClassifier(FixedClassification("metal", 0.93)),
-        idle_poll_s=config.intervals.door_poll_ms / 1000.0,
-    )
-    yield PinBin(agent, clock, physical, hardware.simulation, ScriptedClassifier())
-    agent.db.close()
-    agent.instance_lock.release()
-    hardware.close()
+    door_poll_s = load_config(PROFILES_DIR / "sim-pin.toml").intervals.door_poll_ms / 1000.0
+    built = build_pin_bin(tmp_path, idle_poll_s=door_poll_s)
+    yield built
+    close_pin_bin(built)
 
 
 def test_door_edges_wake_the_runtime_at_once(polled_bin: PinBin) -> None:
