@@ -291,9 +291,13 @@ class AgentRuntime:
         detail = f"agent database write failed: {err}"
         if self._write_error is None:
             log.error("%s; the bin keeps serving, writes are retried", detail)
+        self._retry_writes_later(detail)
+        self.set_fault("storage", "write_failed", detail)
+
+    def _retry_writes_later(self, detail: str) -> None:
+        """Remember why writes fail and try them again in :data:`WRITE_RETRY_S`."""
         self._write_error = detail
         self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
-        self.set_fault("storage", "write_failed", detail)
 
     def _retry_writes(self) -> None:
         """Store the events held back, then the state; clear the fault when both work."""
@@ -316,9 +320,7 @@ class AgentRuntime:
             try:
                 self._store_event(event_type, fields)
             except STORAGE_ERRORS as err:
-                detail = f"agent database write failed: {err}"
-                self._write_error = detail
-                self.schedule.after("retry_writes", self.clock.monotonic(), WRITE_RETRY_S)
+                self._retry_writes_later(f"agent database write failed: {err}")
                 return False
             self._unsaved.pop(0)
         return True
@@ -687,13 +689,9 @@ class AgentRuntime:
             if handler is None:
                 log.warning("no handler for %s messages", parsed.kind.value)
                 continue
-            try:
-                handler(payload)
-            except STORAGE_ERRORS as err:
-                log.error("handling a %s message failed: %s", parsed.kind.value, err)
-                self.write_failed(err)
-            except Exception:
-                log.exception("handling a %s message failed", parsed.kind.value)
+            self._guarded(
+                f"handling a {parsed.kind.value} message", functools.partial(handler, payload)
+            )
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -720,8 +718,7 @@ class AgentRuntime:
             wakeups: list[float] = []
             self._guarded("the inbox", self._process_inbox)
             for hook in self.hooks:
-                name = getattr(hook, "__qualname__", type(hook).__name__)
-                wanted = self._guarded(f"step of {name}", functools.partial(hook, now))
+                wanted = self._guarded(None, functools.partial(hook, now))
                 if wanted is not None:
                     wakeups.append(wanted)
             intervals = self.config.intervals  # after the hooks: one may replace the config
@@ -762,15 +759,19 @@ class AgentRuntime:
                 candidates.append(now + poll)
             return max(min(candidates), now)
 
-    def _guarded(self, what: str, task: Callable[[], _T]) -> _T | None:
-        """Run one task; a failure is logged (and a refused write faulted), never raised."""
+    def _guarded(self, what: str | None, task: Callable[[], _T]) -> _T | None:
+        """Run one task; a failure is logged (and a refused write faulted), never raised.
+
+        ``what`` names the task in the log; None names it after the function (worked
+        out only on a failure: hooks run on every step).
+        """
         try:
             return task()
         except STORAGE_ERRORS as err:
-            log.error("%s failed: %s", what, err)
+            log.error("%s failed: %s", what or _task_name(task), err)
             self.write_failed(err)
         except Exception:
-            log.exception("%s failed; the agent carries on", what)
+            log.exception("%s failed; the agent carries on", what or _task_name(task))
         return None
 
     def run(self, stop: threading.Event) -> None:
@@ -784,3 +785,9 @@ class AgentRuntime:
             delay = max(wanted - self.clock.monotonic(), 0.0)
             self._wake.wait(timeout=min(delay, 1.0))
             self._wake.clear()
+
+
+def _task_name(task: Callable[[], Any]) -> str:
+    """A task's name for the log: the function a partial wraps, else the callable's."""
+    func = getattr(task, "func", task)
+    return f"step of {getattr(func, '__qualname__', type(func).__name__)}"

@@ -122,9 +122,7 @@ class PickupService:
             self._fills[record.bin_id] = window
         if not window or seq > window[-1][0]:
             window.append((seq, fill))
-        if len(window) == 1:  # the default window: no median to take (ingest's hot path)
-            return float(window[0][1])
-        return float(statistics.median(value for _, value in window))
+        return _window_fill(window)
 
     def on_telemetry(self, record: BinRecord, telemetry: Telemetry) -> None:
         """React to the bin's newest measurements."""
@@ -484,7 +482,7 @@ class PickupService:
         """
         window = self._fills.get(record.bin_id)
         if window:
-            return float(statistics.median(value for _, value in window))
+            return _window_fill(window)
         if record.fill_pct is not None:
             return record.fill_pct
         history = self._store.fill_history(
@@ -557,3 +555,10 @@ class PickupService:
         if not before or fill > policy.emptied_below_pct:
             return False
         return max(before) - fill >= policy.emptied_drop_pct
+
+
+def _window_fill(window: deque[tuple[int, float]]) -> float:
+    """The median fill of a non-empty ``(seq, fill)`` window."""
+    if len(window) == 1:  # the default window: no median to take (ingest's hot path)
+        return float(window[0][1])
+    return float(statistics.median(value for _, value in window))
