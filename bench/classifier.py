@@ -5,10 +5,11 @@ Usage: ``.venv/bin/python bench/classifier.py [--data DIR] [--model FILE] [--jso
 1. Accuracy of the model on the ``test`` part of the reproducible split (photos used
    neither for training nor for choosing epochs, hyper-parameters or int8): as is, and
    without the test photos that have a near duplicate in train or val
-   (``agent/classifier/near_duplicates.py``); each three ways: as the agent runs the
-   model, with the reference kernels (operator by operator: the answers the model file
-   defines), and with onnxruntime's fast int8 kernels without the exact-kernel option
-   the agent sets (they saturate on x86 CPUs without VNNI), with their p50 latencies.
+   (``agent/classifier/near_duplicates.py``); each four ways, with their p50 latencies:
+   as the agent runs the model (the kernels ``kernels_for`` picks for this CPU), with
+   the reference kernels (operator by operator: the answers the model file defines),
+   with the exact fused kernels (``session.x64quantprecision``) and with onnxruntime's
+   fast fused kernels (they saturate on x86 CPUs without VNNI).
 2. Latency per photo on ONE thread (onnxruntime intra_op 1, inter_op 1), end to end:
    JPEG decode + resize + normalise + inference; p50 and p95, plus the p50 of each step.
 3. Peak resident memory (VmHWM) of a fresh Python process that imports the agent's
@@ -80,20 +81,10 @@ def step_latencies(model: Path | None, photos: list[Path]) -> dict[str, float]:
 
 def cpu_summary() -> dict[str, object]:
     """The CPU's model name and whether it has the int8 dot-product instructions (VNNI)."""
-    name, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name == "unknown":
-                name = line.split(":", 1)[1].strip()
-            if line.startswith(("flags", "Features")) and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {
-        "cpu": name,
-        "avx2": "avx2" in flags,
-        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
-    }
+    from agent.classifier.cpu import this_cpu
+
+    cpu = this_cpu()
+    return {"cpu": cpu.model, "avx2": "avx2" in cpu.flags, "vnni": cpu.vnni}
 
 
 def accuracy_figures(classifier: OnnxClassifier, data: Path) -> tuple[dict[str, Any], Evaluation]:
@@ -116,17 +107,6 @@ def accuracy_figures(classifier: OnnxClassifier, data: Path) -> tuple[dict[str, 
     }, raw
 
 
-def fast_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
-    """The classifier with onnxruntime's default int8 kernels (no x64quantprecision)."""
-    import copy
-
-    from agent.classifier.onnx_backend import open_session
-
-    fast = copy.copy(classifier)
-    fast.session = open_session(classifier.path, classifier.threads, kernels="fast")
-    return fast
-
-
 def main() -> None:
     """Print the figures quoted in docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -137,14 +117,15 @@ def main() -> None:
     if not args.data.is_dir():
         sys.exit(f"photo data set not found at {args.data}")
 
-    from agent.classifier.evaluate import reference_kernels, select
+    from agent.classifier.evaluate import select
     from agent.classifier.onnx_backend import OnnxClassifier
 
     classifier = OnnxClassifier(args.model, threads=1, weight_check=False)
     meta = classifier.metadata
     agent, result = accuracy_figures(classifier, args.data)
-    reference, _ = accuracy_figures(reference_kernels(classifier), args.data)
-    fast, _ = accuracy_figures(fast_kernels(classifier), args.data)
+    reference, _ = accuracy_figures(classifier.with_kernels("reference"), args.data)
+    exact, _ = accuracy_figures(classifier.with_kernels("exact"), args.data)
+    fast, _ = accuracy_figures(classifier.with_kernels("fast"), args.data)
     photos = [s.path for s in select(args.data, meta.labels, "test")]
     steps = step_latencies(args.model, photos)
     probe = subprocess.run(
@@ -162,6 +143,7 @@ def main() -> None:
         "model_size_mb": round(classifier.path.stat().st_size / 1e6, 2),
         "input_size": meta.input_size,
         **cpu_summary(),
+        "kernels": classifier.kernels,
         "split": "test",
         "n": result.scores.n,
         "accuracy": round(result.scores.accuracy, 4),
@@ -169,7 +151,8 @@ def main() -> None:
         "latency_ms_p95": round(result.latency_ms_p95, 2),
         "agent_session": agent,
         "reference_kernels": reference,
-        "fast_kernels_without_exact_option": fast,
+        "exact_kernels": exact,
+        "fast_kernels": fast,
         "step_ms_p50": {name: round(value, 2) for name, value in steps.items()},
         "peak_rss_mb": round(float(peak_hwm), 1),
         "python_start_rss_mb": round(float(base_hwm), 1),
@@ -183,8 +166,11 @@ def main() -> None:
         f"model        {figures['model']} ({meta.version}, {meta.precision}, "
         f"{figures['model_size_mb']} MB, input {meta.input_size} px)"
     )
-    print(f"cpu          {figures['cpu']} (AVX2 {figures['avx2']}, VNNI {figures['vnni']})")
-    variants = (("agent", agent), ("reference", reference), ("fast", fast))
+    print(
+        f"cpu          {figures['cpu']} (AVX2 {figures['avx2']}, VNNI {figures['vnni']}): "
+        f"the agent runs {classifier.kernels} kernels"
+    )
+    variants = (("agent", agent), ("reference", reference), ("exact", exact), ("fast", fast))
     for name, figs in variants:
         print(
             f"accuracy     {name:<9} test {figs['accuracy']:.4f} "

@@ -46,6 +46,7 @@ def test_eval_json_is_one_object_with_the_figures(colour_folder: Path, tiny: Pat
     assert report["n"] == 13
     assert report["accuracy"] == pytest.approx(12 / 13, abs=1e-4)
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p95"]
+    assert report["kernels"] == "fast"  # an fp32 model has no int8 sums to saturate
     assert report["per_class"]["metal"] == {"precision": 0.8, "recall": 1.0, "support": 4}
     assert report["per_class"]["plastic"] == {"precision": 1.0, "recall": 0.8, "support": 5}
     assert report["per_class"]["paper"] == {"precision": None, "recall": None, "support": 0}

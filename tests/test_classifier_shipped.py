@@ -9,7 +9,7 @@ import pytest
 
 from agent.classifier import build_classifier
 from agent.classifier.dataset import SPLIT_RULE, list_image_folder, split_counts, split_samples
-from agent.classifier.evaluate import evaluate, reference_kernels
+from agent.classifier.evaluate import evaluate, select
 from agent.classifier.models import shipped_model_path
 from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.preprocess import decode
@@ -80,8 +80,8 @@ def test_accuracy_on_never_seen_photos_meets_the_floor(
     assert result.scores.accuracy >= ACCURACY_FLOOR
 
 
-def test_reference_kernels_leave_the_fast_session_alone(shipped: OnnxClassifier) -> None:
-    copy = reference_kernels(shipped)
+def test_reference_kernels_leave_the_agent_session_alone(shipped: OnnxClassifier) -> None:
+    copy = shipped.with_kernels("reference")
     assert copy is not shipped
     assert copy.session is not shipped.session
     assert copy.metadata == shipped.metadata
@@ -106,3 +106,18 @@ def test_real_photo_with_weight_check(shipped: OnnxClassifier, trashnet_dir: Pat
     assert feather.probabilities["glass"] < plain.probabilities["glass"]
     assert feather.image_probabilities == plain.probabilities
     assert np.isclose(sum(feather.probabilities.values()), 1.0)
+
+
+def test_the_kernels_picked_for_this_cpu_give_the_exact_kernels_answers(
+    shipped: OnnxClassifier, trashnet_dir: Path
+) -> None:
+    # Where the fast kernels are picked (VNNI, ARM) they must not change an answer: on an
+    # AVX512-VNNI CPU their logits equal the exact kernels' bit for bit.
+    exact = shipped.with_kernels("exact")
+    photos = [s.path for s in select(trashnet_dir, shipped.labels, "test")][::5]
+    for photo in photos:
+        tensor = shipped.input_tensor(decode(photo))
+        mine = shipped.image_probabilities(tensor)
+        theirs = exact.image_probabilities(tensor)
+        assert max(mine, key=mine.__getitem__) == max(theirs, key=theirs.__getitem__), photo
+        assert mine == pytest.approx(theirs, abs=1e-4), photo

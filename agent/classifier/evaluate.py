@@ -12,7 +12,6 @@ figure is about photos the model never saw.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from agent.classifier.dataset import SPLITS, Sample, list_image_folder, split_sa
 from agent.classifier.errors import DatasetError
 from agent.classifier.metrics import Scores, percentile_ms, score
 from agent.classifier.near_duplicates import MIN_SIMILARITY, TRAINING_PARTS, audit
-from agent.classifier.onnx_backend import OnnxClassifier, open_session
+from agent.classifier.onnx_backend import OnnxClassifier
 from agent.classifier.preprocess import decode
 
 SPLIT_CHOICES = ("all", "train", "val", "test")
@@ -39,6 +38,8 @@ class Evaluation:
     data: Path
     split: str
     threads: int
+    kernels: str
+    """Which int8 kernels onnxruntime ran (``agent.classifier.onnx_backend.Kernels``)."""
     scores: Scores
     latency_ms_p50: float
     latency_ms_p95: float
@@ -46,23 +47,6 @@ class Evaluation:
     """Photos of the part left out for a near twin in a training part (relative paths)."""
     near_duplicate_min_similarity: float | None = None
     """The audit's threshold when near duplicates were looked for, else None."""
-
-
-def reference_kernels(classifier: OnnxClassifier) -> OnnxClassifier:
-    """The same model run as its file defines it, operator by operator: a cross-check.
-
-    onnxruntime's extended graph fusions replace an int8 model's quantise / dequantise
-    pairs with fused uint8 x int8 kernels. On x86 CPUs without VNNI the fast ones add
-    products in saturating 16-bit steps and change some answers (6 of the shipped
-    model's 302 test answers); the backend asks for exact kernels there
-    (``session.x64quantprecision``). With fusions limited to the basic level each
-    operator runs as written (dequantise, float operator, quantise): the answers the
-    model file defines, at several times the latency, to compare the backend with. A
-    copy is returned; ``classifier`` keeps its own session.
-    """
-    reference = copy.copy(classifier)
-    reference.session = open_session(classifier.path, classifier.threads, kernels="reference")
-    return reference
 
 
 def select(data: Path, labels: Sequence[str], split: str) -> list[Sample]:
@@ -128,6 +112,7 @@ def evaluate(
         data=data,
         split=split,
         threads=classifier.threads,
+        kernels=classifier.kernels,
         scores=score(classifier.labels, truth, predicted),
         latency_ms_p50=percentile_ms(durations, 50),
         latency_ms_p95=percentile_ms(durations, 95),

@@ -7,6 +7,7 @@ The model's output is one logit per label; softmax and the weight check happen h
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
+from agent.classifier.cpu import CpuFeatures, this_cpu
 from agent.classifier.errors import ModelFileError, ModelMetadataError
 from agent.classifier.metadata import ModelMetadata
 from agent.classifier.models import shipped_model_path
@@ -46,6 +48,18 @@ Kernels = Literal["exact", "fast", "reference"]
 several times slower; the answers the model file defines, to compare with)."""
 
 
+def kernels_for(metadata: ModelMetadata, cpu: CpuFeatures) -> Kernels:
+    """The fastest kernels that give the answers the model file defines on ``cpu``.
+
+    The exact ones are needed only for 8-bit int8 weights on an x86 CPU without VNNI:
+    7-bit weights (``reduce_range``) cannot saturate the fast kernels' 16-bit sums, and
+    other CPUs have no such sums (:mod:`agent.classifier.cpu`).
+    """
+    if metadata.precision == "int8" and metadata.weight_bits >= 8 and cpu.int8_sums_saturate:
+        return "exact"
+    return "fast"
+
+
 def open_session(
     path: Path, threads: int = 1, *, kernels: Kernels = "exact"
 ) -> ort.InferenceSession:
@@ -65,8 +79,8 @@ def open_session(
     if kernels == "exact":
         # x86 CPUs without VNNI add uint8 x int8 products in saturating 16-bit steps,
         # which changed 6 of 302 test answers of the shipped int8 model; this makes
-        # onnxruntime use exact kernels there (a no-op elsewhere). See
-        # docs/model-card.md, "Kernels".
+        # onnxruntime use exact kernels there (slower, and only needed there: see
+        # kernels_for and docs/model-card.md, "Kernels").
         options.add_session_config_entry("session.x64quantprecision", "1")
     try:
         return ort.InferenceSession(
@@ -124,15 +138,18 @@ class OnnxClassifier:
         weight_ranges: Mapping[str, WeightRange] | None = None,
         weight_margin: float = DEFAULT_MARGIN,
         weight_floor: float = DEFAULT_FLOOR,
+        cpu: CpuFeatures | None = None,
     ) -> None:
         self.path = model if model is not None else shipped_model_path()
         self.threads = threads
-        self.session = open_session(self.path, threads)
+        self.cpu = cpu if cpu is not None else this_cpu()
+        # The metadata does not depend on the kernels: open with the fast ones and
+        # reopen only when this model on this CPU needs the exact ones.
+        self.session = open_session(self.path, threads, kernels="fast")
         self.metadata = read_metadata(self.session, self.path)
-        if self.metadata.precision == "int8" and self.metadata.weight_bits < 8:
-            # 7-bit weights cannot saturate the fast kernels' 16-bit sums: no need for
-            # the slower exact ones.
-            self.session = open_session(self.path, threads, kernels="fast")
+        self.kernels = kernels_for(self.metadata, self.cpu)
+        if self.kernels != "fast":
+            self.session = open_session(self.path, threads, kernels=self.kernels)
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
         self._prep = self.metadata.preprocessing
@@ -141,12 +158,26 @@ class OnnxClassifier:
         self.weight_margin = weight_margin
         self.weight_floor = weight_floor
         logger.info(
-            "loaded classifier %s (version %s, %s, %d labels)",
+            "loaded classifier %s (version %s, %s, %d labels, %s kernels)",
             self.path,
             self.metadata.version,
             self.metadata.precision,
             len(self.metadata.labels),
+            self.kernels,
         )
+
+    def with_kernels(self, kernels: Kernels) -> OnnxClassifier:
+        """The same model on its own session with other kernels: a cross-check.
+
+        ``reference`` limits fusions to the basic level, so each operator runs as the
+        file writes it (dequantise, float operator, quantise): the answers the model
+        file defines, at several times the latency. ``exact`` and ``fast`` are the fused
+        kernels of :data:`Kernels`, whatever this CPU needs. ``self`` keeps its session.
+        """
+        other = copy.copy(self)
+        other.session = open_session(self.path, self.threads, kernels=kernels)
+        other.kernels = kernels
+        return other
 
     @classmethod
     def from_config(cls, config: Classifier) -> OnnxClassifier:

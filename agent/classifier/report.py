@@ -41,6 +41,7 @@ def to_json(evaluation: Evaluation) -> dict[str, Any]:
         "latency_ms_p50": round(evaluation.latency_ms_p50, 3),
         "latency_ms_p95": round(evaluation.latency_ms_p95, 3),
         "threads": evaluation.threads,
+        "kernels": evaluation.kernels,
         "near_duplicates_excluded": len(evaluation.near_duplicates_excluded),
         "near_duplicates_excluded_files": list(evaluation.near_duplicates_excluded),
         "near_duplicate_min_similarity": evaluation.near_duplicate_min_similarity,
@@ -79,7 +80,7 @@ def render(evaluation: Evaluation, console: Console) -> None:
     console.print(f"accuracy {scores.accuracy:.4f}")
     console.print(
         f"latency p50 {evaluation.latency_ms_p50:.2f} ms, p95 {evaluation.latency_ms_p95:.2f} ms"
-        f" per photo on {evaluation.threads} thread(s)"
+        f" per photo on {evaluation.threads} thread(s), {evaluation.kernels} kernels"
     )
     console.print("        (JPEG decode + resize + normalise + inference)")
     per_class = Table(title="Per class")
