@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from cloud_bridge.clock import Clock
 from cloud_bridge.errors import InvalidAction, NotFound
 from cloud_bridge.fleet import Fleet
@@ -95,15 +97,18 @@ class CommandService:
             expires_at=now + timedelta(seconds=ttl),
             actor=actor,
         )
-        payload = encode(
-            Command(
+        try:
+            command = Command(
                 id=record.command_id,
                 name=name,
                 args=record.args,
                 issued_at=record.issued_at,
                 expires_at=record.expires_at,
             )
-        )
+        except ValidationError as err:  # args JSON cannot carry (NaN, 1e400, beyond int64)
+            problems = "; ".join(str(e["msg"]) for e in err.errors())
+            raise InvalidAction(f"args: {problems}", field="args") from err
+        payload = encode(command)
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise InvalidAction(
                 f"the command is {len(payload)} bytes, over {MAX_PAYLOAD_BYTES}", field="args"

@@ -8,6 +8,7 @@ end-to-end tests repeat them with the real agent through Mosquitto.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from itertools import count
 from pathlib import Path
@@ -102,6 +103,24 @@ def test_bad_commands_are_refused_and_nothing_is_sent(
     with pytest.raises(error) as caught:
         send(processor, bin_id, name, ttl_s=ttl)
     assert getattr(caught.value, "field", None) == field
+    assert store.list_commands() == []
+    assert store.pending_publications() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ({"reason": float("inf")}, "reason must be a finite number"),
+        ({"n": [1, 2**64]}, "n[1] is outside the 64-bit integer range"),
+    ],
+)
+def test_args_json_cannot_carry_are_refused_naming_the_key(
+    processor: Processor, store: SQLiteStore, args: dict[str, Any], named: str
+) -> None:
+    # The CLI reaches the service without the API's body model: same refusal, no 500.
+    with pytest.raises(InvalidAction, match=re.escape(named)) as caught:
+        send(processor, "bin-001", "lock", **args)
+    assert caught.value.field == "args"
     assert store.list_commands() == []
     assert store.pending_publications() == []
 

@@ -11,6 +11,7 @@ from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reade
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
 from cloud_bridge.views import command_row
 from protocol import CommandName
+from protocol.messages import JsonObject
 
 router = APIRouter(tags=["commands"])
 
@@ -23,7 +24,11 @@ class CommandBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: CommandName = Field(description="ping, selftest, tare, lock, unlock, capture, restart.")
-    args: dict[str, Any] = Field(default_factory=dict, description="The command's arguments.")
+    args: JsonObject = Field(
+        default_factory=dict,
+        description="The command's arguments: JSON numbers must be finite and integers "
+        "fit in 64 bits.",
+    )
     ttl_s: float | None = Field(
         default=None,
         ge=1.0,
