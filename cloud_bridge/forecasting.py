@@ -2,11 +2,12 @@
 
 New readings mark a bin; the periodic tick forecasts the marked bins whose last
 forecast is older than ``forecast.interval_s`` (an emptying forces a fresh one at
-once). Each forecast reads the bin's readings since its last emptying, on the
-time axis of :attr:`cloud_bridge.store.FillPoint.at`, and the bin's deposit rhythm,
-relearned every ``forecast.profile_refresh_hours`` from its deposits (hours when its
-door was locked do not count as quiet hours). Forecasts are saved, so
-``bin-bridge bins`` and the API read them without computing.
+once). Each forecast reads the bin's readings since its last emptying (at most
+``forecast.history_days`` of them), on the time axis of
+:attr:`cloud_bridge.store.FillPoint.at`, and the bin's deposit rhythm, relearned every
+``forecast.profile_refresh_hours`` from its deposits (hours when its door was locked do
+not count as quiet hours). Forecasts are saved, so ``bin-bridge bins`` and the API read
+them without computing.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class ForecastService:
     def compute(self, record: BinRecord, now: datetime) -> Forecast:
         """A forecast of one bin from the store (pure apart from the reads)."""
         policy = self._settings.region(record.region)
-        points = self._store.fill_history(record.bin_id, after_seq=record.emptied_seq)
+        oldest = now - timedelta(days=self._settings.forecast.history_days)
+        points = self._store.fill_history(record.bin_id, after_seq=record.emptied_seq, since=oldest)
         samples = [FillSample(p.at, p.fill_pct) for p in points if p.fill_pct is not None]
         options = ForecastOptions(
             reset_drop_pct=policy.emptied_drop_pct, reset_below_pct=policy.emptied_below_pct

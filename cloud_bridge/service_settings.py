@@ -46,6 +46,14 @@ class ForecastSettings(_Section):
         description="Least bridge time between two forecasts of one bin (each new reading "
         "marks the bin for the next tick).",
     )
+    history_days: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=365.0,
+        description="A forecast reads the readings since the bin's last emptying, but none "
+        "older than this (a bin never seen emptied would otherwise be read from its first "
+        "reading at every forecast).",
+    )
     profile_refresh_hours: float = Field(
         default=6.0,
         gt=0.0,

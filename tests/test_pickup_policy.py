@@ -420,3 +420,21 @@ def test_every_publication_of_a_pickup_carries_the_next_revision(
     (scheduled,) = published(again.act(lambda s: s.schedule(pid, when, "dispatch"))[1])
     assert (scheduled.status, scheduled.revision) == ("scheduled", 3)
     assert store.get_pickup(pid).revision == 3  # type: ignore[union-attr]
+
+
+def test_a_forecast_reads_at_most_history_days_of_readings(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    # A bin never seen emptied: its first readings stop counting once they are too old.
+    p = Processor(
+        validate_settings({"forecast": {"interval_s": 0, "history_days": 1}}), store, clock
+    )
+    feed(p, msg.state("bin-001", 1))
+    seq = fill_for(p, clock, "bin-001", 20, 0.5)  # 20 h at 0.5 %/h
+    fill_for(p, clock, "bin-001", 20, 2.0, seq=seq, start=20.0)  # then 20 h at 2 %/h
+    tick(p)
+    forecast = p.forecasts.get("bin-001")
+    assert forecast is not None
+    assert forecast.points <= 24 * 6 + 1  # one day of readings every 10 minutes
+    assert forecast.span_hours <= 24.0
+    assert forecast.rate_pct_per_h == pytest.approx(2.0, abs=0.1)
