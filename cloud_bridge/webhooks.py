@@ -8,7 +8,10 @@ and records the outcome. A failure (connection error, timeout, any non-2xx statu
 is retried after an exponential, jittered delay on the bridge's clock; after
 ``delivery.max_attempts`` the row is dead-lettered and the endpoint's next row goes.
 Because the queue lives in the database, a restart of the bridge loses nothing:
-delivery resumes where it stopped (at least once; receivers deduplicate).
+delivery resumes where it stopped (at least once; receivers deduplicate). Each
+endpoint has its own lane: the POSTs run on a small thread pool, one at a time per
+endpoint, so a slow or hanging receiver holds back only its own rows; only the worker
+thread touches the database.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,6 +52,10 @@ def retry_delay(failures: int, settings: DeliverySettings, rng: random.Random) -
     """
     step = min(settings.backoff_max_s, settings.backoff_min_s * 2.0 ** min(failures - 1, 64))
     return step * rng.uniform(0.5, 1.0)
+
+
+PostOutcome = tuple[bool, int | None, str | None]
+"""Whether a POST delivered, the HTTP status if one came, and the error if it failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,11 @@ class WebhookWorker:
         self._changed = threading.Condition()
         self._stats = WorkerStats()
         self._warned_secret: set[str] = set()
+        self._posts = ThreadPoolExecutor(
+            max_workers=max(1, len(self._endpoints)), thread_name_prefix="bridge-webhook-post"
+        )
+        self._in_flight: dict[str, tuple[Delivery, Future[PostOutcome]]] = {}
+        """The POST under way per endpoint (touched by the worker thread only)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -106,6 +120,7 @@ class WebhookWorker:
         if self._thread is not None:
             self._thread.join(timeout + self._settings.timeout_s)
             self._thread = None
+        self._posts.shutdown(wait=True)
         if self._owns_client:
             self._client.close()
         if self._on_close is not None:
@@ -130,37 +145,74 @@ class WebhookWorker:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking: a POST finishing from here on wakes the wait
             try:
-                attempted = self.run_once()
+                busy = self._step(limit=50)
             except self._store.transient_errors as err:
                 logger.error("webhook queue unavailable (%s); retrying", err)
-                attempted = 0
+                busy = False
             except Exception:
                 logger.exception("webhook worker failed; retrying")
-                attempted = 0
-            if attempted == 0:
+                busy = False
+            if not busy:
+                # New rows and finished POSTs set the event: their turn comes at once.
                 self._wake.wait(self._settings.poll_s)
-                self._wake.clear()
+        try:
+            self._finish_in_flight()
+        except Exception:  # the rows stay pending and go again after a restart
+            logger.exception("could not record the webhook attempts under way at stop")
 
     def run_once(self, limit: int = 50) -> int:
-        """Attempt every delivery due now (the head of each endpoint's queue); return how many."""
+        """Attempt every delivery due now (the head of each endpoint's queue, each endpoint
+        in its own lane), wait for the POSTs and record them; return how many started."""
+        self._record_finished()
+        started = self._start_due(limit)
+        self._finish_in_flight()
+        return started
+
+    def _step(self, limit: int) -> bool:
+        """Record the POSTs that finished, start the due ones of idle endpoints; whether
+        anything happened (then the loop looks again at once)."""
+        recorded = self._record_finished()
+        started = self._start_due(limit)
+        return bool(recorded or started)
+
+    def _start_due(self, limit: int) -> int:
         due = self._store.due_deliveries(self._clock(), limit)
+        started = 0
         for delivery in due:
             if self._stopping.is_set():
                 break
-            self._attempt(delivery)
-        return len(due)
+            if delivery.endpoint in self._in_flight:
+                continue  # its head is being sent: the lane is busy
+            endpoint = self._endpoints.get(delivery.endpoint)
+            if endpoint is None:
+                gone = f"endpoint {delivery.endpoint!r} is no longer configured"
+                self._record(delivery, (False, None, gone), final=True)
+                started += 1
+                continue
+            future = self._posts.submit(self._post, endpoint, delivery)
+            self._in_flight[delivery.endpoint] = (delivery, future)
+            future.add_done_callback(lambda _: self._wake.set())
+            started += 1
+        return started
 
-    def _attempt(self, delivery: Delivery) -> None:
-        endpoint = self._endpoints.get(delivery.endpoint)
-        status: int | None = None
-        if endpoint is None:
-            error: str | None = f"endpoint {delivery.endpoint!r} is no longer configured"
-            ok = False
-            final = True
-        else:
-            ok, status, error = self._post(endpoint, delivery)
-            final = False
+    def _record_finished(self) -> int:
+        finished = [name for name, (_, f) in self._in_flight.items() if f.done()]
+        for name in finished:
+            delivery, future = self._in_flight.pop(name)
+            self._record(delivery, _outcome(future), final=False)
+        return len(finished)
+
+    def _finish_in_flight(self) -> None:
+        """Wait for the POSTs under way (each bounded by the client's timeout), record them."""
+        if self._in_flight:
+            wait_all([future for _, future in self._in_flight.values()])
+        self._record_finished()
+
+    def _record(self, delivery: Delivery, outcome: PostOutcome, final: bool) -> None:
+        """Store an attempt's outcome: delivered, pending with its backoff, or dead."""
+        ok, status, error = outcome
         now = self._clock()
         failures = delivery.attempts + 1
         if ok:
@@ -208,9 +260,8 @@ class WebhookWorker:
             )
             self._changed.notify_all()
 
-    def _post(
-        self, endpoint: WebhookEndpoint, delivery: Delivery
-    ) -> tuple[bool, int | None, str | None]:
+    def _post(self, endpoint: WebhookEndpoint, delivery: Delivery) -> PostOutcome:
+        """POST one delivery (on a pool thread: no database here)."""
         secret = endpoint.secret(self._environ)
         if secret is None:
             if endpoint.name not in self._warned_secret:
@@ -232,3 +283,11 @@ class WebhookWorker:
         if 200 <= response.status_code < 300:
             return True, response.status_code, None
         return False, response.status_code, f"HTTP {response.status_code}"
+
+
+def _outcome(future: Future[PostOutcome]) -> PostOutcome:
+    """A finished POST's outcome; a bug in the POST counts as a failed attempt."""
+    error = future.exception()
+    if error is not None:
+        return False, None, f"{type(error).__name__}: {error}"
+    return future.result()

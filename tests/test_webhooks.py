@@ -190,6 +190,63 @@ def test_a_missing_secret_is_an_error_not_an_unsigned_post(
     store.close()
 
 
+def test_a_hanging_endpoint_holds_back_only_its_own_deliveries(tmp_path: Path) -> None:
+    clock = SharedClock()
+    store = SQLiteStore(tmp_path / "q.db")
+    with Receiver() as slow, Receiver() as fast:
+        slow.hold = threading.Event()
+        slow.start()
+        fast.start()
+        endpoints = [
+            WebhookEndpoint(name="slow", url=slow.url, secret_env="REVLOOP_TEST_HOOK"),
+            WebhookEndpoint(name="fast", url=fast.url, secret_env="REVLOOP_TEST_HOOK"),
+        ]
+        worker = WebhookWorker(endpoints, DeliverySettings(timeout_s=30), store, clock)
+        with store.transaction():
+            for n in range(3):
+                for name in ("slow", "fast"):
+                    store.queue_delivery(name, "pickup", f"pk-{n}", f"[{n}]".encode(), clock())
+        worker.start()
+        try:
+            # all three reach the fast endpoint while the slow one still holds its first
+            assert [r.body for r in fast.wait_for(3)] == [b"[0]", b"[1]", b"[2]"]
+            assert worker.wait_for(lambda s: s.delivered == 3, TIMEOUT)
+            assert [r.body for r in slow.wait_for(1)] == [b"[0]"]
+            slow.hold.set()
+            assert [r.body for r in slow.wait_for(3)] == [b"[0]", b"[1]", b"[2]"]
+            assert worker.wait_for(lambda s: s.delivered == 6, TIMEOUT)
+        finally:
+            slow.hold.set()
+            worker.stop()
+    assert store.delivery_counts() == {"delivered": 6}
+    assert worker.stats.failed == 0
+    store.close()
+
+
+def test_stop_waits_for_the_post_under_way_and_records_it(tmp_path: Path) -> None:
+    clock = SharedClock()
+    store = SQLiteStore(tmp_path / "q.db")
+    with Receiver() as receiver:
+        receiver.hold = threading.Event()
+        receiver.start()
+        endpoint = WebhookEndpoint(
+            name="dispatch", url=receiver.url, secret_env="REVLOOP_TEST_HOOK"
+        )
+        worker = WebhookWorker([endpoint], DeliverySettings(timeout_s=30), store, clock)
+        with store.transaction():
+            store.queue_delivery("dispatch", "pickup", "pk-1", b"{}", clock())
+        worker.start()
+        receiver.wait_for(1)  # the POST is under way, its answer held back
+        stopper = threading.Thread(target=worker.stop)
+        stopper.start()
+        receiver.hold.set()
+        stopper.join(TIMEOUT)
+        assert not stopper.is_alive()
+    assert store.delivery_counts() == {"delivered": 1}
+    assert not [t for t in threading.enumerate() if t.name.startswith("bridge-webhook")]
+    store.close()
+
+
 def bridge_settings(mosquitto: Mosquitto, tmp_path: Path, receiver: Receiver) -> BridgeSettings:
     return validate_settings(
         {

@@ -25,6 +25,9 @@ class Receiver:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.status = 200
+        self.hold: threading.Event | None = None
+        """While set to an unset event, each POST is recorded, then answered only once the
+        event is set (a slow or hanging receiver)."""
         self.received: list[Received] = []
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -46,6 +49,9 @@ class Receiver:
                 with outer._changed:
                     outer.received.append(Received(self.path, dict(self.headers.items()), body))
                     outer._changed.notify_all()
+                hold = outer.hold
+                if hold is not None:
+                    hold.wait(timeout=30.0)
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
