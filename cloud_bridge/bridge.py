@@ -455,12 +455,12 @@ class Bridge:
         self._next_tick = now + timedelta(seconds=self.settings.timers.tick_s)
         try:
             self._tick()
-        except self.store.transient_errors as err:
+        except Exception as err:
             self._processor.reload()
-            logger.error("policy tick failed (%s); retrying at the next tick", err)
-        except Exception:
-            self._processor.reload()
-            logger.exception("policy tick failed; retrying at the next tick")
+            if self.store.is_transient(err):
+                logger.error("policy tick failed (%s); retrying at the next tick", err)
+            else:
+                logger.exception("policy tick failed; retrying at the next tick")
 
     def _tick(self) -> None:
         outcome = self._processor.tick()
@@ -508,10 +508,13 @@ class Bridge:
     def _commit(self, inbound: Sequence[Inbound]) -> BatchOutcome | None:
         """Commit a batch, retrying while the store fails transiently.
 
-        A batch that fails otherwise (a message the code cannot handle) is retried one
-        message at a time, and a message that still fails alone is counted as
-        ``internal`` (logged with its topic, bin and traceback) and acknowledged.
-        Returns None only when a stop interrupted the retries (nothing is acknowledged).
+        A batch that fails otherwise (a message the code cannot handle, an SQL error
+        only it causes) is retried one message at a time, and a message that still
+        fails alone is counted as ``internal`` (logged with its topic, bin and
+        traceback) and acknowledged, provided the store can record that count: if it
+        cannot, the store is what fails, and the message is retried like a transient
+        failure rather than dropped. Returns None only when a stop interrupted the
+        retries (nothing is acknowledged).
         """
         while True:
             dropped = self._dropped
@@ -521,8 +524,14 @@ class Bridge:
                 )
                 self._dropped_counted = dropped
                 return outcome
-            except self.store.transient_errors as err:
+            except Exception as err:  # noqa: BLE001 - one poison message must not stop ingest
                 self._processor.reload()
+                if not self.store.is_transient(err):
+                    if len(inbound) > 1:
+                        return self._one_by_one(inbound)
+                    rejected = self._reject_internal(inbound[0], err)
+                    if rejected is not None:
+                        return rejected
                 logger.error(
                     "store failed (%s); retrying %d messages in %.1f s",
                     err,
@@ -533,20 +542,19 @@ class Bridge:
                     self._changed.notify_all()
                 if self._stop_requested.wait(self.settings.ingest.retry_delay_s):
                     return None
-            except Exception as err:  # noqa: BLE001 - one poison message must not stop ingest
-                self._processor.reload()
-                if len(inbound) == 1:
-                    return self._reject_internal(inbound[0], err)
-                return self._one_by_one(inbound)
 
-    def _reject_internal(self, item: Inbound, error: Exception) -> BatchOutcome:
+    def _reject_internal(self, item: Inbound, error: Exception) -> BatchOutcome | None:
         """Count (and so acknowledge) a lone message the bridge fails on, so that it is
-        neither redelivered forever nor allowed to stop the writer."""
+        neither redelivered forever nor allowed to stop the writer; None when the count
+        itself cannot be committed (the store fails, not the message)."""
         try:
             self._processor.reject_internal(item, error)
         except Exception:
             self._processor.reload()
-            logger.exception("could not count the failure on %s", item.topic)
+            logger.exception(
+                "could not count the failure on %s; the store fails: retrying it", item.topic
+            )
+            return None
         return BatchOutcome(rejected={INTERNAL_REASON: 1})
 
     def _one_by_one(self, inbound: Sequence[Inbound]) -> BatchOutcome | None:
@@ -577,7 +585,9 @@ class Bridge:
             try:
                 with self.store.transaction():
                     self.store.remove_publications(ids)
-            except self.store.transient_errors as err:
+            except Exception as err:
+                if not self.store.is_transient(err):
+                    raise
                 logger.error("could not clear %d confirmed publications: %s", len(ids), err)
         with self._changed:
             stats = self._stats

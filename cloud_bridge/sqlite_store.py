@@ -41,6 +41,9 @@ from protocol import DepositEvent, Location, ManifestEntry, State, Telemetry, fo
 
 logger = logging.getLogger(__name__)
 
+SQLITE_ERROR = 1
+"""SQLite's primary result code for an SQL error (the same statement fails again)."""
+
 _AT = "(CASE WHEN clock_synced = 0 AND received_at IS NOT NULL THEN received_at ELSE ts END)"
 """When a reading or deposit happened as well as the bridge knows (``FillPoint.at``): the
 bin's ``ts`` unless its clock was unsynced, then the bridge's reception time. Date
@@ -421,7 +424,18 @@ class SQLiteStore(DeliveryQueueMixin, TechnicianTablesMixin):
     with ``readonly=True`` to inspect a database another process is writing.
     """
 
-    transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    def is_transient(self, error: BaseException) -> bool:
+        """An ``OperationalError`` is transient unless SQLite calls it an SQL error.
+
+        Busy, locked, read-only, full, I/O and schema-changed errors go away once the
+        disk or the other process does; ``SQLITE_ERROR`` ("no such column", a malformed
+        statement) comes back every time for the same work. An error raised without a
+        code counts as transient: retrying keeps the messages.
+        """
+        if not isinstance(error, sqlite3.OperationalError):
+            return False
+        code = getattr(error, "sqlite_errorcode", None)
+        return not isinstance(code, int) or code & 0xFF != SQLITE_ERROR
 
     def __init__(
         self,

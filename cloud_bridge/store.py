@@ -95,8 +95,11 @@ class DeliveryStore(Protocol):
     order, so a receiver sees a pickup's lifecycle in the order it happened.
     """
 
-    transient_errors: tuple[type[BaseException], ...]
-    """Errors after which the same work may succeed later (disk full, database locked)."""
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether the same work may succeed later (disk full, database locked, I/O error):
+        then it is retried, nothing acknowledged. Other errors (a bug, an SQL error
+        caused by one message) isolate the message that causes them."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """Commit everything done inside on exit; roll all of it back on an exception."""

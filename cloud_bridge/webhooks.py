@@ -148,11 +148,11 @@ class WebhookWorker:
             self._wake.clear()  # before looking: a POST finishing from here on wakes the wait
             try:
                 busy = self._step(limit=50)
-            except self._store.transient_errors as err:
-                logger.error("webhook queue unavailable (%s); retrying", err)
-                busy = False
-            except Exception:
-                logger.exception("webhook worker failed; retrying")
+            except Exception as err:
+                if self._store.is_transient(err):
+                    logger.error("webhook queue unavailable (%s); retrying", err)
+                else:
+                    logger.exception("webhook worker failed; retrying")
                 busy = False
             if not busy:
                 # New rows and finished POSTs set the event: their turn comes at once.

@@ -235,7 +235,6 @@ class FailingStore:
 
     def __init__(self, inner: SQLiteStore) -> None:
         self._inner = inner
-        self.transient_errors = inner.transient_errors
         self.attempts = 0
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -268,12 +267,84 @@ def test_nothing_is_acknowledged_before_it_is_committed(
         assert store.message_counts() == {"telemetry": 50}
 
 
+def sql_error() -> sqlite3.OperationalError:
+    """A real SQLite SQL error (``SQLITE_ERROR``): the same statement fails every time."""
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM no_such_table")
+    except sqlite3.OperationalError as err:
+        return err
+    raise AssertionError("the statement should have failed")
+
+
+class BrokenStore(FailingStore):
+    """Wraps a store whose every commit hits an SQL error, as a damaged schema would."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        self.attempts += 1
+        raise sql_error()
+
+
+def test_a_store_failing_with_sql_errors_acknowledges_nothing(
+    settings: BridgeSettings, publisher: Client
+) -> None:
+    # Not transient, so each message is tried alone; but the failure cannot even be
+    # counted: the store is what fails, and the messages wait in the broker.
+    inner = SQLiteStore(settings.store.path)
+    broken = BrokenStore(inner)
+    quick = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"retry_delay_s": 0.05})}
+    )
+    with running(quick, store=broken) as bridge:
+        publisher.publish_many([msg.telemetry("bin-001", seq, 20.0) for seq in range(1, 11)])
+        assert bridge.wait_for(lambda s: s.received >= 10, TIMEOUT)
+        assert bridge.wait_for(lambda _: broken.attempts >= 6, TIMEOUT)
+        assert bridge.stats.processed == 0
+        assert bridge.error is None
+    assert inner.rejection_counts() == []
+    inner.close()
+    with running(settings) as bridge:
+        assert bridge.wait_processed(10, TIMEOUT)
+    with reading(settings) as store:
+        assert store.message_counts() == {"telemetry": 10}
+
+
+class SqlPoisonStore:
+    """Wraps a store and hits an SQL error on one particular deposit only."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self._inner = inner
+
+    def add_deposit(self, event: DepositEvent, received_at: datetime | None = None) -> None:
+        if event.deposit_id.endswith("-d2"):
+            raise sql_error()
+        self._inner.add_deposit(event, received_at)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def test_an_sql_error_only_one_message_causes_is_isolated_not_retried_forever(
+    settings: BridgeSettings, publisher: Client
+) -> None:
+    inner = SQLiteStore(settings.store.path)
+    with running(settings, store=SqlPoisonStore(inner)) as bridge:
+        publisher.publish_many(
+            [msg.deposit("bin-001", 1), msg.deposit("bin-001", 2), msg.deposit("bin-001", 3)]
+        )
+        assert bridge.wait_processed(3, TIMEOUT)
+        assert bridge.stats.rejected == {"internal": 1}
+    assert inner.message_counts() == {"events/deposit": 2}
+    (count,) = inner.rejection_counts()
+    assert count.last_detail is not None
+    assert "no such table" in count.last_detail
+    inner.close()
+
+
 class PoisonStore:
     """Wraps a store and fails (as a bug would) on one particular deposit."""
 
     def __init__(self, inner: SQLiteStore) -> None:
         self._inner = inner
-        self.transient_errors = inner.transient_errors
 
     def add_deposit(self, event: DepositEvent, received_at: datetime | None = None) -> None:
         if event.deposit_id.endswith("-d2"):
@@ -375,7 +446,6 @@ class GatedStore:
 
     def __init__(self, inner: SQLiteStore) -> None:
         self._inner = inner
-        self.transient_errors = inner.transient_errors
         self.gate = threading.Event()
         self.waiting = threading.Event()
 

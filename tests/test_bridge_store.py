@@ -493,3 +493,28 @@ def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: 
         assert store.list_tickets() == []
     finally:
         store.close()
+
+
+def test_which_store_errors_are_worth_retrying(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.db"
+    store = SQLiteStore(path)
+    # another process holds the write lock: busy, gone once it commits
+    other = sqlite3.connect(path, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    blocked = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        blocked.execute("BEGIN IMMEDIATE")
+    other.rollback()
+    assert "locked" in str(locked.value)
+    assert store.is_transient(locked.value)
+    # an SQL error comes back for the same work every time
+    with pytest.raises(sqlite3.OperationalError) as sql:
+        blocked.execute("SELECT * FROM no_such_table")
+    assert not store.is_transient(sql.value)
+    # an error without SQLite's code (as raised by a wrapper) keeps the messages
+    assert store.is_transient(sqlite3.OperationalError("database or disk is full"))
+    assert not store.is_transient(KeyError("bug"))
+    assert not store.is_transient(sqlite3.IntegrityError("UNIQUE constraint failed"))
+    other.close()
+    blocked.close()
+    store.close()
