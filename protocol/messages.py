@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 
 PROTOCOL_VERSION: Literal[1] = 1
@@ -87,10 +88,18 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+TIMESTAMP_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "examples": ["2026-11-21T10:00:00.123Z"],
+}
+"""How a serialised timestamp is described in JSON Schema (RFC 3339 UTC, milliseconds)."""
+
 Timestamp = Annotated[
     datetime,
     AfterValidator(_to_utc),
     PlainSerializer(format_ts, return_type=str, when_used="json-unless-none"),
+    WithJsonSchema(TIMESTAMP_JSON_SCHEMA, mode="serialization"),
 ]
 BinId = Annotated[str, StringConstraints(pattern=BIN_ID_PATTERN)]
 Seq = Annotated[int, Field(ge=1, le=MAX_SEQ)]
@@ -136,23 +145,34 @@ TicketSeverity = Literal["info", "warning", "critical"]
 
 class WireModel(BaseModel):
     """Base of all wire models: strict types, finite numbers, unknown fields ignored,
-    immutable."""
+    immutable. Serialised, a model writes every field (optional ones as null), so its
+    serialisation schema (the REST API's responses) lists them all as required."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_serialization_defaults_required=True,
+    )
 
 
 class Versioned(WireModel):
     """A message carrying ``v``: defaulted when built in code, required on the wire
     (the codec checks it was given)."""
 
-    v: Version = PROTOCOL_VERSION
+    v: Version = Field(default=PROTOCOL_VERSION, description="Version of the wire contract.")
 
 
 class Location(WireModel):
     """Where a bin stands; either coordinate may be unknown."""
 
-    lat: Annotated[float, Field(ge=-90.0, le=90.0)] | None
-    lon: Annotated[float, Field(ge=-180.0, le=180.0)] | None
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)] | None = Field(
+        description="Latitude in degrees (WGS 84); null when unknown."
+    )
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)] | None = Field(
+        description="Longitude in degrees (WGS 84); null when unknown."
+    )
 
 
 class Envelope(Versioned):
@@ -300,59 +320,99 @@ class Command(WireModel):
 class ManifestEntry(WireModel):
     """Accepted deposits of one category since the last emptying."""
 
-    count: Count
-    kg: NonNegative
+    count: Count = Field(description="How many items.")
+    kg: NonNegative = Field(description="Their weight in kg.")
 
 
 class Pickup(Versioned):
     """A pickup request and its lifecycle, for schedulers."""
 
-    pickup_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    bin_id: BinId
-    status: PickupStatus
-    priority: PickupPriority
-    reason: PickupReason
-    fill_pct: Percent | None
-    predicted_full_at: Timestamp | None
-    due_by: Timestamp
-    location: Location | None
-    manifest: dict[str, ManifestEntry]
-    ts: Timestamp
-    region: str | None = None
-    forecast_low: Timestamp | None = None
-    """Optional: early end (p10) of the band around ``predicted_full_at``."""
-    forecast_high: Timestamp | None = None
-    """Optional: late end (p90) of the band around ``predicted_full_at``."""
-    acknowledged_at: Timestamp | None = None
-    """Optional: when a scheduler acknowledged the request."""
-    scheduled_for: Timestamp | None = None
-    """Optional: when a scheduler plans to collect (status ``scheduled``)."""
-    escalated_at: Timestamp | None = None
-    """Optional: when ``due_by`` passed without a collection."""
-    closed_at: Timestamp | None = None
-    """Optional: when the pickup was collected or cancelled."""
-    cancel_reason: Annotated[str, StringConstraints(max_length=500)] | None = None
-    """Optional: why a scheduler cancelled it (status ``cancelled``)."""
-    revision: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
-    """Optional: 1 on the first publication of this pickup, +1 on every later one."""
+    pickup_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The pickup's id, the same in every update of it."
+    )
+    bin_id: BinId = Field(description="The bin to collect.")
+    status: PickupStatus = Field(
+        description="requested, then scheduled; collected (on evidence from the bin), "
+        "escalated (due_by passed) or cancelled."
+    )
+    priority: PickupPriority = Field(description="normal, high or urgent; it never falls.")
+    reason: PickupReason = Field(description="What requested it.")
+    fill_pct: Percent | None = Field(
+        description="The bin's fill in % (the Revloop bridge never sends null)."
+    )
+    predicted_full_at: Timestamp | None = Field(
+        description="When the bin is forecast to be full; null without a forecast."
+    )
+    due_by: Timestamp = Field(description="The crew must come by then.")
+    location: Location | None = Field(
+        description="Where the bin stands (never null from the Revloop bridge; its "
+        "coordinates are null while the bin has reported none)."
+    )
+    manifest: dict[str, ManifestEntry] = Field(
+        description="Count and kg per category of the deposits accepted since the last "
+        "emptying (of a collected pickup: what was collected)."
+    )
+    ts: Timestamp = Field(description="When this version of the pickup was published.")
+    region: str | None = Field(default=None, description="Optional: the bin's region.")
+    forecast_low: Timestamp | None = Field(
+        default=None,
+        description="Optional: early end (p10) of the band around predicted_full_at.",
+    )
+    forecast_high: Timestamp | None = Field(
+        default=None,
+        description="Optional: late end (p90) of the band around predicted_full_at.",
+    )
+    acknowledged_at: Timestamp | None = Field(
+        default=None, description="Optional: when a scheduler acknowledged the request."
+    )
+    scheduled_for: Timestamp | None = Field(
+        default=None,
+        description="Optional: when a scheduler plans to collect (status scheduled).",
+    )
+    escalated_at: Timestamp | None = Field(
+        default=None, description="Optional: when due_by passed without a collection."
+    )
+    closed_at: Timestamp | None = Field(
+        default=None, description="Optional: when the pickup was collected or cancelled."
+    )
+    cancel_reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None,
+        description="Optional: why a scheduler cancelled it (status cancelled).",
+    )
+    revision: Annotated[int, Field(ge=1, le=MAX_INT)] | None = Field(
+        default=None,
+        description="Optional: 1 on the first publication of this pickup, +1 on every "
+        "later one (receivers keep the highest).",
+    )
 
 
 class Ticket(Versioned):
     """A maintenance ticket for technicians."""
 
-    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    bin_id: BinId
-    status: TicketStatus
-    severity: TicketSeverity
-    kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    detail: str | None
-    opened_at: Timestamp
-    ts: Timestamp
-    region: str | None = None
-    resolved_at: Timestamp | None = None
-    """Optional: when the cause cleared (status ``resolved``)."""
-    causes: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] | None = None
-    """Optional: machine-readable causes, e.g. ``ultrasonic/no_echo`` or ``fire``."""
+    ticket_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The ticket's id, the same in every update of it."
+    )
+    bin_id: BinId = Field(description="The bin that needs a technician.")
+    status: TicketStatus = Field(description="open while a cause stands, then resolved.")
+    severity: TicketSeverity = Field(
+        description="critical (safety, or the bin cannot work), warning (degraded, needs "
+        "a visit) or info (for the next visit)."
+    )
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="What is wrong: offline, sensor_fault, camera_fault, storage_low, "
+        "outbox_backlog, calibration_drift, alarm, config_not_applied."
+    )
+    detail: str | None = Field(description="What is wrong, in words.")
+    opened_at: Timestamp = Field(description="When the ticket was opened.")
+    ts: Timestamp = Field(description="When this version of the ticket was published.")
+    region: str | None = Field(default=None, description="Optional: the bin's region.")
+    resolved_at: Timestamp | None = Field(
+        default=None, description="Optional: when the cause cleared (status resolved)."
+    )
+    causes: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] | None = Field(
+        default=None,
+        description="Optional: machine-readable causes, e.g. ultrasonic/no_echo or fire.",
+    )
 
 
 BinMessage = (

@@ -36,6 +36,7 @@ from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
+from tests.support import openapi
 from tests.support.bin_messages import T0
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Client
@@ -760,3 +761,110 @@ def test_technicians_send_commands_push_configuration_and_read_tickets(
     assert one == ticket
     assert client.get("/v1/tickets?region=north", headers=auth("tech")).json() == []
     assert client.get("/v1/tickets/tk-nope", headers=auth("tech")).status_code == 404
+
+
+def _v1_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in document["paths"].items():
+        if path.startswith("/v1"):
+            for method, operation in operations.items():
+                yield method.upper(), path, operation
+
+
+def test_every_v1_response_is_typed_in_the_openapi_document(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """Integrators learn from /openapi.json what each route returns: every 2xx JSON body
+    has a schema with properties, each described and always present (null where it may
+    be), and every other body its media type."""
+    client, _ = harness
+    document = client.get("/openapi.json").json()
+    for untyped in ({}, {"type": "object", "additionalProperties": True}):
+        assert openapi.untyped({"type": "array", "items": untyped}, document)
+    operations = list(_v1_operations(document))
+    assert len(operations) >= 25
+    for method, path, operation in operations:
+        successes = {k: v for k, v in operation["responses"].items() if k.startswith("2")}
+        assert successes, (method, path)
+        for status, response in successes.items():
+            assert response.get("content"), (method, path, status)
+            for media, body in response["content"].items():
+                schema = body.get("schema", {})
+                if media != "application/json":
+                    assert schema.get("type") == "string", (method, path, media)
+                    continue
+                assert openapi.untyped(schema, document) is None, (method, path, schema)
+                for name, component in openapi.response_components(document, schema):
+                    assert component.get("description"), name
+                    properties = component.get("properties", {})
+                    assert set(component.get("required", [])) == set(properties), name
+                    for key, field in properties.items():
+                        assert field.get("description"), (name, key)
+
+
+def test_responses_conform_to_their_documented_schema(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """Real bodies of every kind carry exactly the documented keys with documented types,
+    times as RFC 3339 UTC with milliseconds: a bin with location, health and a forecast,
+    a command, a pickup and its manifest, a ticket, configuration, deliveries."""
+    client, actions = harness
+    processor = actions.processor
+    readings = [msg.telemetry("bin-003", 1800 * k, 10.0 + 9.5 * k) for k in range(1, 7)]
+    batch = [
+        msg.state("bin-003", 1, region="north", lat=52.4, lon=13.1),
+        *readings,
+        msg.health("bin-003", 10801, tray_idle_g=1.5, sensors={"camera": "failed"}),
+        msg.deposit("bin-003", 10802, "plastic"),
+    ]
+    processor.process([Inbound(topic, payload) for topic, payload in batch])
+    processor.tick()
+    admin = auth("admin")
+    command = client.post("/v1/bins/bin-003/commands", headers=admin, json={"name": "ping"})
+    pickup = open_pickup(client)
+    (ticket,) = client.get("/v1/tickets", headers=admin).json()
+    client.post("/v1/config/push", headers=admin, json={"bin_id": "bin-003", "config": {}})
+    ids = {
+        "bin_id": "bin-003",
+        "command_id": command.json()["id"],
+        "pickup_id": pickup["pickup_id"],
+        "ticket_id": ticket["ticket_id"],
+    }
+    document = client.get("/openapi.json").json()
+    checked = []
+    for method, path, operation in _v1_operations(document):
+        # a route plan takes the solver's whole time limit; the test of deposits and
+        # routes gets one, which FastAPI checks against its response model
+        if method != "GET" or path == "/v1/routes":
+            continue
+        content = operation["responses"]["200"]["content"]
+        if "application/json" not in content:
+            continue
+        response = client.get(path.format(**ids), headers=admin)
+        assert response.status_code == 200, (path, response.text)
+        schema = content["application/json"]["schema"]
+        assert openapi.conformity(response.json(), schema, document) == [], path
+        checked.append(path)
+    assert len(checked) == 16
+    for path, body in (
+        ("/v1/bins/{bin_id}/commands", {"name": "tare", "args": {"n": 1}}),
+        ("/v1/pickups/{pickup_id}/acknowledge", None),
+    ):
+        operation = document["paths"][path]["post"]
+        response = client.post(path.format(**ids), headers=admin, json=body)
+        status = str(response.status_code)
+        assert status.startswith("2"), (path, response.text)
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert openapi.conformity(response.json(), schema, document) == [], path
+
+    (row,) = [r for r in client.get("/v1/bins", headers=admin).json() if r["bin_id"] == "bin-003"]
+    assert row["location"] == {"lat": 52.4, "lon": 13.1}
+    assert row["health"]["sensors"] == {"camera": "failed"}
+    assert (row["forecast_method"], row["fill_rate_pct_per_h"]) == ("linear", 19.0)
+    assert row["predicted_full_at"] is not None
+    schema = document["paths"]["/v1/bins/{bin_id}"]["get"]["responses"]["200"]["content"]
+    without_health = {key: value for key, value in row.items() if key != "health"}
+    for broken in (without_health, {**row, "x": 1}, {**row, "last_seen": "2026-11-23"}):
+        assert openapi.conformity(broken, schema["application/json"]["schema"], document)
+    assert command.status_code == 201
+    assert set(command.json()) >= {"id", "status", "args", "result", "expires_at"}
+    assert set(pickup) >= {"v", "pickup_id", "status", "due_by", "manifest", "revision"}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
+from cloud_bridge.api.schemas import CommandStatus, RemoteCommand
 from cloud_bridge.views import command_row
 from protocol import CommandName
 from protocol.messages import JsonObject
@@ -38,7 +39,12 @@ class CommandBody(BaseModel):
     )
 
 
-@router.post("/v1/bins/{bin_id}/commands", status_code=201, summary="Send a command to a bin")
+@router.post(
+    "/v1/bins/{bin_id}/commands",
+    status_code=201,
+    response_model=RemoteCommand,
+    summary="Send a command to a bin",
+)
 def send(
     who: CommandsSender,
     ctx: Context,
@@ -51,13 +57,13 @@ def send(
     return command_row(record)
 
 
-@router.get("/v1/commands", summary="Commands, newest first")
+@router.get("/v1/commands", response_model=list[RemoteCommand], summary="Commands, newest first")
 async def list_commands(
     _: CommandsReader,
     store: Reader,
     request: Request,
     bin_id: Annotated[str | None, Query(pattern=BIN_ID)] = None,
-    status: Literal["pending", "ok", "failed", "timed_out"] | None = None,
+    status: CommandStatus | None = None,
     limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Commands sent through the bridge and where they stand."""
@@ -65,7 +71,11 @@ async def list_commands(
     return [command_row(c) for c in store.list_commands(bin_id=bin_id, status=status, limit=limit)]
 
 
-@router.get("/v1/commands/{command_id}", summary="One command (optionally waiting for it)")
+@router.get(
+    "/v1/commands/{command_id}",
+    response_model=RemoteCommand,
+    summary="One command (optionally waiting for it)",
+)
 def get_command(
     _: CommandsReader,
     ctx: Context,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.api.deps import ConfigPusher, ConfigReader, Context, Reader
 from cloud_bridge.api.params import BIN_ID, REGION
+from cloud_bridge.api.schemas import BinConfigStatus, ConfigPush, DesiredConfiguration
 from cloud_bridge.views import config_row
 from protocol import format_ts
 
@@ -26,7 +27,7 @@ class PushBody(BaseModel):
     )
 
 
-@router.post("/push", status_code=201, summary="Push a configuration")
+@router.post("/push", status_code=201, response_model=ConfigPush, summary="Push a configuration")
 def push(who: ConfigPusher, ctx: Context, body: PushBody) -> dict[str, Any]:
     """Validate the overlay (422 naming each bad key), then publish one retained, versioned
     ``config/desired`` per bin."""
@@ -41,7 +42,11 @@ def push(who: ConfigPusher, ctx: Context, body: PushBody) -> dict[str, Any]:
     }
 
 
-@router.get("/status", summary="Desired versus reported configuration per bin")
+@router.get(
+    "/status",
+    response_model=list[BinConfigStatus],
+    summary="Desired versus reported configuration per bin",
+)
 async def status(
     _: ConfigReader,
     ctx: Context,
@@ -70,7 +75,11 @@ async def status(
     return rows
 
 
-@router.get("/desired/{bin_id}", summary="The configuration pushed to a bin last")
+@router.get(
+    "/desired/{bin_id}",
+    response_model=DesiredConfiguration,
+    summary="The configuration pushed to a bin last",
+)
 async def desired(
     _: ConfigReader,
     store: Reader,

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Request
 
 from cloud_bridge.api.deps import DepositsReader, Reader
 from cloud_bridge.api.params import BIN_ID, FromParam, LimitParam, ToParam, check_limit, date_range
+from cloud_bridge.api.schemas import Deposit
 from cloud_bridge.views import deposit_row
 from protocol import Category
 
 router = APIRouter(prefix="/v1/deposits", tags=["deposits"])
 
 
-@router.get("", summary="Deposits, filtered")
+@router.get("", response_model=list[Deposit], summary="Deposits, filtered")
 async def list_deposits(
     _: DepositsReader,
     store: Reader,

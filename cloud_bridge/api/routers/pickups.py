@@ -19,9 +19,9 @@ from cloud_bridge.api.params import (
     check_limit,
     date_range,
 )
+from cloud_bridge.api.schemas import PickupManifest
 from cloud_bridge.records import PickupRecord
-from cloud_bridge.views import pickup_row
-from protocol import PickupStatus
+from protocol import Pickup, PickupStatus
 
 router = APIRouter(prefix="/v1/pickups", tags=["pickups"])
 
@@ -52,7 +52,7 @@ class CancelBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why it is cancelled.")
 
 
-@router.get("", summary="Pickups, filtered")
+@router.get("", response_model=list[Pickup], summary="Pickups, filtered")
 async def list_pickups(
     _: PickupsReader,
     store: Reader,
@@ -64,7 +64,7 @@ async def list_pickups(
     since: FromParam = None,
     until: ToParam = None,
     limit: LimitParam = None,
-) -> list[dict[str, Any]]:
+) -> list[Pickup]:
     """Pickup messages (the fields schedulers receive), oldest request first."""
     start, stop = date_range(since, until)
     limit = check_limit(request, limit)
@@ -77,7 +77,7 @@ async def list_pickups(
         until=stop,
         limit=limit,
     )
-    return [pickup_row(record) for record in records]
+    return [record.message() for record in records]
 
 
 def _pickup(record: PickupRecord | None, pickup_id: str) -> PickupRecord:
@@ -86,13 +86,15 @@ def _pickup(record: PickupRecord | None, pickup_id: str) -> PickupRecord:
     return record
 
 
-@router.get("/{pickup_id}", summary="One pickup")
-async def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
+@router.get("/{pickup_id}", response_model=Pickup, summary="One pickup")
+async def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> Pickup:
     """The pickup message as last published."""
-    return pickup_row(_pickup(store.get_pickup(pickup_id), pickup_id))
+    return _pickup(store.get_pickup(pickup_id), pickup_id).message()
 
 
-@router.get("/{pickup_id}/manifest", summary="What the pickup collects")
+@router.get(
+    "/{pickup_id}/manifest", response_model=PickupManifest, summary="What the pickup collects"
+)
 async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
     """Counts and kg per category (of a collected pickup: what was collected)."""
     record = _pickup(store.get_pickup(pickup_id), pickup_id)
@@ -104,28 +106,26 @@ async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath)
     }
 
 
-@router.post("/{pickup_id}/acknowledge", summary="Acknowledge a request")
-def acknowledge(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath) -> dict[str, Any]:
+@router.post("/{pickup_id}/acknowledge", response_model=Pickup, summary="Acknowledge a request")
+def acknowledge(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath) -> Pickup:
     """Mark the request as seen (idempotent); the change is published."""
     record = ctx.actions.pickups(lambda service: service.acknowledge(pickup_id, who.name))
-    return pickup_row(record)
+    return record.message()
 
 
-@router.post("/{pickup_id}/schedule", summary="Schedule a collection")
+@router.post("/{pickup_id}/schedule", response_model=Pickup, summary="Schedule a collection")
 def schedule(
     who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: ScheduleBody
-) -> dict[str, Any]:
+) -> Pickup:
     """Status becomes ``scheduled`` with ``scheduled_for``; the change is published."""
     record = ctx.actions.pickups(
         lambda service: service.schedule(pickup_id, body.scheduled_for, who.name, body.note)
     )
-    return pickup_row(record)
+    return record.message()
 
 
-@router.post("/{pickup_id}/cancel", summary="Cancel a request")
-def cancel(
-    who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: CancelBody
-) -> dict[str, Any]:
+@router.post("/{pickup_id}/cancel", response_model=Pickup, summary="Cancel a request")
+def cancel(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: CancelBody) -> Pickup:
     """Status becomes ``cancelled``; no automatic request follows until the bin is emptied."""
     record = ctx.actions.pickups(lambda service: service.cancel(pickup_id, body.reason, who.name))
-    return pickup_row(record)
+    return record.message()

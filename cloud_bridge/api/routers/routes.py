@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 
 from cloud_bridge.api.deps import Context, Reader, RoutesReader
 from cloud_bridge.api.params import REGION, field_error
+from cloud_bridge.api.schemas import RoutePlan
 from cloud_bridge.routes import plan_routes, stops_for_region
 
 router = APIRouter(prefix="/v1/routes", tags=["routes"])
 
 
-@router.get("", summary="Plan routes for a region's open pickups")
+@router.get("", response_model=RoutePlan, summary="Plan routes for a region's open pickups")
 def routes(
     _: RoutesReader,
     ctx: Context,

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from cloud_bridge.api.deps import Reader, TicketsReader
 from cloud_bridge.api.params import BIN_ID, REGION, TICKET_ID, LimitParam, check_limit
 from cloud_bridge.ticket_rules import TicketKind
-from cloud_bridge.views import ticket_row
-from protocol import TicketStatus
+from protocol import Ticket, TicketStatus
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
-@router.get("", summary="Tickets, filtered")
+@router.get("", response_model=list[Ticket], summary="Tickets, filtered")
 async def list_tickets(
     _: TicketsReader,
     store: Reader,
@@ -26,23 +25,23 @@ async def list_tickets(
     kind: TicketKind | None = None,
     open_only: Annotated[bool, Query(alias="open", description="Only open tickets.")] = False,
     limit: LimitParam = None,
-) -> list[dict[str, Any]]:
+) -> list[Ticket]:
     """Ticket messages (the fields technicians receive), oldest opened first."""
     limit = check_limit(request, limit)
     records = store.list_tickets(
         open_only=open_only, status=status, region=region, bin_id=bin_id, kind=kind, limit=limit
     )
-    return [ticket_row(record) for record in records]
+    return [record.message() for record in records]
 
 
-@router.get("/{ticket_id}", summary="One ticket")
+@router.get("/{ticket_id}", response_model=Ticket, summary="One ticket")
 async def get_ticket(
     _: TicketsReader,
     store: Reader,
     ticket_id: Annotated[str, Path(pattern=TICKET_ID, description="The ticket's id.")],
-) -> dict[str, Any]:
+) -> Ticket:
     """The ticket message as last published."""
     record = store.get_ticket(ticket_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"no ticket {ticket_id!r}")
-    return ticket_row(record)
+    return record.message()

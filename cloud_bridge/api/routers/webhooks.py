@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from cloud_bridge.api.deps import Context, Reader, WebhooksActor, WebhooksReader
 from cloud_bridge.api.params import MAX_ID, LimitParam, check_limit
+from cloud_bridge.api.schemas import DeliveryState, RetriedDelivery, WebhookDelivery
 from cloud_bridge.views import delivery_row
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-@router.get("/deliveries", summary="Webhook deliveries (dead letters with state=dead)")
+@router.get(
+    "/deliveries",
+    response_model=list[WebhookDelivery],
+    summary="Webhook deliveries (dead letters with state=dead)",
+)
 async def deliveries(
     _: WebhooksReader,
     store: Reader,
     request: Request,
-    state: Literal["pending", "delivered", "dead"] | None = None,
+    state: DeliveryState | None = None,
     limit: LimitParam = None,
 ) -> list[dict[str, Any]]:
     """Newest first."""
@@ -26,7 +31,9 @@ async def deliveries(
     return [delivery_row(d) for d in store.list_deliveries(state=state, limit=limit)]
 
 
-@router.post("/deliveries/{delivery_id}/retry", summary="Retry a dead letter")
+@router.post(
+    "/deliveries/{delivery_id}/retry", response_model=RetriedDelivery, summary="Retry a dead letter"
+)
 def retry(
     _: WebhooksActor,
     ctx: Context,
