@@ -25,6 +25,7 @@ from agent import __version__
 from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
 from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
+from agent.emptying import is_emptying
 from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
@@ -529,7 +530,10 @@ class AgentRuntime:
         self.state.fill_pct = round(reading.fill_pct, 1)
         self.state.fill_mm = round(reading.distance_mm, 1)
         self._check_emptied(previous, reading.fill_pct)
-        self.state.fill_peak_pct = max(self.state.fill_peak_pct, reading.fill_pct)
+        if previous is not None:
+            # a level seen on two readings in a row: one wild reading makes no peak
+            seen_twice = min(previous, reading.fill_pct)
+            self.state.fill_peak_pct = max(self.state.fill_peak_pct, seen_twice)
         self._check_overflow(reading.fill_pct)
         self.save_state(durable=False)
         self.check_devices()
@@ -559,10 +563,16 @@ class AgentRuntime:
             self.set_alarm("overflow", False, f"fill {fill:.0f}%: door unlocked")
 
     def _check_emptied(self, previous: float | None, fill: float) -> None:
-        """Two consecutive readings well below the peak mean the container was emptied."""
+        """Two consecutive readings well below the peak mean the container was emptied
+        (:func:`protocol.emptying.is_emptying`)."""
         thresholds = self.config.thresholds
-        dropped = self.state.fill_peak_pct - fill >= thresholds.empty_drop_pct
-        if not (dropped and fill <= thresholds.empty_below_pct):
+        if not is_emptying(
+            self.state.fill_peak_pct,
+            fill,
+            drop_pct=thresholds.empty_drop_pct,
+            below_pct=thresholds.empty_below_pct,
+            min_drop_pct=thresholds.empty_min_drop_pct,
+        ):
             self.state.empty_candidate = False
             return
         if not self.state.empty_candidate:

@@ -263,6 +263,13 @@ class Thresholds(Section):
     empty_below_pct: float = Field(
         default=25.0, ge=0.0, le=90.0, description="...and the fill must end below this."
     )
+    empty_min_drop_pct: float = Field(
+        default=10.0,
+        ge=3.0,
+        le=100.0,
+        description="A smaller drop also means emptied when it is at least this large and "
+        "leaves at most half of the fill (a bin emptied early, at 20 %).",
+    )
     offline_fault_s: float = Field(
         default=300.0,
         ge=10.0,

@@ -118,6 +118,37 @@ def test_emptying_is_confirmed_twice_then_reported(sim: tuple[SimulatedBin, Manu
     assert len(stored(test_bin, "/events/emptied")) == 1
 
 
+def test_a_bin_emptied_early_at_low_fill_is_reported(
+    sim: tuple[SimulatedBin, ManualClock],
+) -> None:
+    # A crew answering an early forecast pickup empties the bin at 20 %: it can never
+    # fall the full-size 30 points, but falling to near zero is an emptying all the same.
+    test_bin, clock = sim
+    fill_to(test_bin, 0.15)  # 20 % of the usable depth
+    run_for(test_bin, clock, 120)
+    test_bin.physical.empty()
+    run_for(test_bin, clock, 90)
+    (emptied,) = stored(test_bin, "/events/emptied")
+    assert emptied["fill_before_pct"] == pytest.approx(20, abs=2)
+    assert emptied["fill_after_pct"] == pytest.approx(0, abs=1)
+
+
+def test_one_wild_fill_reading_makes_neither_a_peak_nor_an_emptying(
+    sim: tuple[SimulatedBin, ManualClock],
+) -> None:
+    test_bin, clock = sim
+    fill_to(test_bin, 0.045)  # 6 %
+    run_for(test_bin, clock, 120)
+    fill_to(test_bin, 0.135)  # one reading of 18 %, as a glitch or an item passing
+    run_for(test_bin, clock, 30)
+    fill_to(test_bin, 0.045)
+    run_for(test_bin, clock, 300)
+    spikes = [t for t in stored(test_bin, "/telemetry") if (t["fill_pct"] or 0) > 15]
+    assert len(spikes) == 1
+    assert test_bin.agent.runtime.state.fill_peak_pct < 10
+    assert stored(test_bin, "/events/emptied") == []
+
+
 def test_fire_and_door_stuck_alarms(sim: tuple[SimulatedBin, ManualClock]) -> None:
     test_bin, clock = sim
     test_bin.physical.air_temp_c = 85.0
