@@ -9,9 +9,11 @@ from fastapi.responses import Response
 
 from cloud_bridge.api.deps import DepositsReader, PickupsReader, Reader
 from cloud_bridge.api.params import FromParam, ToParam, date_range
+from cloud_bridge.api.responses import errors
 from cloud_bridge.exports import deposits_csv, pickups_csv
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+# deposits:read is every role's: only the pickups export can be a 403
+router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=errors(401, 422))
 
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {
@@ -38,7 +40,7 @@ def _csv(text: str, name: str) -> CsvResponse:
     "/pickups.csv",
     response_class=CsvResponse,
     summary="Pickups requested in a date range",
-    responses=_CSV,
+    responses={**_CSV, **errors(403)},
 )
 def export_pickups(
     _: PickupsReader, store: Reader, since: FromParam = None, until: ToParam = None
