@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -32,6 +32,7 @@ from cloud_bridge.cli import cli
 from cloud_bridge.pickups import PickupService
 from cloud_bridge.processor import Inbound, Processor
 from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
+from cloud_bridge.service_settings import ROLES
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import Pickup, decode
@@ -868,3 +869,177 @@ def test_responses_conform_to_their_documented_schema(
     assert command.status_code == 201
     assert set(command.json()) >= {"id", "status", "args", "result", "expires_at"}
     assert set(pickup) >= {"v", "pickup_id", "status", "due_by", "manifest", "revision"}
+
+
+ERRORS = {401, 403, 404, 409, 422, 503}
+"""Every error status the API answers with on purpose."""
+
+
+def test_every_v1_route_documents_the_errors_it_can_return(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """Integrators learn from /openapi.json which errors to handle and how to read them:
+    every route lists 401 (with its WWW-Authenticate header), 403 exactly when some role
+    lacks its permission (no role ever gets a 403 from a route every role may use), 422
+    exactly when it takes input; each error body is typed and described."""
+    client, _ = harness
+    document = client.get("/openapi.json").json()
+    templates = {
+        (method, path.format(**PATH_VALUES)): path for method, path, _ in _v1_operations(document)
+    }
+    routes = _v1_routes(client)
+    assert len(routes) == len(templates) >= 25
+    for method, concrete, permission in routes:
+        path = templates[method, concrete]
+        operation = document["paths"][path][method.lower()]
+        documented = {int(k) for k in operation["responses"] if not k.startswith("2")}
+        assert documented <= ERRORS, (method, path, documented)
+        assert 401 in documented, (method, path)
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"], (method, path)
+        refused = set(ROLES) - PERMISSIONS[permission]
+        assert (403 in documented) == bool(refused), (method, path, permission)
+        takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+        assert (422 in documented) == takes_input, (method, path)
+        for status in documented:
+            response = operation["responses"][str(status)]
+            assert response.get("description"), (method, path, status)
+            assert set(response["content"]) == {"application/json"}, (method, path, status)
+            schema = openapi.error_schema(operation, status)
+            assert schema is not None
+            assert openapi.untyped(schema, document) is None, (method, path, status)
+            for name, component in openapi.response_components(document, schema):
+                assert component.get("description"), name
+                for key, field in component.get("properties", {}).items():
+                    assert field.get("description"), (name, key)
+
+
+class _Answer(Protocol):
+    """A test client's response (httpx's or httpx2's, whichever Starlette uses)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    def json(self) -> Any: ...
+
+
+def _conforms(
+    document: dict[str, Any], method: str, url: str, response: _Answer
+) -> tuple[str, int]:
+    """Assert that ``response``'s error body conforms to the schema its route documents
+    for its status; return the route's path template and the status."""
+    path, operation = openapi.route_operation(document, method, url)
+    schema = openapi.error_schema(operation, response.status_code)
+    assert schema is not None, f"{method} {path} answers {response.status_code} undocumented"
+    assert openapi.conformity(response.json(), schema, document) == [], (method, url)
+    return path, response.status_code
+
+
+def test_real_401_403_and_422_bodies_conform_to_the_documented_schema(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """On every route: a caller without a token or with an unknown one, every role that
+    lacks the permission, and every bad input of BAD_INPUT (FastAPI's own checks, the
+    routers' field errors, the services' InvalidAction and InvalidConfig alike)."""
+    client, actions = harness
+    document = client.get("/openapi.json").json()
+    for method, path, permission in _v1_routes(client):
+        for headers in ({}, {"Authorization": "Bearer nobody-token"}):
+            response = client.request(method, path, headers=headers, json={})
+            assert _conforms(document, method, path, response)[1] == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        for name, role in TOKENS.items():
+            if role not in PERMISSIONS[permission]:
+                response = client.request(method, path, headers=auth(name), json={})
+                assert _conforms(document, method, path, response)[1] == 403
+    pid = open_pickup(client)["pickup_id"]
+    routes = set()
+    for method, url, body, _ in BAD_INPUT:
+        url = url.format(pid=pid)
+        response = client.request(method, url, headers=auth("admin"), json=body)
+        routes.add(_conforms(document, method, url, response))
+    assert len(routes) == 25
+    url = f"/v1/pickups/{pid}/cancel"  # not JSON at all: loc holds the offset, an integer
+    response = client.post(
+        url, headers={**auth("admin"), "Content-Type": "application/json"}, content=b"{"
+    )
+    assert _conforms(document, "POST", url, response)[1] == 422
+    assert response.json()["detail"][0]["loc"] == ["body", 1]
+    assert actions.published == []
+
+
+NOT_FOUND: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/bins/bin-404", None),
+    ("GET", "/v1/bins/bin-404/fill", None),
+    ("GET", "/v1/bins/bin-404/forecast", None),
+    ("GET", "/v1/bins/bin-404/manifest", None),
+    ("GET", "/v1/pickups/pk-404", None),
+    ("GET", "/v1/pickups/pk-404/manifest", None),
+    ("POST", "/v1/pickups/pk-404/acknowledge", None),
+    ("POST", "/v1/pickups/pk-404/schedule", {"scheduled_for": "2026-11-23T14:00:00Z"}),
+    ("POST", "/v1/pickups/pk-404/cancel", {"reason": "gone"}),
+    ("POST", "/v1/webhooks/deliveries/404/retry", None),
+    ("GET", "/v1/tickets/tk-404", None),
+    ("POST", "/v1/bins/bin-404/commands", {"name": "ping"}),
+    ("GET", "/v1/commands/cmd-404", None),
+    ("POST", "/v1/config/push", {"region": "west", "config": {}}),
+    ("GET", "/v1/config/desired/bin-002", None),
+]
+"""A request per route that can name something unknown (a push: a region without bins)."""
+
+ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/v1/pickups/{pid}/acknowledge", None),
+    ("POST", "/v1/pickups/{pid}/schedule", {"scheduled_for": "2026-11-23T14:00:00Z"}),
+    ("POST", "/v1/pickups/{pid}/cancel", {"reason": "again"}),
+    ("POST", "/v1/webhooks/deliveries/{dead}/retry", None),
+]
+"""Changes that can conflict with the state: each on a cancelled pickup or a delivery
+that is no longer dead is a 409."""
+
+UNAVAILABLE: list[tuple[str, str, dict[str, Any] | None]] = [
+    *ACTIONS,
+    ("POST", "/v1/bins/bin-001/commands", {"name": "ping"}),
+    ("POST", "/v1/config/push", {"bin_id": "bin-001", "config": {}}),
+]
+"""Every change: each goes through the bridge's writer thread."""
+
+
+def test_real_404_409_and_503_bodies_conform_and_are_documented_exactly_where_they_occur(
+    harness: tuple[TestClient, DirectActions], tmp_path: Path
+) -> None:
+    """Each route that documents a 404, 409 or 503 really answers with it (and its body
+    conforms); no route documents one that the requests here do not produce."""
+    client, actions = harness
+    document = client.get("/openapi.json").json()
+    admin = auth("admin")
+    ids = {"pid": open_pickup(client)["pickup_id"]}
+    (dead,) = client.get("/v1/webhooks/deliveries?state=dead", headers=admin).json()
+    ids["dead"] = dead["id"]
+    seen: set[tuple[str, str, int]] = set()
+
+    def expect(status: int, cases: list[tuple[str, str, dict[str, Any] | None]]) -> None:
+        for method, url, body in cases:
+            url = url.format(**ids)
+            response = client.request(method, url, headers=admin, json=body)
+            assert response.status_code == status, (method, url, response.text)
+            seen.add((method, *_conforms(document, method, url, response)))
+
+    expect(404, NOT_FOUND)
+    context: ApiContext = client.app.state.context  # type: ignore[attr-defined]
+    context.actions = Bridge(  # never started: its writer does not run
+        validate_settings({"store": {"path": str(tmp_path / "bridge.db")}}), store=actions.store
+    )
+    expect(503, UNAVAILABLE)
+    assert client.post(f"/v1/pickups/{ids['pid']}/acknowledge", headers=admin).json() == {
+        "detail": "the bridge is not running"
+    }
+    context.actions = actions
+    client.post(f"/v1/pickups/{ids['pid']}/cancel", headers=admin, json={"reason": "done"})
+    client.post(f"/v1/webhooks/deliveries/{ids['dead']}/retry", headers=admin)
+    expect(409, ACTIONS)
+    documented = {
+        (method, path, int(status))
+        for method, path, operation in _v1_operations(document)
+        for status in operation["responses"]
+        if int(status) in {404, 409, 503}
+    }
+    assert seen == documented

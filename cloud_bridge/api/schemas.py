@@ -411,3 +411,66 @@ class RoutePlan(ResponseModel):
     time_limit_s: float = Field(description="Seconds the solver could search.")
     vehicles: list[VehicleRoute] = Field(description="The vehicles that have stops.")
     unassigned: list[UnassignedPickup] = Field(description="Pickups no vehicle takes.")
+
+
+# Error bodies. The app's exception handlers (cloud_bridge.api.app) and FastAPI write
+# them; these models only describe them in the OpenAPI document (cloud_bridge.api.
+# responses attaches them per route), so integrators can parse an error as reliably as
+# an answer.
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """Drop a field's default from its schema: the key is then absent, never null or empty."""
+    schema.pop("default", None)
+
+
+class ErrorMessage(ResponseModel):
+    """Why a request was refused, in one sentence (401, 403, 404, 409, 503).
+
+    The status says what kind of refusal it is: a program branches on that, while
+    ``detail`` is for people and logs.
+    """
+
+    detail: str = Field(
+        description="What went wrong, e.g. 'missing bearer token', \"no bin 'bin-404'\", "
+        "'cannot cancel pickup pk-1: it is collected', 'the bridge is not running'."
+    )
+
+
+class FieldError(ResponseModel):
+    """One problem with the input: where it is, and why it was refused."""
+
+    loc: list[str | int] = Field(
+        description="Where: path, query or body, then the field (and, inside a body, the "
+        "keys down to the bad one), e.g. ['query', 'from'] or ['body', 'config', 'intake', "
+        "'min_confidence']; an integer is a position (an item's index, or where a body "
+        "stopped being JSON)."
+    )
+    msg: str = Field(description="Why the value was refused, for people.")
+    type: str = Field(
+        description="The kind of error, for programs: pydantic's error type (e.g. "
+        "string_pattern_mismatch, missing, json_invalid), or value_error for the bridge's "
+        "own checks."
+    )
+    input: Any = Field(
+        default=None,
+        description="The value refused (absent from the errors of the bridge's own checks "
+        "on actions and configuration overlays).",
+        json_schema_extra=_no_default,
+    )
+    ctx: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The constraint broken, e.g. {'pattern': ...} or {'ge': 1}; only on "
+        "some of FastAPI's own errors.",
+        json_schema_extra=_no_default,
+    )
+
+
+class ValidationErrors(ResponseModel):
+    """Why the input was refused (422): every problem found, each naming its field.
+
+    The shape is FastAPI's own; the bridge's checks that need the store or the clock
+    (a schedule in the past, a bin's configuration schema, a command's limits) use it too.
+    """
+
+    detail: list[FieldError] = Field(description="One entry per problem.")

@@ -1,4 +1,5 @@
-"""Reading an OpenAPI document in tests: is a response typed, does a body conform to it.
+"""Reading an OpenAPI document in tests: is a response typed, does a body conform to it,
+which operation serves a URL and what it documents for an error.
 
 A small checker for the JSON Schema subset pydantic writes ($ref, anyOf, type,
 properties, required, additionalProperties, items, enum, const, format date-time),
@@ -9,6 +10,7 @@ not mention is an error even where the schema would allow it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,3 +130,27 @@ def _is_timestamp(text: str) -> bool:
         return format_ts(parse_ts(text)) == text
     except ValueError:
         return False
+
+
+def route_operation(document: Schema, method: str, url: str) -> tuple[str, Schema]:
+    """The path template that serves ``url`` (its query left out) and its ``method``'s
+    operation; a template without parameters that is ``url``'s path wins."""
+    path = url.split("?", 1)[0]
+    matches = [
+        template
+        for template in document["paths"]
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path)
+    ]
+    exact = [template for template in matches if template == path]
+    (template,) = exact or matches
+    found: Schema = document["paths"][template][method.lower()]
+    return template, found
+
+
+def error_schema(operation: Schema, status: int) -> Schema | None:
+    """The JSON schema the operation documents for an error ``status``, or None."""
+    response = operation["responses"].get(str(status))
+    if response is None:
+        return None
+    schema: Schema = response["content"]["application/json"]["schema"]
+    return schema

@@ -16,12 +16,14 @@ from cloud_bridge.api.params import (
     check_limit,
     date_range,
 )
+from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import Bin, BinForecast, BinManifest, FillReading
 from cloud_bridge.records import BinRecord
 from cloud_bridge.store import Store
 from cloud_bridge.views import bin_row, fill_row, forecast_detail
 
-router = APIRouter(prefix="/v1/bins", tags=["bins"])
+# bins:read is every role's: only the manifest (pickups:read) can be a 403
+router = APIRouter(prefix="/v1/bins", tags=["bins"], responses=errors(401, 422))
 
 BinIdPath = Annotated[str, Path(pattern=BIN_ID, description="The bin's id.")]
 
@@ -50,13 +52,18 @@ async def list_bins(
     ]
 
 
-@router.get("/{bin_id}", response_model=Bin, summary="One bin")
+@router.get("/{bin_id}", response_model=Bin, summary="One bin", responses=errors(404))
 async def get_bin(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """The bin's state, presence and forecast."""
     return bin_row(_bin(store, bin_id), store.get_forecast(bin_id))
 
 
-@router.get("/{bin_id}/fill", response_model=list[FillReading], summary="The bin's fill history")
+@router.get(
+    "/{bin_id}/fill",
+    response_model=list[FillReading],
+    summary="The bin's fill history",
+    responses=errors(404),
+)
 async def fill_history(
     _: BinsReader,
     store: Reader,
@@ -74,14 +81,24 @@ async def fill_history(
     return [fill_row(point) for point in points]
 
 
-@router.get("/{bin_id}/forecast", response_model=BinForecast, summary="When the bin will be full")
+@router.get(
+    "/{bin_id}/forecast",
+    response_model=BinForecast,
+    summary="When the bin will be full",
+    responses=errors(404),
+)
 async def forecast(_: BinsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """The latest forecast (null until the bridge has made one)."""
     _bin(store, bin_id)
     return {"bin_id": bin_id, "forecast": forecast_detail(store.get_forecast(bin_id))}
 
 
-@router.get("/{bin_id}/manifest", response_model=BinManifest, summary="What is in the bin now")
+@router.get(
+    "/{bin_id}/manifest",
+    response_model=BinManifest,
+    summary="What is in the bin now",
+    responses=errors(403, 404),
+)
 async def manifest(_: PickupsReader, store: Reader, bin_id: BinIdPath) -> dict[str, Any]:
     """Count and kg per category of deposits accepted since the last emptying."""
     record = _bin(store, bin_id)

@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
+from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import CommandStatus, RemoteCommand
 from cloud_bridge.views import command_row
 from protocol import CommandName
 from protocol.messages import JsonObject
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(tags=["commands"], responses=errors(401, 403, 422))
 
 MAX_WAIT_S = 30.0
 """Longest a request may wait for a command's answer (the CLI asks again if need be)."""
@@ -44,6 +45,7 @@ class CommandBody(BaseModel):
     status_code=201,
     response_model=RemoteCommand,
     summary="Send a command to a bin",
+    responses=errors(404, 503),
 )
 def send(
     who: CommandsSender,
@@ -75,6 +77,7 @@ async def list_commands(
     "/v1/commands/{command_id}",
     response_model=RemoteCommand,
     summary="One command (optionally waiting for it)",
+    responses=errors(404),
 )
 def get_command(
     _: CommandsReader,

@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.api.deps import ConfigPusher, ConfigReader, Context, Reader
 from cloud_bridge.api.params import BIN_ID, REGION
+from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import BinConfigStatus, ConfigPush, DesiredConfiguration
 from cloud_bridge.views import config_row
 from protocol import format_ts
 
-router = APIRouter(prefix="/v1/config", tags=["config"])
+router = APIRouter(prefix="/v1/config", tags=["config"], responses=errors(401, 403, 422))
 
 
 class PushBody(BaseModel):
@@ -27,7 +28,13 @@ class PushBody(BaseModel):
     )
 
 
-@router.post("/push", status_code=201, response_model=ConfigPush, summary="Push a configuration")
+@router.post(
+    "/push",
+    status_code=201,
+    response_model=ConfigPush,
+    summary="Push a configuration",
+    responses=errors(404, 503),
+)
 def push(who: ConfigPusher, ctx: Context, body: PushBody) -> dict[str, Any]:
     """Validate the overlay (422 naming each bad key), then publish one retained, versioned
     ``config/desired`` per bin."""
@@ -79,6 +86,7 @@ async def status(
     "/desired/{bin_id}",
     response_model=DesiredConfiguration,
     summary="The configuration pushed to a bin last",
+    responses=errors(404),
 )
 async def desired(
     _: ConfigReader,

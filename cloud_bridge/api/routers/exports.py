@@ -9,9 +9,19 @@ from fastapi.responses import Response
 
 from cloud_bridge.api.deps import DepositsReader, PickupsReader, Reader
 from cloud_bridge.api.params import FromParam, ToParam, date_range
+from cloud_bridge.api.responses import errors
 from cloud_bridge.exports import deposits_csv, pickups_csv
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+# The routes return a CsvResponse themselves. Their response class is plain Response
+# (no media type) because FastAPI files every response a route documents, errors
+# included, under that class's media type: with CsvResponse the JSON errors would be
+# listed as text/csv. deposits:read is every role's: only the pickups export can be a 403.
+router = APIRouter(
+    prefix="/v1/exports",
+    tags=["exports"],
+    responses=errors(401, 422),
+    default_response_class=Response,
+)
 
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {
@@ -22,8 +32,7 @@ _CSV: dict[int | str, dict[str, Any]] = {
 
 
 class CsvResponse(Response):
-    """A CSV attachment; as a route's response class it makes ``text/csv`` (not JSON) the
-    media type the OpenAPI document gives its answer."""
+    """A CSV attachment, sent as ``text/csv`` (``_CSV`` documents it so)."""
 
     media_type = "text/csv"  # Starlette adds "; charset=utf-8"
 
@@ -36,9 +45,8 @@ def _csv(text: str, name: str) -> CsvResponse:
 
 @router.get(
     "/pickups.csv",
-    response_class=CsvResponse,
     summary="Pickups requested in a date range",
-    responses=_CSV,
+    responses={**_CSV, **errors(403)},
 )
 def export_pickups(
     _: PickupsReader, store: Reader, since: FromParam = None, until: ToParam = None
@@ -50,7 +58,6 @@ def export_pickups(
 
 @router.get(
     "/deposits.csv",
-    response_class=CsvResponse,
     summary="Deposits in a date range",
     responses=_CSV,
 )

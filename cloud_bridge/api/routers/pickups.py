@@ -19,13 +19,18 @@ from cloud_bridge.api.params import (
     check_limit,
     date_range,
 )
+from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import PickupManifest
 from cloud_bridge.records import PickupRecord
 from protocol import Pickup, PickupStatus
 
-router = APIRouter(prefix="/v1/pickups", tags=["pickups"])
+router = APIRouter(prefix="/v1/pickups", tags=["pickups"], responses=errors(401, 403, 422))
 
 PickupIdPath = Annotated[str, Path(pattern=PICKUP_ID, description="The pickup's id.")]
+
+_ACTION = errors(404, 409, 503)
+"""What a scheduler's action can meet besides bad input: an unknown pickup, one that is
+no longer open (or whose bin is unknown), a bridge that is not running or answering."""
 
 
 class ScheduleBody(BaseModel):
@@ -86,14 +91,17 @@ def _pickup(record: PickupRecord | None, pickup_id: str) -> PickupRecord:
     return record
 
 
-@router.get("/{pickup_id}", response_model=Pickup, summary="One pickup")
+@router.get("/{pickup_id}", response_model=Pickup, summary="One pickup", responses=errors(404))
 async def get_pickup(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> Pickup:
     """The pickup message as last published."""
     return _pickup(store.get_pickup(pickup_id), pickup_id).message()
 
 
 @router.get(
-    "/{pickup_id}/manifest", response_model=PickupManifest, summary="What the pickup collects"
+    "/{pickup_id}/manifest",
+    response_model=PickupManifest,
+    summary="What the pickup collects",
+    responses=errors(404),
 )
 async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath) -> dict[str, Any]:
     """Counts and kg per category (of a collected pickup: what was collected)."""
@@ -106,14 +114,24 @@ async def get_manifest(_: PickupsReader, store: Reader, pickup_id: PickupIdPath)
     }
 
 
-@router.post("/{pickup_id}/acknowledge", response_model=Pickup, summary="Acknowledge a request")
+@router.post(
+    "/{pickup_id}/acknowledge",
+    response_model=Pickup,
+    summary="Acknowledge a request",
+    responses=_ACTION,
+)
 def acknowledge(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath) -> Pickup:
     """Mark the request as seen (idempotent); the change is published."""
     record = ctx.actions.pickups(lambda service: service.acknowledge(pickup_id, who.name))
     return record.message()
 
 
-@router.post("/{pickup_id}/schedule", response_model=Pickup, summary="Schedule a collection")
+@router.post(
+    "/{pickup_id}/schedule",
+    response_model=Pickup,
+    summary="Schedule a collection",
+    responses=_ACTION,
+)
 def schedule(
     who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: ScheduleBody
 ) -> Pickup:
@@ -124,7 +142,9 @@ def schedule(
     return record.message()
 
 
-@router.post("/{pickup_id}/cancel", response_model=Pickup, summary="Cancel a request")
+@router.post(
+    "/{pickup_id}/cancel", response_model=Pickup, summary="Cancel a request", responses=_ACTION
+)
 def cancel(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: CancelBody) -> Pickup:
     """Status becomes ``cancelled``; no automatic request follows until the bin is emptied."""
     record = ctx.actions.pickups(lambda service: service.cancel(pickup_id, body.reason, who.name))

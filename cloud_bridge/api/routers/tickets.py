@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from cloud_bridge.api.deps import Reader, TicketsReader
 from cloud_bridge.api.params import BIN_ID, REGION, TICKET_ID, LimitParam, check_limit
+from cloud_bridge.api.responses import errors
 from cloud_bridge.ticket_rules import TicketKind
 from protocol import Ticket, TicketStatus
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=errors(401, 403, 422))
 
 
 @router.get("", response_model=list[Ticket], summary="Tickets, filtered")
@@ -34,7 +35,7 @@ async def list_tickets(
     return [record.message() for record in records]
 
 
-@router.get("/{ticket_id}", response_model=Ticket, summary="One ticket")
+@router.get("/{ticket_id}", response_model=Ticket, summary="One ticket", responses=errors(404))
 async def get_ticket(
     _: TicketsReader,
     store: Reader,

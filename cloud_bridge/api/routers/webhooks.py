@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Path, Request
 
 from cloud_bridge.api.deps import Context, Reader, WebhooksActor, WebhooksReader
 from cloud_bridge.api.params import MAX_ID, LimitParam, check_limit
+from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import DeliveryState, RetriedDelivery, WebhookDelivery
 from cloud_bridge.views import delivery_row
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=errors(401, 403, 422))
 
 
 @router.get(
@@ -32,7 +33,10 @@ async def deliveries(
 
 
 @router.post(
-    "/deliveries/{delivery_id}/retry", response_model=RetriedDelivery, summary="Retry a dead letter"
+    "/deliveries/{delivery_id}/retry",
+    response_model=RetriedDelivery,
+    summary="Retry a dead letter",
+    responses=errors(404, 409, 503),
 )
 def retry(
     _: WebhooksActor,
