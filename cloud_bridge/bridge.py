@@ -290,10 +290,18 @@ class Bridge:
             raise Unavailable("the bridge is not running")
         future: Future[_T] = Future()
         self._queue.put(_Call(fn, future))
+        wait = self.settings.api.action_timeout_s if timeout is None else timeout
         try:
-            return future.result(self.settings.api.action_timeout_s if timeout is None else timeout)
+            return future.result(wait)
         except FutureTimeout:
-            raise Unavailable("the bridge did not answer in time") from None
+            if future.cancel():  # still queued: it will never run
+                raise Unavailable("the bridge did not answer in time; nothing was done") from None
+        try:  # the writer has started it: give it as long again to finish
+            return future.result(wait)
+        except FutureTimeout:
+            raise Unavailable(
+                "the bridge did not answer in time; the action has started and may still complete"
+            ) from None
 
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         """Carry out a scheduler's action on the pickups; publish what it changed."""

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli import cli
+from cloud_bridge.errors import Unavailable
 from cloud_bridge.settings import BridgeSettings, validate_settings
 from cloud_bridge.sqlite_store import SQLiteStore
 from protocol import DepositEvent, Pickup, decode
@@ -456,6 +457,26 @@ class GatedStore:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+
+def test_an_action_the_busy_writer_never_started_is_not_carried_out_later(
+    settings: BridgeSettings, publisher: Client
+) -> None:
+    # A 503 for a timed-out action used to leave it queued: done after the client had
+    # been told it failed.
+    inner = SQLiteStore(settings.store.path)
+    gated = GatedStore(inner)
+    ran: list[str] = []
+    with running(settings, store=gated) as bridge:
+        publisher.publish(*msg.telemetry("bin-001", 1, 10.0))
+        assert gated.waiting.wait(TIMEOUT)  # the writer is stuck in a commit
+        with pytest.raises(Unavailable, match="nothing was done"):
+            bridge.call(lambda: ran.append("late"), timeout=0.05)
+        gated.gate.set()
+        assert bridge.wait_processed(1, TIMEOUT)
+        bridge.call(lambda: ran.append("now"))
+    assert ran == ["now"]
+    inner.close()
 
 
 def test_a_qos0_flood_is_dropped_and_counted_not_queued_without_bound(

@@ -54,8 +54,9 @@ _ERRORS: dict[int, dict[str, Any]] = {
     503: {
         "model": ErrorMessage,
         "description": "The bridge is not running, or its writer did not answer within "
-        "api.action_timeout_s; in that case the action may still be carried out later, so "
-        "read the state before trying again.",
+        "api.action_timeout_s. 'nothing was done': the action was withdrawn, safe to retry; "
+        "'the action has started and may still complete': read the state before trying "
+        "again.",
     },
 }
 
