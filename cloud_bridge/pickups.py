@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from cloud_bridge.clock import Clock
 from cloud_bridge.errors import Conflict, InvalidAction, NotFound
 from cloud_bridge.fleet import Fleet
+from cloud_bridge.forecast import Forecast
 from cloud_bridge.forecasting import ForecastService
 from cloud_bridge.notify import Notifier
 from cloud_bridge.records import BinRecord, PickupRecord
@@ -307,8 +308,9 @@ class PickupService:
         # prediction (too few readings after a glitch) is not worth a message.
         moved = predicted is not None and (sent is None or abs(predicted - sent) >= step)
         sooner = False
-        if predicted is not None and pickup.escalated_at is None:
-            due = max(predicted, now + timedelta(hours=policy.urgent_due_hours))
+        expected = _due_from(forecast, policy)
+        if expected is not None and pickup.escalated_at is None:
+            due = max(expected, now + timedelta(hours=policy.urgent_due_hours))
             if pickup.due_by - due >= step:  # hysteresis: no creeping by minutes
                 pickup.due_by = due
                 sooner = True
@@ -393,8 +395,9 @@ class PickupService:
         forecast = self.forecasts.get(record.bin_id)
         predicted = None if forecast is None else forecast.predicted_full_at
         due_by = now + self._due_in(priority, policy)
-        if predicted is not None:
-            due_by = min(due_by, max(predicted, now + timedelta(hours=policy.urgent_due_hours)))
+        expected = _due_from(forecast, policy)
+        if expected is not None:
+            due_by = min(due_by, max(expected, now + timedelta(hours=policy.urgent_due_hours)))
         pickup = PickupRecord(
             pickup_id=pickup_id or pickup_id_for(record.bin_id, seq),
             bin_id=record.bin_id,
@@ -555,6 +558,16 @@ class PickupService:
         if not before or fill > policy.emptied_below_pct:
             return False
         return max(before) - fill >= policy.emptied_drop_pct
+
+
+def _due_from(forecast: Forecast | None, policy: RegionSettings) -> datetime | None:
+    """The forecast time a pickup must be collected by (``due_by_forecast``): the band's
+    early end when the region wants it and the forecast has one, else its median."""
+    if forecast is None:
+        return None
+    if policy.due_by_forecast == "low" and forecast.low is not None:
+        return forecast.low
+    return forecast.predicted_full_at
 
 
 def _window_fill(window: deque[tuple[int, float]]) -> float:

@@ -269,6 +269,14 @@ class RegionSettings(Section):
     urgent_due_hours: float = Field(
         default=1.0, gt=0.0, le=24.0 * 60, description="due_by of an urgent (fire) request."
     )
+    due_by_forecast: Literal["low", "predicted"] = Field(
+        default="low",
+        description=(
+            "Which forecast time brings due_by forward: 'low', the early end of the band "
+            "(p10: the bin is full by then one time in ten), or 'predicted', the median "
+            "(full by then one time in two)."
+        ),
+    )
     forecast_republish_hours: float = Field(
         default=2.0,
         gt=0.0,
@@ -298,6 +306,7 @@ class RegionOverride(Section):
     emptied_drop_pct: float | None = Field(default=None, gt=0.0, le=100.0)
     emptied_confirm_readings: int | None = Field(default=None, ge=1, le=10)
     full_pct: float | None = Field(default=None, gt=0.0, le=100.0)
+    due_by_forecast: Literal["low", "predicted"] | None = None
     lead_time_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 30)
     threshold_hysteresis_pct: float | None = Field(default=None, ge=0.0, le=50.0)
     fill_median_readings: int | None = Field(default=None, ge=1, le=15)

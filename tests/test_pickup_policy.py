@@ -114,8 +114,21 @@ def test_a_forecast_within_the_lead_time_requests_the_pickup(
     assert requested.forecast_low <= requested.predicted_full_at <= requested.forecast_high
     left = requested.predicted_full_at - clock.now
     assert timedelta(hours=19) < left < timedelta(hours=24)
-    assert requested.due_by == requested.predicted_full_at  # collect before it is full
+    # collect before it is full: by the band's early end (full by then one time in ten)
+    assert requested.due_by == requested.forecast_low
+    assert requested.due_by < requested.predicted_full_at
     assert tick(p) == []  # a second forecast changes nothing worth telling
+
+
+def test_a_region_may_take_due_by_from_the_predicted_median_instead(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock, due_by_forecast="predicted")
+    feed(p, msg.state("bin-001", 1))
+    fill_for(p, clock, "bin-001", 20, 2.0)  # 10 % -> 50 %: full in ~22 h
+    (requested,) = tick(p)
+    assert requested.reason == "forecast"
+    assert requested.due_by == requested.predicted_full_at
 
 
 def test_a_quiet_bin_gets_its_pickup_when_its_full_time_enters_the_lead_time(
