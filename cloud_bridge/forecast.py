@@ -116,6 +116,13 @@ class ForecastOptions:
     """Predictions further out than this are reported without a time (``no_rise``)."""
     recent_windows: int = 4
     """The level now is taken from this many last windows (at least)."""
+    min_activity_h: float = 1.0
+    min_rise_pct: float = 5.0
+    """Readings spanning less than ``min_activity_h`` hours of the rhythm's activity are
+    extrapolated only once the trend rose ``min_rise_pct``: a point or two of sensor
+    noise just after a night emptying, spread over nearly dead hours, would otherwise
+    give a steep rate and a full time a few hours away. (Without a rhythm an hour of
+    activity is an hour of clock, which ``min_span_h`` already asks for.)"""
 
 
 DEFAULT_OPTIONS = ForecastOptions()
@@ -283,6 +290,9 @@ def forecast_full(
         return verdict("full", n, at=now, low=now, high=now, rate=rate, level=level)
     if slope <= _MIN_RATE:
         return verdict("no_rise", n, rate=rate, level=level)
+    activity_h = float(s_win[-1] - s_win[0])
+    if activity_h < options.min_activity_h and slope * activity_h < options.min_rise_pct:
+        return verdict("insufficient", n, rate=rate, level=level)
 
     remaining = full_pct - level
     tau = remaining / slope

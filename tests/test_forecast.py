@@ -137,6 +137,28 @@ def test_the_profile_moves_the_prediction_past_a_quiet_night() -> None:
     assert hours_between(linear.predicted_full_at, T0 + timedelta(hours=36.3)) < 1
 
 
+def test_noise_just_after_a_night_emptying_is_not_extrapolated() -> None:
+    # Emptied at 23:00; an hour of readings at 0-1.5 % (noise) in hours the rhythm
+    # calls nearly dead. Spread over so little activity, a point of noise looked like a
+    # steep rate: a pickup was requested at 0.5 % fill, due two hours later.
+    weights = [2.0 if 8 <= hour < 20 else 0.05 for _ in range(7) for hour in range(24)]
+    mean = sum(weights) / len(weights)
+    profile = ActivityProfile(tuple(w / mean for w in weights), "daily", 500, 20.0)
+    rng = random.Random(5)
+    start = T0 + timedelta(hours=23)
+    samples = [
+        FillSample(start + timedelta(minutes=m), max(0.0, rng.uniform(-0.5, 1.5) + m / 60))
+        for m in range(0, 75, 5)
+    ]
+    now = samples[-1].at
+    result = forecast_full(samples, now=now, full_pct=95.0, profile=profile)
+    assert result.method == "insufficient"
+    assert result.predicted_full_at is None
+    # the same hour with a real rise of 8 points is extrapolated
+    rising = [FillSample(s.at, s.fill_pct + 8.0 * i / len(samples)) for i, s in enumerate(samples)]
+    assert forecast_full(rising, now=now, full_pct=95.0, profile=profile).method == "daily"
+
+
 def test_profiles_need_history_and_ignore_locked_hours() -> None:
     now = T0 + timedelta(days=21)
     rng = random.Random(3)
