@@ -564,7 +564,7 @@ class AgentRuntime:
 
     def _check_emptied(self, previous: float | None, fill: float) -> None:
         """Two consecutive readings well below the peak mean the container was emptied
-        (:func:`protocol.emptying.is_emptying`)."""
+        (:func:`agent.emptying.is_emptying`)."""
         thresholds = self.config.thresholds
         if not is_emptying(
             self.state.fill_peak_pct,

@@ -231,6 +231,22 @@ def test_messages_sent_while_the_bridge_is_down_arrive_after_it_returns(
         assert store.load_bins()[0].last_seq == 300
 
 
+def quick_retries(settings: BridgeSettings) -> BridgeSettings:
+    """The settings with failed commits retried every 50 ms."""
+    return settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"retry_delay_s": 0.05})}
+    )
+
+
+def assert_a_healthy_bridge_gets_them(settings: BridgeSettings, count: int) -> None:
+    """A bridge on a working store, on the same session, stores the ``count`` telemetry
+    messages the broker kept unacknowledged."""
+    with running(settings) as bridge:
+        assert bridge.wait_processed(count, TIMEOUT)
+    with reading(settings) as store:
+        assert store.message_counts() == {"telemetry": count}
+
+
 class FailingStore:
     """Wraps a store and fails every commit, as a full disk would."""
 
@@ -251,9 +267,7 @@ def test_nothing_is_acknowledged_before_it_is_committed(
 ) -> None:
     inner = SQLiteStore(settings.store.path)
     failing = FailingStore(inner)
-    quick = settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"retry_delay_s": 0.05})}
-    )
+    quick = quick_retries(settings)
     with running(quick, store=failing) as bridge:
         publisher.publish_many([msg.telemetry("bin-001", seq, 20.0) for seq in range(1, 51)])
         assert bridge.wait_for(lambda s: s.received >= 50, TIMEOUT)
@@ -262,10 +276,7 @@ def test_nothing_is_acknowledged_before_it_is_committed(
     assert inner.message_counts() == {}
     inner.close()
     # the broker kept every unacknowledged message for the session
-    with running(settings) as bridge:
-        assert bridge.wait_processed(50, TIMEOUT)
-    with reading(settings) as store:
-        assert store.message_counts() == {"telemetry": 50}
+    assert_a_healthy_bridge_gets_them(settings, 50)
 
 
 def sql_error() -> sqlite3.OperationalError:
@@ -292,9 +303,7 @@ def test_a_store_failing_with_sql_errors_acknowledges_nothing(
     # counted: the store is what fails, and the messages wait in the broker.
     inner = SQLiteStore(settings.store.path)
     broken = BrokenStore(inner)
-    quick = settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"retry_delay_s": 0.05})}
-    )
+    quick = quick_retries(settings)
     with running(quick, store=broken) as bridge:
         publisher.publish_many([msg.telemetry("bin-001", seq, 20.0) for seq in range(1, 11)])
         assert bridge.wait_for(lambda s: s.received >= 10, TIMEOUT)
@@ -303,10 +312,7 @@ def test_a_store_failing_with_sql_errors_acknowledges_nothing(
         assert bridge.error is None
     assert inner.rejection_counts() == []
     inner.close()
-    with running(settings) as bridge:
-        assert bridge.wait_processed(10, TIMEOUT)
-    with reading(settings) as store:
-        assert store.message_counts() == {"telemetry": 10}
+    assert_a_healthy_bridge_gets_them(settings, 10)
 
 
 class SqlPoisonStore:

@@ -143,12 +143,14 @@ class OnnxClassifier:
         self.path = model if model is not None else shipped_model_path()
         self.threads = threads
         self.cpu = cpu if cpu is not None else this_cpu()
-        # The metadata does not depend on the kernels: open with the fast ones and
-        # reopen only when this model on this CPU needs the exact ones.
-        self.session = open_session(self.path, threads, kernels="fast")
+        # The metadata does not depend on the kernels: open with those an 8-bit int8
+        # model (the shipped kind) needs on this CPU, and reopen only if this model
+        # turns out to need others.
+        opened: Kernels = "exact" if self.cpu.int8_sums_saturate else "fast"
+        self.session = open_session(self.path, threads, kernels=opened)
         self.metadata = read_metadata(self.session, self.path)
         self.kernels = kernels_for(self.metadata, self.cpu)
-        if self.kernels != "fast":
+        if self.kernels != opened:
             self.session = open_session(self.path, threads, kernels=self.kernels)
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
