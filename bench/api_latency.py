@@ -106,9 +106,9 @@ def client_main(args: argparse.Namespace) -> None:
 
 def prepare(path: Path, bins: int, readings: int) -> dict[str, Any]:
     """A database with a fleet's history; returns the ids the load generator uses."""
-    from cloud_bridge.processor import Inbound, Processor
-    from cloud_bridge.settings import validate_settings
-    from cloud_bridge.sqlite_store import SQLiteStore
+    from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.engine.processor import Inbound, Processor
+    from cloud_bridge.store.sqlite.store import SQLiteStore
     from tests.support import bin_messages as msg
 
     store = SQLiteStore(path)
@@ -154,8 +154,8 @@ def main() -> None:
         return
 
     from cloud_bridge.bridge import Bridge
-    from cloud_bridge.cli import SWITCH_INTERVAL_S
-    from cloud_bridge.settings import validate_settings
+    from cloud_bridge.cli.main import SWITCH_INTERVAL_S
+    from cloud_bridge.config.settings import validate_settings
     from tests.support.mosquitto import Mosquitto
 
     sys.setswitchinterval(SWITCH_INTERVAL_S if args.switch_ms is None else args.switch_ms / 1000)

@@ -33,10 +33,10 @@ from agent.devices import Image
 from agent.intake import Classification, DepositClassifier
 from firmware_config import PROFILES_DIR, load_config
 from protocol.transport import BrokerUrl
-from simulator.camera import find_photo_dir
+from simulator.device.camera import find_photo_dir
 from simulator.pins.backend import PinSimulation, build_pin_hardware, physical_from_config
 from simulator.pins.clock import PinClock
-from simulator.world import ItemCatalog
+from simulator.world.arrivals import ItemCatalog
 
 WAKE_GRAIN_S = 0.001
 """How often the bench's loop looks for a wake (a real thread wakes within microseconds)."""

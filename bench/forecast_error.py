@@ -1,7 +1,7 @@
 """Forecast error on a simulated fleet with noisy fill sensors.
 
 Each bin gets the simulator's world: visitors arriving as a Poisson process with the
-daily and weekly rhythm of ``simulator.world``, one to three items each with
+daily and weekly rhythm of ``simulator.world.arrivals``, one to three items each with
 log-normal bulk volumes, a popularity factor per bin. The container (240 L) is read
 every 5 minutes by a noisy sensor (Gaussian noise of ``--noise`` % fill, plus
 ``--outliers`` of readings replaced by a wall echo anywhere in 0-100 % or by 0 %).
@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cloud_bridge.forecast import FillSample, forecast_full, learn_profile
-from simulator.trajectories import START, simulate_bin
+from cloud_bridge.domain.forecast import FillSample, forecast_full, learn_profile
+from simulator.world.trajectories import START, simulate_bin
 
 HORIZONS_H = (48.0, 24.0, 12.0, 6.0)
 

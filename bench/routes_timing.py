@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_bridge.routes import RouteStop, plan_routes
-from cloud_bridge.service_settings import Depot, RouteRegion
+from cloud_bridge.config.services import Depot, RouteRegion
+from cloud_bridge.planning.routes import RouteStop, plan_routes
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 

@@ -25,15 +25,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock, system_clock
+from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
+from cloud_bridge.engine.processor import INTERNAL_REASON, BatchOutcome, Inbound, Processor
 from cloud_bridge.errors import ApiError, Unavailable
-from cloud_bridge.ingest import MqttLink
-from cloud_bridge.pickups import PickupService
-from cloud_bridge.processor import INTERNAL_REASON, BatchOutcome, Inbound, Processor
-from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.settings import BridgeSettings
-from cloud_bridge.sqlite_store import SQLiteStore
-from cloud_bridge.store import Store
-from cloud_bridge.webhooks import WebhookWorker
+from cloud_bridge.mqtt.link import MqttLink
+from cloud_bridge.services.pickups import PickupService
+from cloud_bridge.store.protocols import Store
+from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.webhooks.worker import WebhookWorker
 
 _T = TypeVar("_T")
 

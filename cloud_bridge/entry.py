@@ -13,6 +13,6 @@ def main() -> None:
     if missing:
         sys.stderr.write(f"error: {bridge_extra_message(missing)}\n")
         sys.exit(1)
-    from cloud_bridge.cli import main as cli_main
+    from cloud_bridge.cli.main import main as cli_main
 
     cli_main()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from simulator.fleet import FleetOptions
+from simulator.runners.fleet import FleetOptions
 
 
 def _options(bins: int, days: float, speed: float, seed: int, peak: float) -> FleetOptions:
@@ -55,7 +55,7 @@ def demo(
     if missing:
         click.echo(f"error: the demo runs the bridge: {bridge_extra_message(missing)}", err=True)
         sys.exit(1)
-    from simulator.demo import run_demo, summary_table
+    from simulator.runners.demo import run_demo, summary_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Alarms and faults of simulated bins are the demo's story, told through pickups;
@@ -120,8 +120,8 @@ def fleet(
 
     from agent.clock import ManualClock
     from protocol.transport import parse_broker_url
-    from simulator.demo import work_directory
-    from simulator.fleet import FleetSim
+    from simulator.runners.demo import work_directory
+    from simulator.runners.fleet import FleetSim
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -157,8 +157,8 @@ def single_bin(config_file: Path, hours: float, speed: float, broker: str | None
     printing every deposit: the item, the decision and how long it took."""
     from agent.cli_support import load_or_exit
     from agent.errors import AgentError
-    from simulator.demo import broker_for
-    from simulator.single_bin import Observed, run_single_bin
+    from simulator.runners.demo import broker_for
+    from simulator.runners.single_bin import Observed, run_single_bin
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("agent").setLevel(logging.ERROR)

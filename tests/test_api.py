@@ -28,13 +28,13 @@ from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.cli import cli
-from cloud_bridge.pickups import PickupService
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.service_settings import ROLES
-from cloud_bridge.settings import BridgeSettings, validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.cli.main import cli
+from cloud_bridge.config.services import ROLES
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
+from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.services.pickups import PickupService
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support import openapi

@@ -15,10 +15,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cloud_bridge.cli import cli
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.settings import BridgeSettings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.cli.main import cli
+from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup
 from tests.support import bin_messages as msg
 from tests.support.mosquitto import Mosquitto
@@ -175,7 +175,7 @@ def test_run_stores_messages_and_stops_on_sigterm(tmp_path: Path, mosquitto: Mos
         [
             sys.executable,
             "-c",
-            "from cloud_bridge.cli import main; main()",
+            "from cloud_bridge.cli.main import main; main()",
             *("run", "--broker", mosquitto.url, "--db", str(db)),
         ],
         stderr=subprocess.PIPE,

@@ -14,10 +14,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cloud_bridge.cli import cli
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.cli.main import cli
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support import bin_messages as msg
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

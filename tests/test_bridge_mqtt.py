@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.cli import cli
+from cloud_bridge.cli.main import cli
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.errors import Unavailable
-from cloud_bridge.settings import BridgeSettings, validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import DepositEvent, Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support.mosquitto import Mosquitto

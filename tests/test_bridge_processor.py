@@ -1,6 +1,6 @@
 """The bridge's ingest path without the network: validation, storage, state, pickups.
 
-These drive :class:`cloud_bridge.processor.Processor` directly on an in-memory store;
+These drive :class:`cloud_bridge.engine.processor.Processor` directly on an in-memory store;
 the MQTT tests repeat the essential cases through a real Mosquitto.
 """
 
@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.settings import BridgeSettings, validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support.bridge_fixtures import FakeNow
@@ -108,7 +108,7 @@ def test_rejection_warnings_are_rate_limited(
     store: SQLiteStore, clock: FakeNow, caplog: pytest.LogCaptureFixture
 ) -> None:
     p = make(store, clock, ingest={"rejection_logs_per_minute": 3})
-    caplog.set_level(logging.WARNING, logger="cloud_bridge.processor")
+    caplog.set_level(logging.WARNING, logger="cloud_bridge.engine.processor")
     p.process([Inbound("bins/v1/bin-001/telemetry", b"junk") for _ in range(50)])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 3
@@ -138,7 +138,7 @@ def test_a_reused_seq_with_other_content_is_rejected_not_dropped_as_a_duplicate(
 ) -> None:
     p = make(store, clock)
     feed(p, msg.telemetry("bin-001", 4, 20.0), msg.telemetry("bin-001", 5, 33.0))
-    caplog.set_level(logging.WARNING, logger="cloud_bridge.processor")
+    caplog.set_level(logging.WARNING, logger="cloud_bridge.engine.processor")
     # a re-flashed bin (database wiped) counts again from 1 with other readings
     topic, reused = msg.telemetry("bin-001", 5, 80.0)
     outcome = p.process([Inbound(topic, _tamper(reused, boot_id="boot-2"))])

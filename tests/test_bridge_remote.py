@@ -1,7 +1,7 @@
 """Remote commands and configuration on the bridge: sending, correlating, timing out,
 versioning, validating, and desired versus reported.
 
-Driven through :class:`cloud_bridge.processor.Processor` on an in-memory store; the
+Driven through :class:`cloud_bridge.engine.processor.Processor` on an in-memory store; the
 end-to-end tests repeat them with the real agent through Mosquitto.
 """
 
@@ -16,14 +16,19 @@ from typing import Any
 
 import pytest
 
-from cloud_bridge.commands import CommandService
-from cloud_bridge.config_push import ConfigFileError, InvalidConfig, check_overlay, load_overlay
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
+from cloud_bridge.domain.ticket_rules import config_state
+from cloud_bridge.engine.processor import Inbound, Processor
 from cloud_bridge.errors import InvalidAction, NotFound
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
-from cloud_bridge.ticket_rules import config_state
+from cloud_bridge.services.remote_commands import CommandService
+from cloud_bridge.services.remote_config import (
+    ConfigFileError,
+    InvalidConfig,
+    check_overlay,
+    load_overlay,
+)
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Command, ConfigDesired, decode
 from tests.support import bin_messages as msg
 from tests.support.bridge_fixtures import FakeNow

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge.errors import BrokerUrlError, SettingsError
-from cloud_bridge.settings import (
+from cloud_bridge.config.settings import (
     BrokerAddress,
     load_settings,
     parse_broker_url,
     validate_settings,
 )
+from cloud_bridge.errors import BrokerUrlError, SettingsError
 
 
 @pytest.mark.parametrize(

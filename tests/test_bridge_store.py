@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge.errors import StoreError
-from cloud_bridge.forecast import Forecast
-from cloud_bridge.records import (
+from cloud_bridge.domain.forecast import Forecast
+from cloud_bridge.domain.records import (
     BinRecord,
     CommandRecord,
     DesiredConfig,
@@ -24,8 +23,9 @@ from cloud_bridge.records import (
     PickupRecord,
     TicketRecord,
 )
-from cloud_bridge.sqlite_store import MIGRATIONS, SQLiteStore
-from cloud_bridge.store import Store, StoredMessage
+from cloud_bridge.errors import StoreError
+from cloud_bridge.store.protocols import Store, StoredMessage
+from cloud_bridge.store.sqlite.store import MIGRATIONS, SQLiteStore
 from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge.pki import init_ca, issue_bin
+from cloud_bridge.security.pki import init_ca, issue_bin
 from tests.support.mosquitto import mosquitto_binary
 from tests.support.tls import Deployment, Identity, TlsClient, start_deployment
 

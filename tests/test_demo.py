@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_config import PROFILES_DIR
 from simulator.cli import cli
-from simulator.embedded_broker import EmbeddedBroker
+from simulator.runners.embedded_broker import EmbeddedBroker
 from tests.support.collector import Collector
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import Client

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.cli import cli as agent_cli
-from cloud_bridge.cli import cli as bridge_cli
+from cloud_bridge.cli.main import cli as bridge_cli
 from simulator.cli import cli as sim_cli
 
 ROOT = Path(__file__).resolve().parents[1]

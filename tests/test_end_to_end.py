@@ -8,8 +8,8 @@ from pathlib import Path
 
 from agent.clock import ManualClock
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.settings import validate_settings
-from simulator.physical import Item
+from cloud_bridge.config.settings import validate_settings
+from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.collector import Collector, Received
 from tests.support.fakes import FixedClassification, ScriptedClassifier

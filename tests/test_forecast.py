@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_bridge.forecast import (
+from cloud_bridge.domain.forecast import (
     ActivityProfile,
     FillSample,
     forecast_full,
     learn_profile,
     restart_index,
 )
-from simulator.trajectories import START, simulate_bin
+from simulator.world.trajectories import START, simulate_bin
 
 T0 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agent.drivers.hx711 import Hx711Scale, decode_24bit, filtered_median
 from agent.hal import gpio as G
 from firmware_config.schema import Calibration, LoadCell
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 from simulator.pins.gpio import SimGpio
 from simulator.pins.hx711 import Hx711Model
 from tests.support.rigs import Rig, make_sim_rig, sim_config

@@ -17,7 +17,7 @@ from agent.clock import ManualClock
 from agent.devices import DeviceError, Image
 from agent.intake import CAMERA_TIMEOUT_S, Phase, camera_timeout
 from agent.localdb import LocalDb
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.fakes import (
     FaultyCamera,

@@ -15,7 +15,7 @@ from agent.intake import Phase
 from agent.runtime import EDGE_SAFETY_POLL_S
 from firmware_config import PROFILES_DIR, load_config
 from protocol.transport import BrokerUrl
-from simulator.physical import Item, PhysicalBin
+from simulator.device.physical import Item, PhysicalBin
 from simulator.pins.backend import PinSimulation, build_pin_hardware, physical_from_config
 from simulator.pins.clock import PinClock
 from tests.support.fakes import FixedClassification, ScriptedClassifier

@@ -1,7 +1,7 @@
 """Pickup policy: lead time, threshold, hysteresis, alarm priority, one pickup per bin,
 escalation, schedulers' actions and completion only on evidence.
 
-These drive :class:`cloud_bridge.processor.Processor` on an in-memory store with a
+These drive :class:`cloud_bridge.engine.processor.Processor` on an in-memory store with a
 clock the test moves; :meth:`Processor.tick` is what the bridge's writer runs
 periodically on its clock.
 """
@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.processor import BatchOutcome, Inbound, Processor
 from cloud_bridge.errors import Conflict, InvalidAction, NotFound
-from cloud_bridge.processor import BatchOutcome, Inbound, Processor
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, State, Telemetry, TopicKind, bin_topic, decode, encode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0

@@ -12,7 +12,7 @@ import pytest
 
 from agent.devices import BinHardware, DeviceError
 from agent.fault_monitor import FaultMonitor
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.rigs import Rig, make_sim_rig
 
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cloud_bridge.broker_config import BrokerLayout, acl_text, mosquitto_conf
-from cloud_bridge.cli import cli
-from cloud_bridge.pki import (
+from cloud_bridge.cli.main import cli
+from cloud_bridge.security.broker_config import BrokerLayout, acl_text, mosquitto_conf
+from cloud_bridge.security.pki import (
     BRIDGE_CN,
     PkiError,
     init_ca,

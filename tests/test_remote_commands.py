@@ -18,7 +18,7 @@ from firmware_config.schema import Calibration
 from protocol import TopicKind, decode_bin_message
 from protocol.codec import MAX_PAYLOAD_BYTES
 from protocol.messages import CommandResult
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.bins import bin_config, make_bin
 from tests.support.fakes import FaultyCamera, FixedClassification, ScriptedClassifier
 from tests.support.remote import Remote, close, command, raw

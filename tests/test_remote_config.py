@@ -13,7 +13,7 @@ from firmware_config import DeviceConfig, merge_remote
 from firmware_config.errors import ConfigError
 from protocol import TopicKind, decode_bin_message
 from protocol.messages import ConfigReported, State
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.bins import bin_config, make_bin
 from tests.support.fakes import ScriptedClassifier
 from tests.support.remote import Remote, close, desired, raw

@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.console import Console
 
-from cloud_bridge.processor import Inbound, Processor
-from cloud_bridge.routes import (
+from cloud_bridge.config.services import Depot, RouteRegion
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.planning.routes import (
     RouteStop,
     haversine_km,
     plan_routes,
     routes_table,
     stops_for_region,
 )
-from cloud_bridge.service_settings import Depot, RouteRegion
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support import bin_messages as msg
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

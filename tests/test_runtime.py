@@ -13,7 +13,7 @@ import pytest
 from agent.clock import ManualClock
 from protocol import decode_bin_message
 from protocol.messages import Health, Telemetry
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.fakes import FixedClassification, ScriptedClassifier
 

@@ -11,9 +11,9 @@ from PIL import Image as PILImage
 
 from agent.drivers.camera import CameraDriver
 from agent.hal.camera import CameraAbsent
-from simulator.camera import ImageFolderCamera
-from simulator.faults import FaultInjector
-from simulator.physical import Item, PhysicalBin
+from simulator.device.camera import ImageFolderCamera
+from simulator.device.faults import FaultInjector
+from simulator.device.physical import Item, PhysicalBin
 
 
 def with_item(category: str, index: int = 0) -> PhysicalBin:

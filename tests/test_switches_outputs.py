@@ -12,7 +12,7 @@ from agent.devices import DeviceError
 from agent.drivers.outputs import LockSolenoid, persisted_lock_state
 from agent.hal.gpio import BCM, HIGH
 from agent.localdb import LocalDb
-from simulator.physical import Item
+from simulator.device.physical import Item
 from simulator.pins.gpio import SimGpio
 from tests.support.rigs import make_sim_rig, sim_config
 

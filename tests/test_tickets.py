@@ -1,7 +1,7 @@
 """Tickets from what bins report: presence (stale deaths, flapping, the offline grace),
 faults, alarms, health (storage, backlog, calibration drift) and configuration reports.
 
-These drive :class:`cloud_bridge.processor.Processor` on an in-memory store with a
+These drive :class:`cloud_bridge.engine.processor.Processor` on an in-memory store with a
 clock the test moves; ``tests/test_technicians_end_to_end.py`` repeats the essential
 cases with the real agent through Mosquitto.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloud_bridge.processor import BatchOutcome, Inbound, Processor
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
-from cloud_bridge.ticket_rules import findings
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.domain.ticket_rules import findings
+from cloud_bridge.engine.processor import BatchOutcome, Inbound, Processor
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Ticket, decode
 from tests.support import bin_messages as msg
 from tests.support.bridge_fixtures import FakeNow

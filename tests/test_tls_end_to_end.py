@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.records import BinRecord
-from cloud_bridge.settings import validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.domain.records import BinRecord
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support.bins import bin_config, make_bin
 from tests.support.fakes import ScriptedClassifier
 from tests.support.mosquitto import mosquitto_binary

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from cloud_bridge.bridge import Bridge
-from cloud_bridge.service_settings import DeliverySettings, WebhookEndpoint
-from cloud_bridge.settings import BridgeSettings, validate_settings
-from cloud_bridge.sqlite_store import SQLiteStore
-from cloud_bridge.webhooks import WebhookWorker, retry_delay, sign
+from cloud_bridge.config.services import DeliverySettings, WebhookEndpoint
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.webhooks.worker import WebhookWorker, retry_delay, sign
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0

@@ -27,8 +27,8 @@ from cloud_bridge.api.routers import (
     tickets,
     webhooks,
 )
-from cloud_bridge.config_push import InvalidConfig
 from cloud_bridge.errors import ActionError, InvalidAction, Unavailable
+from cloud_bridge.services.remote_config import InvalidConfig
 
 ROUTERS = (bins.router, pickups.router, deposits.router, routes.router, webhooks.router,
            exports.router, tickets.router, commands.router, config.router)  # fmt: skip

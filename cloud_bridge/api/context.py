@@ -17,11 +17,11 @@ from typing import Any, Protocol, TypeVar
 
 from cloud_bridge.api.auth import TokenTable
 from cloud_bridge.clock import Clock
-from cloud_bridge.pickups import PickupService
-from cloud_bridge.records import CommandRecord, DesiredConfig
-from cloud_bridge.settings import BridgeSettings
-from cloud_bridge.sqlite_store import SQLiteStore
-from cloud_bridge.store import Store
+from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.records import CommandRecord, DesiredConfig
+from cloud_bridge.services.pickups import PickupService
+from cloud_bridge.store.protocols import Store
+from cloud_bridge.store.sqlite.store import SQLiteStore
 
 _T = TypeVar("_T")
 

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from cloud_bridge.api.auth import Principal, require
 from cloud_bridge.api.context import ApiContext
-from cloud_bridge.store import Store
+from cloud_bridge.store.protocols import Store
 
 
 async def context(request: Request) -> ApiContext:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request
 
-from cloud_bridge.exports import parse_when
+from cloud_bridge.views.exports import parse_when
 
 BIN_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 PICKUP_ID = r"^[A-Za-z0-9_-]{1,64}$"

@@ -1,6 +1,6 @@
 """Response bodies of the REST API, so the OpenAPI document says what each route returns.
 
-The routes still build their JSON with :mod:`cloud_bridge.views` (the CLI's ``--json``
+The routes still build their JSON with :mod:`cloud_bridge.views.rows` (the CLI's ``--json``
 prints the same rows); these models describe those rows key for key, in the same
 order, and FastAPI checks every response against them. They forbid unknown keys and
 coerce nothing, so a key a view gains without its model here, or a value of another
@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from cloud_bridge.forecast import ForecastMethod
+from cloud_bridge.domain.forecast import ForecastMethod
 from protocol import (
     AlarmKind,
     Category,
@@ -190,7 +190,7 @@ class BinState(ResponseModel):
 
 
 # Pydantic orders inherited fields from the last base to the first: the state comes
-# first and the forecast last, as cloud_bridge.views.bin_row writes them.
+# first and the forecast last, as cloud_bridge.views.rows.bin_row writes them.
 class Bin(ForecastBand, BinState):
     """A bin's state and forecast, so a scheduler sees which bins fill up and when."""
 

@@ -16,16 +16,16 @@ from agent.clock import Clock
 from agent.devices import BinHardware
 from agent.drivers.assemble import build_drivers
 from firmware_config.schema import DeviceConfig
-from simulator.camera import ImageFolderCamera
-from simulator.faults import FaultInjector
-from simulator.physical import Item, PhysicalBin
+from simulator.device.camera import ImageFolderCamera
+from simulator.device.faults import FaultInjector
+from simulator.device.physical import Item, PhysicalBin
 from simulator.pins.gpio import SimGpio
 from simulator.pins.hx711 import Hx711Model
 from simulator.pins.onewire import SimW1Bus
 from simulator.pins.outputs import LockModel, ServoFlapModel, SolenoidFlapModel
 from simulator.pins.switch import BouncingSwitch
 from simulator.pins.ultrasonic import UltrasonicModel
-from simulator.visitors import StandaloneWorld
+from simulator.world.visitors import StandaloneWorld
 
 TEST_MASS_CATEGORY = "calibration-mass"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from agent.clock import Clock
 from agent.hal import gpio as G
 from agent.hal.gpio import EdgeCallback
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 from simulator.pins.model import PinModel
 
 HISTORY_LIMIT = 20_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 from simulator.pins.model import PinModel
 
 POWER_DOWN_NS = 60_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 
 PROBE_ID = "28-0000075a1b2c"
 CONVERSION_S = 0.75

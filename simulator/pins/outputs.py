@@ -8,8 +8,8 @@ into the container once it has been held open long enough to travel there, unles
 
 from __future__ import annotations
 
-from simulator.faults import FaultInjector
-from simulator.physical import PhysicalBin
+from simulator.device.faults import FaultInjector
+from simulator.device.physical import PhysicalBin
 from simulator.pins.model import PinModel
 
 SERVO_TRAVEL_NS = 150_000_000

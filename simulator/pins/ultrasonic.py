@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 from simulator.pins.model import PinModel
 
 MIN_TRIGGER_NS = 10_000

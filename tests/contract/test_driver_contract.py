@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agent.devices import DeviceError, FillReading
-from simulator.physical import Item
+from simulator.device.physical import Item
 from tests.support.rigs import Rig
 
 COMPONENTS = {"ultrasonic", "loadcell", "camera", "door", "flap", "storage", "network"}

@@ -12,9 +12,9 @@ from agent.devices import Camera
 from agent.intake import DepositClassifier
 from firmware_config import DeviceConfig, parse_config
 from protocol.transport import BrokerUrl
-from simulator.devices import build_device_hardware
-from simulator.faults import FaultInjector
-from simulator.physical import PhysicalBin
+from simulator.device.faults import FaultInjector
+from simulator.device.hardware import build_device_hardware
+from simulator.device.physical import PhysicalBin
 from tests.support.fakes import GreyCamera
 
 

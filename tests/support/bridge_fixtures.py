@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cloud_bridge.sqlite_store import SQLiteStore
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support.bin_messages import T0
 
 

@@ -18,7 +18,7 @@ from agent.devices import BinHardware
 from agent.hal.clock import SystemTimingClock, TimingClock
 from firmware_config import PROFILES_DIR, load_config
 from firmware_config.schema import DeviceConfig
-from simulator.faults import FaultInjector
+from simulator.device.faults import FaultInjector
 from simulator.pins.backend import PinSimulation, build_pin_hardware, physical_from_config
 
 SIM_PROFILE = PROFILES_DIR / "sim-pin.toml"

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from cloud_bridge.cli import cli
+from cloud_bridge.cli.main import cli
 from tests.support.mosquitto import Mosquitto, free_port
 
 BINS = ("bin-001", "bin-002")

@@ -11,7 +11,7 @@ from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reade
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import CommandStatus, RemoteCommand
-from cloud_bridge.views import command_row
+from cloud_bridge.views.rows import command_row
 from protocol import CommandName
 from protocol.messages import JsonObject
 

@@ -11,7 +11,7 @@ from cloud_bridge.api.deps import ConfigPusher, ConfigReader, Context, Reader
 from cloud_bridge.api.params import BIN_ID, REGION
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import BinConfigStatus, ConfigPush, DesiredConfiguration
-from cloud_bridge.views import config_row
+from cloud_bridge.views.rows import config_row
 from protocol import format_ts
 
 router = APIRouter(prefix="/v1/config", tags=["config"], responses=errors(401, 403, 422))

@@ -10,7 +10,7 @@ from cloud_bridge.api.deps import DepositsReader, Reader
 from cloud_bridge.api.params import BIN_ID, FromParam, LimitParam, ToParam, check_limit, date_range
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import Deposit
-from cloud_bridge.views import deposit_row
+from cloud_bridge.views.rows import deposit_row
 from protocol import Category
 
 # deposits:read is every role's: no 403

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from cloud_bridge.api.deps import DepositsReader, PickupsReader, Reader
 from cloud_bridge.api.params import FromParam, ToParam, date_range
 from cloud_bridge.api.responses import errors
-from cloud_bridge.exports import deposits_csv, pickups_csv
+from cloud_bridge.views.exports import deposits_csv, pickups_csv
 
 # The routes return a CsvResponse themselves. Their response class is plain Response
 # (no media type) because FastAPI files every response a route documents, errors

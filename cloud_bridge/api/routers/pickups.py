@@ -21,7 +21,7 @@ from cloud_bridge.api.params import (
 )
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import PickupManifest
-from cloud_bridge.records import PickupRecord
+from cloud_bridge.domain.records import PickupRecord
 from protocol import Pickup, PickupStatus
 
 router = APIRouter(prefix="/v1/pickups", tags=["pickups"], responses=errors(401, 403, 422))

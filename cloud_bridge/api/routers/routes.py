@@ -10,7 +10,7 @@ from cloud_bridge.api.deps import Context, Reader, RoutesReader
 from cloud_bridge.api.params import REGION, field_error
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import RoutePlan
-from cloud_bridge.routes import plan_routes, stops_for_region
+from cloud_bridge.planning.routes import plan_routes, stops_for_region
 
 # a region without a depot is a 422 naming the query parameter, not a 404
 router = APIRouter(prefix="/v1/routes", tags=["routes"], responses=errors(401, 403, 422))

@@ -1,0 +1,3 @@
+"""Records and pure rules of the bridge, with no I/O: bins, pickups, the forecast, ticket
+findings.
+"""

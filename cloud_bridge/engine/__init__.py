@@ -1,0 +1,1 @@
+"""The single writer: a batch of received messages turned into stored facts in one transaction."""

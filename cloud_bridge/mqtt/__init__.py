@@ -1,0 +1,1 @@
+"""The bridge's link to the broker, and nothing else."""

@@ -1,0 +1,1 @@
+"""Vehicle routes: a region's open pickups batched into routes."""

@@ -1,0 +1,1 @@
+"""A deployment's private CA, certificates and Mosquitto TLS and ACL configuration."""

@@ -1,0 +1,149 @@
+"""Pickups and deposits as CSV for a date range, for spreadsheets and the facility's systems.
+
+Ranges are half-open ``[since, until)``. :func:`parse_when` reads the bounds the CLI
+and the API take: a date (``2026-11-01``, midnight UTC; as an end it includes that
+whole day) or an RFC 3339 time with an offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from cloud_bridge.domain.records import DepositRow, PickupRecord
+from protocol import format_ts, parse_ts
+from protocol.messages import CATEGORIES
+
+PICKUP_COLUMNS = [
+    "pickup_id",
+    "bin_id",
+    "region",
+    "status",
+    "priority",
+    "reason",
+    "fill_pct",
+    "requested_at",
+    "due_by",
+    "predicted_full_at",
+    "acknowledged_at",
+    "scheduled_for",
+    "escalated_at",
+    "closed_at",
+    "cancel_reason",
+    "lat",
+    "lon",
+    "total_count",
+    "total_kg",
+] + [f"{category}_{unit}" for category in CATEGORIES for unit in ("count", "kg")]
+
+DEPOSIT_COLUMNS = [
+    "bin_id",
+    "seq",
+    "deposit_id",
+    "ts",
+    "received_at",
+    "clock_synced",
+    "category",
+    "confidence",
+    "accepted",
+    "reason",
+    "weight_g",
+    "model",
+]
+
+
+def parse_when(text: str, *, end: bool = False) -> datetime:
+    """A range bound: ``YYYY-MM-DD`` (UTC; as an ``end``, the day after) or RFC 3339.
+
+    Raises ValueError with a message saying what is accepted (or that the time is
+    out of range, e.g. the day after 9999-12-31).
+    """
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        return parse_ts(text)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range (years 1 to 9999, UTC)") from None
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time with an offset"
+        ) from None
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else format_ts(value)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def pickups_csv(records: Iterable[PickupRecord]) -> str:
+    """Pickups, one row each, with the manifest spread over count and kg columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PICKUP_COLUMNS)
+    for p in records:
+        manifest = p.manifest
+        writer.writerow(
+            [
+                p.pickup_id,
+                p.bin_id,
+                p.region,
+                p.status,
+                p.priority,
+                p.reason,
+                _num(p.fill_pct),
+                _when(p.requested_at),
+                _when(p.due_by),
+                _when(p.predicted_full_at),
+                _when(p.acknowledged_at),
+                _when(p.scheduled_for),
+                _when(p.escalated_at),
+                _when(p.closed_at),
+                p.cancel_reason or "",
+                _num(p.location.lat if p.location else None),
+                _num(p.location.lon if p.location else None),
+                sum(entry.count for entry in manifest.values()),
+                f"{sum(entry.kg for entry in manifest.values()):.3f}",
+            ]
+            + [
+                value
+                for category in CATEGORIES
+                for value in (
+                    (str(manifest[category].count), f"{manifest[category].kg:.3f}")
+                    if category in manifest
+                    else ("0", "0.000")
+                )
+            ]
+        )
+    return out.getvalue()
+
+
+def deposits_csv(rows: Iterable[DepositRow]) -> str:
+    """Deposits, one row each."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(DEPOSIT_COLUMNS)
+    for d in rows:
+        writer.writerow(
+            [
+                d.bin_id,
+                d.seq,
+                d.deposit_id,
+                format_ts(d.ts),
+                _when(d.received_at),
+                "" if d.clock_synced is None else str(d.clock_synced).lower(),
+                d.category,
+                f"{d.confidence:g}",
+                str(d.accepted).lower(),
+                d.reason or "",
+                f"{d.weight_g:g}",
+                d.model,
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Webhook delivery: signed POSTs from the persistent queue."""

@@ -1,0 +1,1 @@
+"""What runs simulated bins: the event loop, the fleet, one bin, the demo and an embedded broker."""
