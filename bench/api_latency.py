@@ -106,12 +106,12 @@ def client_main(args: argparse.Namespace) -> None:
 
 def prepare(path: Path, bins: int, readings: int) -> dict[str, Any]:
     """A database with a fleet's history; returns the ids the load generator uses."""
-    from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.config.settings import StoreSettings, validate_settings
     from cloud_bridge.engine.processor import Inbound, Processor
-    from cloud_bridge.store.sqlite.store import SQLiteStore
+    from cloud_bridge.store import open_store
     from tests.support import bin_messages as msg
 
-    store = SQLiteStore(path)
+    store = open_store(StoreSettings(path=path, synchronous="NORMAL"))
     processor = Processor(validate_settings({}), store, lambda: NOW)
     rng = random.Random(5)
     ids = [f"bin-{i:04d}" for i in range(bins)]

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import SWITCH_INTERVAL_S
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
-from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.store import open_store
 from tests.support.bin_messages import telemetry
 from tests.support.mosquitto import Mosquitto
 
@@ -140,7 +140,7 @@ def drain_bridge(settings: BridgeSettings, count: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - start
     stats = bridge.stats
     bridge.stop()
-    store = SQLiteStore(settings.store.path, readonly=True)
+    store = open_store(settings.store, readonly=True)
     stored = store.message_counts().get("telemetry", 0)
     store.close()
     if stored != count or stats.stored != count:

@@ -31,8 +31,7 @@ from cloud_bridge.engine.processor import INTERNAL_REASON, BatchOutcome, Inbound
 from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.mqtt.link import MqttLink
 from cloud_bridge.services.pickups import PickupService
-from cloud_bridge.store.protocols import Store
-from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.store import Store, open_store
 from cloud_bridge.webhooks.worker import WebhookWorker
 
 _T = TypeVar("_T")
@@ -108,11 +107,7 @@ class Bridge:
     ) -> None:
         self.settings = settings
         self._owns_store = store is None
-        self.store: Store = store or SQLiteStore(
-            settings.store.path,
-            synchronous=settings.store.synchronous,
-            wal_autocheckpoint_pages=settings.store.wal_autocheckpoint_pages,
-        )
+        self.store: Store = store or open_store(settings.store)
         self._clock = clock
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._processor = Processor(settings, self.store, clock, monotonic=monotonic)
@@ -157,11 +152,7 @@ class Bridge:
         if store is None:
             if str(self.settings.store.path) == ":memory:":
                 raise ValueError("webhooks need a database file (store.path), not :memory:")
-            store = SQLiteStore(
-                self.settings.store.path,
-                synchronous=self.settings.store.synchronous,
-                wal_autocheckpoint_pages=self.settings.store.wal_autocheckpoint_pages,
-            )
+            store = open_store(self.settings.store)
         worker_store = store
         return WebhookWorker(
             list(self.settings.webhooks),

@@ -20,8 +20,7 @@ from cloud_bridge.clock import Clock
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig
 from cloud_bridge.services.pickups import PickupService
-from cloud_bridge.store.protocols import Store
-from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.store import Store, open_store
 
 _T = TypeVar("_T")
 
@@ -71,7 +70,7 @@ class ReaderPool:
     @classmethod
     def sqlite(cls, path: str) -> ReaderPool:
         """Readers of a SQLite database file."""
-        return cls(lambda: SQLiteStore(path, readonly=True))
+        return cls(lambda: open_store(path, readonly=True))
 
     def get(self) -> Store:
         """This thread's reader."""

@@ -14,7 +14,7 @@ import click
 from cloud_bridge.cli.api_client import TOKEN_ENV, URL_ENV
 from cloud_bridge.config.settings import BridgeSettings, load_settings, parse_broker_url
 from cloud_bridge.errors import BridgeError
-from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.store import Store, open_store
 
 config_option = click.option(
     "--config",
@@ -61,12 +61,12 @@ def bridge_settings(
 
 
 @contextmanager
-def reader(config_file: Path | None, db: Path | None) -> Iterator[SQLiteStore]:
+def reader(config_file: Path | None, db: Path | None) -> Iterator[Store]:
     """The database opened read-only (it works while the bridge runs)."""
     if db is None and config_file is None:
         raise click.UsageError("give --db PATH or --config FILE")
     settings = bridge_settings(config_file, db, None)
-    store = SQLiteStore(settings.store.path, readonly=True)
+    store = open_store(settings.store, readonly=True)
     try:
         yield store
     finally:

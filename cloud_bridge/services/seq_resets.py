@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from cloud_bridge.errors import NotFound, StoreError
+from cloud_bridge.errors import NotFound
+from cloud_bridge.store import open_store
 from cloud_bridge.store.protocols import SeqReset
-from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol.topics import valid_bin_id
 
 
@@ -28,9 +28,7 @@ def request_seq_reset(path: Path | str, bin_id: str, *, actor: str, now: datetim
     """
     if not valid_bin_id(bin_id):
         raise NotFound(f"{bin_id!r} is not a valid bin id", field="bin_id")
-    if str(path) == ":memory:" or not Path(path).is_file():
-        raise StoreError(f"{path}: no bridge database here")
-    store = SQLiteStore(path)
+    store = open_store(path, must_exist=True)
     try:
         if store.get_bin(bin_id) is None:
             raise NotFound(f"bin {bin_id} is not known to the bridge at {path}", field="bin_id")
