@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -44,6 +43,8 @@ from agent.errors import AgentError
 from agent.localdb import LocalDb
 from agent.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
+from protocol.backoff import Backoff
+from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client
 from protocol.transport import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -61,26 +62,6 @@ class LinkStatus:
     reconnects: int
     bd_seq: int
     inflight: int
-
-
-class Backoff:
-    """Exponential reconnect delay with jitter ("equal jitter": half fixed, half random)."""
-
-    def __init__(self, minimum: float, maximum: float, rng: random.Random) -> None:
-        self.minimum = minimum
-        self.maximum = max(maximum, minimum)
-        self.rng = rng
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        """The delay before the next attempt; each call doubles the base."""
-        base = min(self.maximum, self.minimum * float(2 ** min(self.failures, 30)))
-        self.failures += 1
-        return float(base / 2 + self.rng.uniform(0, base / 2))
-
-    def reset(self) -> None:
-        """Start again from the minimum (after a stable connection)."""
-        self.failures = 0
 
 
 class MqttLink:
@@ -114,7 +95,11 @@ class MqttLink:
         self.state_payload = state_payload
         self.subscriptions = subscriptions
         self.on_message = on_message
-        self.backoff = Backoff(broker.backoff_min_s, broker.backoff_max_s, rng)
+        # The configuration does not tie the two bounds together; the longest delay is
+        # never shorter than the first.
+        self.backoff = Backoff(
+            broker.backoff_min_s, max(broker.backoff_max_s, broker.backoff_min_s), rng
+        )
         self.window = broker.inflight
         self.refused_retry_s = refused_retry_s
 
@@ -145,13 +130,23 @@ class MqttLink:
     # -- setup -------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        v5 = self.broker.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.bin_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
+        tls = self.broker.tls
+        files = (
+            TlsFiles("broker.tls", tls.ca_file, tls.cert_file, tls.key_file)
+            if tls.enabled or self.endpoint.tls
+            else None
         )
+        options = ClientOptions(
+            client_id=self.bin_id,
+            mqtt5=self.broker.protocol == "5",
+            tls=files,
+            username=self.broker.username,
+            password=self.broker.password() if self.broker.username is not None else None,
+        )
+        try:
+            client = new_client(options)
+        except ClientSetupError as err:
+            raise AgentError(str(err)) from err
         client.max_inflight_messages_set(self.window)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -159,24 +154,6 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        if self.broker.username is not None:
-            client.username_pw_set(self.broker.username, self.broker.password())
-        tls = self.broker.tls
-        if tls.enabled or self.endpoint.tls:
-            files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-            for key, path in files.items():
-                if path is not None and not path.is_file():
-                    raise AgentError(f"broker.tls.{key}: {path} does not exist")
-            try:
-                client.tls_set(
-                    ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                    certfile=str(tls.cert_file) if tls.cert_file else None,
-                    keyfile=str(tls.key_file) if tls.key_file else None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
-                )
-            except (OSError, ssl.SSLError) as err:
-                raise AgentError(f"broker.tls: cannot use the certificate files: {err}") from err
         return client
 
     # -- lifecycle -----------------------------------------------------------------------

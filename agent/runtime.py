@@ -25,7 +25,6 @@ from agent import __version__
 from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
 from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
-from agent.emptying import is_emptying
 from agent.errors import OutboxError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
@@ -34,6 +33,7 @@ from agent.messages import MODELS_BY_EVENT, MessageFactory
 from agent.outbox import Outbox
 from agent.sysinfo import cpu_temp_c, disk_free_mb
 from firmware_config.schema import DeviceConfig
+from protocol.emptying import is_emptying
 from protocol.errors import UnknownTopic
 from protocol.messages import ComponentHealth, Health, Telemetry
 from protocol.topics import BinTopic, TopicKind, parse_bin_topic
@@ -564,7 +564,7 @@ class AgentRuntime:
 
     def _check_emptied(self, previous: float | None, fill: float) -> None:
         """Two consecutive readings well below the peak mean the container was emptied
-        (:func:`agent.emptying.is_emptying`)."""
+        (:func:`protocol.emptying.is_emptying`)."""
         thresholds = self.config.thresholds
         if not is_emptying(
             self.state.fill_peak_pct,

@@ -37,6 +37,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from protocol.emptying import is_emptying
+
 HOURS_PER_WEEK = 168
 _Z80 = 1.2815515655446004  # standard normal quantile of 0.9: p10 and p90
 _MAD_SIGMA = 1.4826
@@ -147,8 +149,8 @@ def restart_index(
     for i in range(n):
         if (
             i + confirm <= n
-            and peak - fills[i] >= drop_pct
-            and all(fill <= below_pct for fill in fills[i : i + confirm])
+            and is_emptying(peak, fills[i], drop_pct=drop_pct, below_pct=below_pct)
+            and all(fill <= below_pct for fill in fills[i + 1 : i + confirm])
         ):
             start = i
             peak = -math.inf

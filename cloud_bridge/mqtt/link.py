@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_bridge.config.settings import BrokerSettings
 from cloud_bridge.engine.processor import SUBSCRIPTIONS, Inbound
-from cloud_bridge.mqtt.backoff import Backoff
+from cloud_bridge.errors import SettingsError
 from protocol import bin_wildcard
+from protocol.backoff import Backoff
+from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client
 
 logger = logging.getLogger(__name__)
 
@@ -65,23 +65,23 @@ class MqttLink:
         return [bin_wildcard(kind, prefix=prefix) for kind in SUBSCRIPTIONS]
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._settings.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
+        settings = self._settings
+        files = (
+            TlsFiles("broker", settings.ca_file, settings.cert_file, settings.key_file)
+            if settings.address.tls
+            else None
         )
-        address = self._settings.address
-        if address.tls:
-            client.tls_set(
-                ca_certs=str(self._settings.ca_file) if self._settings.ca_file else None,
-                certfile=str(self._settings.cert_file) if self._settings.cert_file else None,
-                keyfile=str(self._settings.key_file) if self._settings.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        if self._settings.username is not None:
-            client.username_pw_set(self._settings.username, self._settings.password())
+        options = ClientOptions(
+            client_id=settings.client_id,
+            manual_ack=True,
+            tls=files,
+            username=settings.username,
+            password=settings.password() if settings.username is not None else None,
+        )
+        try:
+            client = new_client(options)
+        except ClientSetupError as err:
+            raise SettingsError("broker", [str(err)]) from err
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

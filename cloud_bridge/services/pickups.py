@@ -47,6 +47,7 @@ from protocol import (
     encode,
     pickups_topic,
 )
+from protocol.emptying import is_emptying
 
 logger = logging.getLogger(__name__)
 
@@ -554,10 +555,16 @@ class PickupService:
 
     @staticmethod
     def _drop_is_emptying(pickup: PickupRecord, fill: float, policy: RegionSettings) -> bool:
+        """A full-size fall from the pickup's fill (:func:`protocol.emptying.is_emptying`)."""
         before = [x for x in (pickup.fill_pct, pickup.sent_fill_pct) if x is not None]
-        if not before or fill > policy.emptied_below_pct:
+        if not before:
             return False
-        return max(before) - fill >= policy.emptied_drop_pct
+        return is_emptying(
+            max(before),
+            fill,
+            drop_pct=policy.emptied_drop_pct,
+            below_pct=policy.emptied_below_pct,
+        )
 
 
 def _due_from(forecast: Forecast | None, policy: RegionSettings) -> datetime | None:

@@ -1,8 +1,9 @@
 """Reconnect delays: exponential, capped, with jitter, reset only after a stable connection.
 
-paho's own reconnect delay doubles without jitter, so a fleet of bridges (or a bridge
-and its restarted broker) would retry in lockstep; this policy draws each delay from
-half to all of the exponential step, from an injected random source.
+paho's own reconnect delay doubles without jitter, so a fleet of bins (or of bridges)
+whose broker restarts would retry in lockstep; this policy draws each delay from half
+to all of the exponential step ("equal jitter"), from an injected random source. Both
+ends use it: the bin's link (``agent``) and the bridge's (``cloud_bridge.mqtt``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 
 
 class Backoff:
-    """Delays of successive reconnect attempts."""
+    """Delays of successive reconnect attempts, one instance per connection."""
 
     def __init__(self, minimum_s: float, maximum_s: float, rng: random.Random) -> None:
         if not 0 < minimum_s <= maximum_s:

@@ -1,4 +1,4 @@
-"""The bridge's reconnect backoff: exponential, capped, jittered, reset on demand."""
+"""The reconnect backoff of both ends: exponential, capped, jittered, reset on demand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cloud_bridge.mqtt.backoff import Backoff
+from protocol.backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_with_jitter() -> None:
