@@ -25,7 +25,8 @@ from cloud_bridge.domain.records import (
 )
 from cloud_bridge.errors import StoreError
 from cloud_bridge.store.protocols import Store, StoredMessage
-from cloud_bridge.store.sqlite.store import MIGRATIONS, SQLiteStore
+from cloud_bridge.store.sqlite.migrations import MIGRATIONS
+from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
