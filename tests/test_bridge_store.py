@@ -23,8 +23,9 @@ from cloud_bridge.domain.records import (
     PickupRecord,
     TicketRecord,
 )
-from cloud_bridge.errors import StoreError
+from cloud_bridge.errors import StoreConflict, StoreError, StoreUnavailable
 from cloud_bridge.store.protocols import Store, StoredMessage
+from cloud_bridge.store.sqlite.connection import store_error
 from cloud_bridge.store.sqlite.migrations import MIGRATIONS
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
@@ -182,7 +183,7 @@ def test_pickups_round_trip_and_only_one_is_open_per_bin(store: Store) -> None:
     assert [p.pickup_id for p in store.list_pickups()] == ["pk-1", "pk-2"]
     assert [p.pickup_id for p in store.list_pickups(open_only=True)] == ["pk-2"]
     assert store.list_pickups(open_only=True)[0] == _pickup("pk-2")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreConflict):
         _save(store, _pickup("pk-3"))
 
 
@@ -421,7 +422,7 @@ def test_tickets_round_trip_and_only_one_is_open_per_bin_and_kind(store: Store) 
     with store.transaction():
         store.save_ticket(updated)
     assert store.get_ticket("tk-2") == updated
-    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+    with pytest.raises(StoreConflict), store.transaction():
         store.save_ticket(_ticket("tk-4"))
 
 
@@ -461,7 +462,7 @@ def test_pushed_configurations_round_trip_newest_first(store: Store) -> None:
     assert older is not None
     assert older.config == {"intake": {"min_confidence": 0.7}}
     assert store.get_desired("bin-002") is None
-    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+    with pytest.raises(StoreConflict), store.transaction():
         store.save_desired(DesiredConfig("bin-001", 5, {}, T0, "tech"))
 
 
@@ -518,4 +519,37 @@ def test_which_store_errors_are_worth_retrying(tmp_path: Path) -> None:
     assert not store.is_transient(sqlite3.IntegrityError("UNIQUE constraint failed"))
     other.close()
     blocked.close()
+    store.close()
+
+
+def test_sqlites_errors_leave_the_store_as_store_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.db"
+    store = SQLiteStore(path)
+    reader = SQLiteStore(path, readonly=True)
+    # read-only goes away once the file may be written again: transient
+    with pytest.raises(StoreUnavailable, match="readonly") as readonly, reader.transaction():
+        reader.queue_publication("fleet/v1/pickups/north", b"{}")
+    assert isinstance(readonly.value.__cause__, sqlite3.OperationalError)
+    assert store.is_transient(readonly.value)
+    # an SQL error (a damaged schema) comes back every time: not transient
+    other = sqlite3.connect(path)
+    other.execute("DROP TABLE forecasts")
+    other.commit()
+    other.close()
+    with pytest.raises(StoreError, match="no such table") as sql:
+        store.load_forecasts()
+    assert not isinstance(sql.value, StoreUnavailable | StoreConflict)
+    assert not store.is_transient(sql.value)
+    # what the bridge's retry loop sees for a database locked by another process
+    other = sqlite3.connect(path, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    blocked = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        blocked.execute("BEGIN IMMEDIATE")
+    other.rollback()
+    other.close()
+    blocked.close()
+    assert isinstance(store_error(locked.value), StoreUnavailable)
+    assert isinstance(store_error(sqlite3.IntegrityError("UNIQUE")), StoreConflict)
+    reader.close()
     store.close()

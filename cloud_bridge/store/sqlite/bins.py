@@ -8,11 +8,11 @@ alarms, faults and health are JSON columns, read back as the domain's records.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from cloud_bridge.domain.records import BinRecord, Flag, HealthSnapshot
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import ts as _ts
 from protocol import Location
@@ -50,7 +50,7 @@ def _health(text: str | None) -> HealthSnapshot | None:
 class BinTableMixin:
     """SQL of the ``bins`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def save_bins(self, bins: Iterable[BinRecord]) -> None:
         """``INSERT OR REPLACE`` of whole records."""

@@ -6,10 +6,10 @@ A mixin of :class:`~cloud_bridge.store.sqlite.store.SQLiteStore`; the API and
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from cloud_bridge.domain.forecast import Forecast
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
 from cloud_bridge.store.sqlite.timestamps import ts as _ts
@@ -40,7 +40,7 @@ def _forecast(row: Any) -> Forecast:
 class ForecastTableMixin:
     """SQL of the ``forecasts`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def save_forecast(self, bin_id: str, forecast: Forecast) -> None:
         """Replace the bin's row in ``forecasts``."""

@@ -8,12 +8,12 @@ on ``(bin_id, seq)``, and each timestamp is formatted once however many tables s
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from cloud_bridge.domain.records import RejectionCount
 from cloud_bridge.store.protocols import StoredMessage
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
 from cloud_bridge.store.sqlite.timestamps import ts as _ts
@@ -23,7 +23,7 @@ from protocol import DepositEvent, State, Telemetry, format_ts, parse_ts
 class MessageTablesMixin:
     """SQL of the tables the writer appends every received message to."""
 
-    _db: sqlite3.Connection
+    _db: Connection
     _ts_memo: dict[int, str]
     _last_received: datetime | None
     _last_received_text: str

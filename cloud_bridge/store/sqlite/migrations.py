@@ -339,8 +339,3 @@ def check_migrations(db: sqlite3.Connection, path: str) -> None:
     missing = [name for name, _ in MIGRATIONS if name not in done]
     if missing:
         raise StoreError(f"{path}: database lacks migrations {', '.join(missing)}")
-
-
-def applied_migrations(db: sqlite3.Connection) -> list[str]:
-    """Names of the migrations ``db`` has applied, in the order they were applied."""
-    return [row[0] for row in db.execute("SELECT name FROM schema_migrations")]

@@ -8,16 +8,16 @@ nothing: what is left is published again at the next start.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from cloud_bridge.domain.records import Publication
+from cloud_bridge.store.sqlite.connection import Connection
 
 
 class OutboxTableMixin:
     """SQL of the ``outbox`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def queue_publication(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
         """Append to the outbox."""

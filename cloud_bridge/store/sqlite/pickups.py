@@ -8,11 +8,11 @@ them; manifests are JSON columns.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from cloud_bridge.domain.records import OPEN_STATUSES, PickupRecord
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
 from cloud_bridge.store.sqlite.timestamps import ts as _ts
@@ -57,7 +57,7 @@ def _manifest(text: str | None) -> dict[str, ManifestEntry] | None:
 class PickupTableMixin:
     """SQL of the ``pickups`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def save_pickup(self, pickup: PickupRecord) -> None:
         """Insert or update by ``pickup_id``; a second open pickup of a bin is an error.

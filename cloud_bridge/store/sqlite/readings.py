@@ -7,11 +7,11 @@ and pickup manifests read here; date ranges bound the indexed reading time
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from cloud_bridge.domain.records import DepositRow
 from cloud_bridge.store.protocols import FillPoint
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.migrations import READING_AT as _AT
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
@@ -21,7 +21,7 @@ from protocol import ManifestEntry, parse_ts
 class ReadingQueriesMixin:
     """SQL that reads the ``telemetry`` and ``deposits`` tables."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def manifest(
         self, bin_id: str, after_seq: int, before_seq: int | None = None

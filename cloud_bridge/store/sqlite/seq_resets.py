@@ -7,17 +7,17 @@ with the offset it chooses and reads the offsets back at start.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from cloud_bridge.store.protocols import SeqReset
+from cloud_bridge.store.sqlite.connection import Connection
 from protocol import format_ts, parse_ts
 
 
 class SeqResetTableMixin:
     """SQL of the ``seq_resets`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def request_seq_reset(self, bin_id: str, at: datetime, actor: str) -> int:
         """Record a technician's request; the bridge applies it (see :class:`SeqReset`)."""

@@ -17,24 +17,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from cloud_bridge.errors import StoreError
+from cloud_bridge.errors import StoreError, StoreUnavailable
 from cloud_bridge.store.sqlite.bins import BinTableMixin
+from cloud_bridge.store.sqlite.connection import Connection, store_error
 from cloud_bridge.store.sqlite.deliveries import DeliveryQueueMixin
 from cloud_bridge.store.sqlite.forecasts import ForecastTableMixin
 from cloud_bridge.store.sqlite.messages import MessageTablesMixin
-from cloud_bridge.store.sqlite.migrations import (
-    applied_migrations,
-    apply_migrations,
-    check_migrations,
-)
+from cloud_bridge.store.sqlite.migrations import apply_migrations, check_migrations
 from cloud_bridge.store.sqlite.outbox import OutboxTableMixin
 from cloud_bridge.store.sqlite.pickups import PickupTableMixin
 from cloud_bridge.store.sqlite.readings import ReadingQueriesMixin
 from cloud_bridge.store.sqlite.seq_resets import SeqResetTableMixin
 from cloud_bridge.store.sqlite.technicians import TechnicianTablesMixin
-
-SQLITE_ERROR = 1
-"""SQLite's primary result code for an SQL error (the same statement fails again)."""
 
 
 class SQLiteStore(
@@ -57,17 +51,15 @@ class SQLiteStore(
     """
 
     def is_transient(self, error: BaseException) -> bool:
-        """An ``OperationalError`` is transient unless SQLite calls it an SQL error.
+        """Whether the same work may succeed later: a :class:`StoreUnavailable`.
 
-        Busy, locked, read-only, full, I/O and schema-changed errors go away once the
-        disk or the other process does; ``SQLITE_ERROR`` ("no such column", a malformed
-        statement) comes back every time for the same work. An error raised without a
-        code counts as transient: retrying keeps the messages.
+        The store raises only store errors (see :func:`store_error`); an ``sqlite3``
+        error raised by code around the store, on the same file, is judged as the store
+        would translate it.
         """
-        if not isinstance(error, sqlite3.OperationalError):
-            return False
-        code = getattr(error, "sqlite_errorcode", None)
-        return not isinstance(code, int) or code & 0xFF != SQLITE_ERROR
+        if isinstance(error, sqlite3.Error):
+            error = store_error(error)
+        return isinstance(error, StoreUnavailable)
 
     def __init__(
         self,
@@ -79,45 +71,56 @@ class SQLiteStore(
     ) -> None:
         self.path = str(path)
         self.readonly = readonly
+        db = self._open(synchronous, wal_autocheckpoint_pages)
+        self._db = Connection(db)
+        self._in_transaction = False
+        self._last_received: datetime | None = None
+        self._ts_memo: dict[int, str] = {}
+        self._multi_sql: dict[tuple[str, int], str] = {}
+        self._max_variables = self._db.max_variables()
+        self._last_received_text = ""
+
+    def _open(
+        self, synchronous: Literal["NORMAL", "FULL"], wal_autocheckpoint_pages: int
+    ) -> sqlite3.Connection:
+        """Connect, set the pragmas and migrate (a reader only checks the migrations).
+
+        A failure names the file; its class says whether it may go away (a database
+        locked by a migrating bridge) as :func:`store_error` would.
+        """
         memory = self.path == ":memory:"
         try:
-            if readonly:
+            if self.readonly:
                 if memory or not Path(self.path).is_file():
                     raise StoreError(f"{self.path}: no bridge database here")
                 uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False
-                )
+                db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 if not memory:
                     try:
                         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                     except OSError as err:
                         raise StoreError(f"{self.path}: {err.strerror or err}") from None
-                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            if not readonly:
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 5000")
+            if not self.readonly:
                 if not memory:
-                    self._db.execute("PRAGMA journal_mode = WAL")
+                    db.execute("PRAGMA journal_mode = WAL")
                 if synchronous not in ("NORMAL", "FULL"):
                     raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-                self._db.execute(f"PRAGMA synchronous = {synchronous}")
-                self._db.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint_pages)}")
-                apply_migrations(self._db, self.path)
+                db.execute(f"PRAGMA synchronous = {synchronous}")
+                db.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint_pages)}")
+                apply_migrations(db, self.path)
             else:
-                check_migrations(self._db, self.path)
+                check_migrations(db, self.path)
         except sqlite3.Error as err:
-            raise StoreError(f"{self.path}: cannot open the bridge database: {err}") from None
-        self._in_transaction = False
-        self._last_received: datetime | None = None
-        self._ts_memo: dict[int, str] = {}
-        self._multi_sql: dict[tuple[str, int], str] = {}
-        self._max_variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._last_received_text = ""
+            kind = type(store_error(err))
+            raise kind(f"{self.path}: cannot open the bridge database: {err}") from None
+        return db
 
     def migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
-        return applied_migrations(self._db)
+        return [row[0] for row in self._db.execute("SELECT name FROM schema_migrations")]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
