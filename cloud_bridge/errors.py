@@ -21,7 +21,28 @@ class BrokerUrlError(BridgeError, ValueError):
 
 
 class StoreError(BridgeError, RuntimeError):
-    """The store could not be opened or migrated."""
+    """The store could not be opened or migrated, or failed a statement.
+
+    Every back-end raises this or a leaf below it, never its driver's exceptions, so the
+    writer, the workers and the CLI judge a failure the same way whatever the database.
+    """
+
+
+class StoreConflict(StoreError):
+    """A write broke one of the store's uniqueness rules: a second open pickup of a bin,
+    a second open ticket of a bin and kind, a configuration version pushed twice.
+
+    The same write fails again, so it is never retried as it stands.
+    """
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot do the work now but may later: the database is busy or locked,
+    the disk full or failing, the file read-only.
+
+    Transient (see ``Store.is_transient``): the writer rolls back, acknowledges nothing
+    and retries the same work, so no message is lost while the store recovers.
+    """
 
 
 class ActionError(BridgeError):

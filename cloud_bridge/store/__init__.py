@@ -1,7 +1,8 @@
 """Where the bridge keeps what it knows: the storage contract and its back-ends.
 
 :func:`open_store` is the one place a back-end is chosen and built; everything else
-takes a :class:`~cloud_bridge.store.protocols.Store` and never names a back-end.
+takes a :class:`~cloud_bridge.store.protocols.Store` and never names a back-end, nor
+catches a back-end's exceptions: stores raise the errors re-exported here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloud_bridge.config.settings import StoreSettings
-from cloud_bridge.errors import StoreError
+from cloud_bridge.errors import StoreConflict, StoreError, StoreUnavailable
 from cloud_bridge.store.protocols import Store
 
 
@@ -36,4 +37,4 @@ def open_store(
     )
 
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["Store", "StoreConflict", "StoreError", "StoreUnavailable", "open_store"]

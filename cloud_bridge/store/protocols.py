@@ -5,7 +5,13 @@ messages idempotently on ``(bin_id, seq)``, saves the bins and pickups it change
 queues outgoing publications, then commits and only then acknowledges the batch to
 the broker. :class:`~cloud_bridge.store.sqlite.store.SQLiteStore` implements it; a
 PostgreSQL store for several bridge workers would implement the same methods and
-pass the same contract tests (``tests/test_bridge_store.py``).
+pass the same contract tests (``tests/contract/test_store_contract.py``).
+
+A store raises only :class:`~cloud_bridge.errors.StoreError` and its leaves for its own
+failures, never its driver's exceptions: :class:`~cloud_bridge.errors.StoreConflict`
+when a write breaks a uniqueness rule (one open pickup per bin, one open ticket per bin
+and kind, one pushed configuration per version), and
+:class:`~cloud_bridge.errors.StoreUnavailable` when the work may succeed later.
 """
 
 from __future__ import annotations
@@ -96,9 +102,10 @@ class DeliveryStore(Protocol):
     """
 
     def is_transient(self, error: BaseException) -> bool:
-        """Whether the same work may succeed later (disk full, database locked, I/O error):
-        then it is retried, nothing acknowledged. Other errors (a bug, an SQL error
-        caused by one message) isolate the message that causes them."""
+        """Whether the same work may succeed later (disk full, database locked, I/O error:
+        a :class:`~cloud_bridge.errors.StoreUnavailable`): then it is retried, nothing
+        acknowledged. Other errors (a bug, an SQL error caused by one message, a
+        :class:`~cloud_bridge.errors.StoreConflict`) isolate the message that causes them."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -153,7 +160,8 @@ class TechnicianStore(Protocol):
     """
 
     def save_ticket(self, ticket: TicketRecord) -> None:
-        """Insert or update a ticket by its id."""
+        """Insert or update a ticket by its id; ``StoreConflict`` for a second open ticket
+        of the same bin and kind."""
         ...
 
     def get_ticket(self, ticket_id: str) -> TicketRecord | None:
@@ -196,7 +204,8 @@ class TechnicianStore(Protocol):
         ...
 
     def save_desired(self, desired: DesiredConfig) -> None:
-        """Record one pushed configuration version of one bin."""
+        """Record one pushed configuration version of one bin; ``StoreConflict`` if that
+        version was recorded already."""
         ...
 
     def get_desired(self, bin_id: str, version: int | None = None) -> DesiredConfig | None:
@@ -239,7 +248,7 @@ class Store(DeliveryStore, TechnicianStore, Protocol):
         ...
 
     def save_pickup(self, pickup: PickupRecord) -> None:
-        """Insert or replace a pickup."""
+        """Insert or replace a pickup; ``StoreConflict`` for a second open pickup of a bin."""
         ...
 
     def queue_publication(self, topic: str, payload: bytes, *, retain: bool = False) -> int:

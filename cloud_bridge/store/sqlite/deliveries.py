@@ -7,11 +7,11 @@ to the same file, picks the oldest pending row of each endpoint and records atte
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from cloud_bridge.domain.records import Delivery
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt, fmt
 from protocol import parse_ts
 
@@ -43,7 +43,7 @@ def _delivery(row: Any) -> Delivery:
 class DeliveryQueueMixin:
     """SQL of the ``deliveries`` table."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     def queue_delivery(self, endpoint: str, kind: str, key: str, body: bytes, at: datetime) -> int:
         """Insert a pending row, due at once."""

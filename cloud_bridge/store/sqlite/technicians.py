@@ -9,10 +9,10 @@ them through read-only connections.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, TicketRecord
+from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.timestamps import dt, fmt, ts
 from protocol import parse_ts
 
@@ -64,7 +64,7 @@ def _command(row: Any) -> CommandRecord:
 class TechnicianTablesMixin:
     """SQL of the ``tickets``, ``commands`` and ``config_desired`` tables."""
 
-    _db: sqlite3.Connection
+    _db: Connection
 
     # -- tickets ------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
-"""Contract tests of the bridge's Store, run against every implementation available.
+"""Contract tests of the bridge's Store: what every back-end promises the bridge.
 
-Only SQLite (in memory and in a file) exists today; a PostgreSQL store would be added
-to ``STORES`` and must pass the same tests.
+Each test runs once per back-end of the ``store`` fixture (``tests/contract/conftest.py``);
+a new back-end is one more entry in its ``STORES`` and must pass them all unchanged.
+Failures are asserted as the bridge's store errors (``StoreConflict``, ...), never a
+driver's. What only SQLite has (files, read-only URIs, its migrations) is tested in
+``tests/test_sqlite_store.py``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -23,22 +23,11 @@ from cloud_bridge.domain.records import (
     PickupRecord,
     TicketRecord,
 )
-from cloud_bridge.errors import StoreError
+from cloud_bridge.errors import StoreConflict, StoreError, StoreUnavailable
 from cloud_bridge.store.protocols import Store, StoredMessage
-from cloud_bridge.store.sqlite.store import MIGRATIONS, SQLiteStore
 from protocol import DepositEvent, Location, ManifestEntry, Telemetry, decode
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
-
-STORES = ["sqlite-memory", "sqlite-file"]
-
-
-@pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLiteStore]:
-    path = ":memory:" if request.param == "sqlite-memory" else tmp_path / "bridge.db"
-    db = SQLiteStore(path)
-    yield db
-    db.close()
 
 
 def stored(bin_id: str, seq: int, kind: str = "telemetry") -> StoredMessage:
@@ -181,7 +170,7 @@ def test_pickups_round_trip_and_only_one_is_open_per_bin(store: Store) -> None:
     assert [p.pickup_id for p in store.list_pickups()] == ["pk-1", "pk-2"]
     assert [p.pickup_id for p in store.list_pickups(open_only=True)] == ["pk-2"]
     assert store.list_pickups(open_only=True)[0] == _pickup("pk-2")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreConflict):
         _save(store, _pickup("pk-3"))
 
 
@@ -249,30 +238,6 @@ def test_fill_history_is_in_seq_order(store: Store) -> None:
         (2, 20.0),
         (3, 30.0),
     ]
-
-
-def test_reopening_a_file_applies_no_migration_twice(tmp_path: Path) -> None:
-    path = tmp_path / "bridge.db"
-    SQLiteStore(path).close()
-    again = SQLiteStore(path)
-    assert again.migrations() == [name for name, _ in MIGRATIONS]
-    again.close()
-    reader = SQLiteStore(path, readonly=True)
-    assert reader.load_bins() == []
-    reader.close()
-
-
-def test_readers_get_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no bridge database"):
-        SQLiteStore(tmp_path / "absent.db", readonly=True)
-    other = tmp_path / "other.db"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
-    with pytest.raises(StoreError, match="not a bridge database"):
-        SQLiteStore(other, readonly=True)
-    text = tmp_path / "notes.txt"
-    text.write_text("hello, this is not SQLite at all" * 100)
-    with pytest.raises(StoreError, match=r"(not a bridge database)|(cannot open)"):
-        SQLiteStore(text, readonly=True)
 
 
 def test_pickup_lifecycle_fields_round_trip_and_filters(store: Store) -> None:
@@ -420,7 +385,7 @@ def test_tickets_round_trip_and_only_one_is_open_per_bin_and_kind(store: Store) 
     with store.transaction():
         store.save_ticket(updated)
     assert store.get_ticket("tk-2") == updated
-    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+    with pytest.raises(StoreConflict), store.transaction():
         store.save_ticket(_ticket("tk-4"))
 
 
@@ -460,61 +425,29 @@ def test_pushed_configurations_round_trip_newest_first(store: Store) -> None:
     assert older is not None
     assert older.config == {"intake": {"min_confidence": 0.7}}
     assert store.get_desired("bin-002") is None
-    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+    with pytest.raises(StoreConflict), store.transaction():
         store.save_desired(DesiredConfig("bin-001", 5, {}, T0, "tech"))
 
 
-def test_a_database_from_before_the_technicians_migration_is_upgraded(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    for name, sql in MIGRATIONS[:7]:
-        for statement in sql.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
-    db.execute(
-        "INSERT INTO bins (bin_id, region, online, last_seq, stored_seq, telemetry_seq, "
-        "emptied_seq, alarms, faults, health_seq, config_seq) "
-        "VALUES ('bin-001', 'north', 1, 5, 5, 0, 0, '{\"fire\": [true, 3]}', '{}', 0, 0)"
-    )
-    db.execute("INSERT INTO outbox (topic, payload) VALUES ('fleet/v1/pickups/north', x'7b7d')")
-    db.commit()
-    db.close()
-    store = SQLiteStore(path)
-    try:
-        assert store.migrations() == [name for name, _ in MIGRATIONS]
-        assert store.migrations()[7:9] == ["008_technicians", "009_pickup_revision"]
-        (record,) = store.load_bins()
-        assert record.alarms == {"fire": Flag(True, 3, None)}
-        assert (record.health, record.offline_since, record.desired_version) == (None, None, None)
-        (publication,) = store.pending_publications()
-        assert not publication.retain
-        assert store.list_tickets() == []
-    finally:
-        store.close()
+def _announce_a_second_open_pickup(store: Store) -> None:
+    with store.transaction():
+        store.queue_publication("fleet/v1/pickups/north", b"{}")
+        store.save_pickup(_pickup("pk-2"))  # bin-001 has pk-1 open already
 
 
-def test_which_store_errors_are_worth_retrying(tmp_path: Path) -> None:
-    path = tmp_path / "bridge.db"
-    store = SQLiteStore(path)
-    # another process holds the write lock: busy, gone once it commits
-    other = sqlite3.connect(path, timeout=0)
-    other.execute("BEGIN IMMEDIATE")
-    blocked = sqlite3.connect(path, timeout=0)
-    with pytest.raises(sqlite3.OperationalError) as locked:
-        blocked.execute("BEGIN IMMEDIATE")
-    other.rollback()
-    assert "locked" in str(locked.value)
-    assert store.is_transient(locked.value)
-    # an SQL error comes back for the same work every time
-    with pytest.raises(sqlite3.OperationalError) as sql:
-        blocked.execute("SELECT * FROM no_such_table")
-    assert not store.is_transient(sql.value)
-    # an error without SQLite's code (as raised by a wrapper) keeps the messages
-    assert store.is_transient(sqlite3.OperationalError("database or disk is full"))
+def test_a_broken_uniqueness_rule_is_a_conflict_and_rolls_back_the_transaction(
+    store: Store,
+) -> None:
+    _save(store, _pickup("pk-1"))
+    with pytest.raises(StoreConflict) as conflict:
+        _announce_a_second_open_pickup(store)
+    assert not store.is_transient(conflict.value)
+    assert store.pending_publications() == []
+    assert [p.pickup_id for p in store.list_pickups()] == ["pk-1"]
+
+
+def test_only_a_store_that_may_recover_is_worth_retrying(store: Store) -> None:
+    assert store.is_transient(StoreUnavailable("database is locked"))
+    assert not store.is_transient(StoreConflict("one open pickup per bin"))
+    assert not store.is_transient(StoreError("no such column"))
     assert not store.is_transient(KeyError("bug"))
-    assert not store.is_transient(sqlite3.IntegrityError("UNIQUE constraint failed"))
-    other.close()
-    blocked.close()
-    store.close()
