@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock, system_clock
 from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.engine.processor import INTERNAL_REASON, BatchOutcome, Inbound, Processor
+from cloud_bridge.engine.processor import INTERNAL_REASON, BatchOutcome, Processor
 from cloud_bridge.errors import ApiError, Unavailable
 from cloud_bridge.mqtt.link import MqttLink
 from cloud_bridge.services.pickups import PickupService

@@ -31,8 +31,9 @@ from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
 from cloud_bridge.config.services import ROLES
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.engine.processor import Processor
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, decode

@@ -11,7 +11,8 @@ from rich.console import Console
 
 from cloud_bridge.config.services import Depot, RouteRegion
 from cloud_bridge.config.settings import validate_settings
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import Processor
 from cloud_bridge.planning.routes import (
     RouteStop,
     haversine_km,

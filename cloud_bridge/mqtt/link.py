@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_bridge.config.settings import BrokerSettings
-from cloud_bridge.engine.processor import SUBSCRIPTIONS, Inbound
+from cloud_bridge.domain.inbound import SUBSCRIPTIONS, Inbound
 from cloud_bridge.mqtt.backoff import Backoff
 from protocol import bin_wildcard
 
