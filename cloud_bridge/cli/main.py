@@ -32,16 +32,10 @@ from cloud_bridge.cli.support import (
     print_json,
     reader,
 )
+from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
 from cloud_bridge.services.seq_resets import request_seq_reset
-from cloud_bridge.views.rows import (
-    bin_row,
-    bins_table,
-    pickup_row,
-    pickups_table,
-    rejection_row,
-    stats_table,
-)
+from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus
 
 logger = logging.getLogger(__name__)
