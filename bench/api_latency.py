@@ -106,7 +106,8 @@ def client_main(args: argparse.Namespace) -> None:
 
 def prepare(path: Path, bins: int, readings: int) -> dict[str, Any]:
     """A database with a fleet's history; returns the ids the load generator uses."""
-    from cloud_bridge.config.settings import StoreSettings, validate_settings
+    from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.config.store import StoreSettings
     from cloud_bridge.domain.inbound import Inbound
     from cloud_bridge.engine.processor import Processor
     from cloud_bridge.store import open_store

@@ -29,7 +29,7 @@ from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
 from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
-from cloud_bridge.config.services import ROLES
+from cloud_bridge.config.api import ROLES
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from cloud_bridge.cli.tables import routes_table
-from cloud_bridge.config.services import Depot, RouteRegion
+from cloud_bridge.config.routing import Depot, RouteRegion
 from cloud_bridge.config.settings import validate_settings
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.processor import Processor

@@ -13,7 +13,7 @@ import statistics
 from collections import deque
 from datetime import datetime, timedelta
 
-from cloud_bridge.config.settings import RegionSettings
+from cloud_bridge.config.pickups import RegionSettings
 from cloud_bridge.domain.forecast import Forecast
 from cloud_bridge.domain.records import BinRecord, PickupRecord
 from protocol import Location, PickupPriority

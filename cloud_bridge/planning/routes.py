@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from cloud_bridge.config.services import RouteRegion, RoutingSettings
+from cloud_bridge.config.routing import RouteRegion, RoutingSettings
 from cloud_bridge.domain.records import PickupRecord
 from cloud_bridge.store.protocols import Store
 from protocol import format_ts

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from cloud_bridge.clock import Clock
-from cloud_bridge.config.settings import BridgeSettings, RegionSettings
+from cloud_bridge.config.pickups import RegionSettings
+from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.domain.fleet import Fleet
 from cloud_bridge.domain.pickup_rules import (
     due_from,
