@@ -1,6 +1,6 @@
 """API latency under concurrent load from a second process.
 
-The server is the real thing: a :class:`~cloud_bridge.bridge.Bridge` connected to a
+The server is the real thing: a :class:`~cloud_bridge.engine.bridge.Bridge` connected to a
 Mosquitto this script starts, with its API on uvicorn (as ``bin-bridge run
 --api-port``), over a database prepared with ``--bins`` bins (``--readings`` fill
 readings and 10 deposits each, a pickup open on 40 % of them). The load comes from a
@@ -155,9 +155,9 @@ def main() -> None:
         client_main(args)
         return
 
-    from cloud_bridge.bridge import Bridge
     from cloud_bridge.cli.main import SWITCH_INTERVAL_S
     from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.engine.bridge import Bridge
     from tests.support.mosquitto import Mosquitto
 
     sys.setswitchinterval(SWITCH_INTERVAL_S if args.switch_ms is None else args.switch_ms / 1000)

@@ -36,9 +36,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import SWITCH_INTERVAL_S
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.store import open_store
 from tests.support.bin_messages import telemetry
 from tests.support.mosquitto import Mosquitto

@@ -27,12 +27,12 @@ from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
 from cloud_bridge.config.api import ROLES
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.engine.processor import Processor
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore

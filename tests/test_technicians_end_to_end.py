@@ -26,10 +26,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
 from cloud_bridge.cli.technicians import TIMEOUT_EXIT_CODE
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from firmware_config import DeviceConfig
 from tests.support.bins import SimulatedBin, bin_config, make_bin

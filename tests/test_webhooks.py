@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.config.webhooks import DeliverySettings, WebhookEndpoint
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from cloud_bridge.webhooks.worker import WebhookWorker, retry_delay, sign
 from protocol import Pickup, decode

@@ -29,7 +29,7 @@ from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.errors import ApiError
 
 if TYPE_CHECKING:
-    from cloud_bridge.bridge import Bridge
+    from cloud_bridge.engine.bridge import Bridge
 
 logger = logging.getLogger(__name__)
 

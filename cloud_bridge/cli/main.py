@@ -19,7 +19,6 @@ from typing import get_args
 import click
 from rich.console import Console
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.schedulers import register
 from cloud_bridge.cli.security import broker_config, pki_group
 from cloud_bridge.cli.support import (
@@ -34,6 +33,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus

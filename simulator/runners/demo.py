@@ -20,8 +20,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent.clock import ManualClock
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.bridge import Bridge
 from protocol.transport import BrokerUrl, parse_broker_url
 from simulator.runners.embedded_broker import EmbeddedBroker
 from simulator.runners.fleet import FleetOptions, FleetSim, PickupNotice
