@@ -33,7 +33,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
-from cloud_bridge.engine.bridge import Bridge
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus
@@ -97,7 +97,7 @@ def run(
             }
         )
         settings = settings.model_copy(update={"api": api})
-        bridge = Bridge(settings)
+        bridge = BridgeRuntime(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
