@@ -97,7 +97,7 @@ def run(
             }
         )
         settings = settings.model_copy(update={"api": api})
-        bridge = BridgeRuntime(settings)
+        runtime = BridgeRuntime(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -112,13 +112,13 @@ def run(
         settings.store.path,
     )
     with domain_errors():
-        bridge.start()
+        runtime.start()
     while not stop.wait(0.5):
-        if bridge.error is not None:
+        if runtime.error is not None:
             break
-    bridge.stop()
-    if bridge.error is not None:
-        fail(f"stopped after an internal error: {bridge.error}")
+    runtime.stop()
+    if runtime.error is not None:
+        fail(f"stopped after an internal error: {runtime.error}")
     logger.info("bridge stopped")
 
 
