@@ -1,6 +1,6 @@
 """API latency under concurrent load from a second process.
 
-The server is the real thing: a :class:`~cloud_bridge.bridge.Bridge` connected to a
+The server is the real thing: a :class:`~cloud_bridge.runtime.BridgeRuntime` connected to a
 Mosquitto this script starts, with its API on uvicorn (as ``bin-bridge run
 --api-port``), over a database prepared with ``--bins`` bins (``--readings`` fill
 readings and 10 deposits each, a pickup open on 40 % of them). The load comes from a
@@ -106,8 +106,10 @@ def client_main(args: argparse.Namespace) -> None:
 
 def prepare(path: Path, bins: int, readings: int) -> dict[str, Any]:
     """A database with a fleet's history; returns the ids the load generator uses."""
-    from cloud_bridge.config.settings import StoreSettings, validate_settings
-    from cloud_bridge.engine.processor import Inbound, Processor
+    from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.config.store import StoreSettings
+    from cloud_bridge.domain.inbound import Inbound
+    from cloud_bridge.engine.processor import Processor
     from cloud_bridge.store import open_store
     from tests.support import bin_messages as msg
 
@@ -153,9 +155,9 @@ def main() -> None:
         client_main(args)
         return
 
-    from cloud_bridge.bridge import Bridge
     from cloud_bridge.cli.main import SWITCH_INTERVAL_S
     from cloud_bridge.config.settings import validate_settings
+    from cloud_bridge.runtime import BridgeRuntime
     from tests.support.mosquitto import Mosquitto
 
     sys.setswitchinterval(SWITCH_INTERVAL_S if args.switch_ms is None else args.switch_ms / 1000)
@@ -183,7 +185,7 @@ def main() -> None:
                     },
                 }
             )
-            bridge = Bridge(settings, clock=lambda: NOW + timedelta(minutes=1))
+            bridge = BridgeRuntime(settings, clock=lambda: NOW + timedelta(minutes=1))
             bridge.start()
             try:
                 assert bridge.wait_ready(20), "the bridge did not connect"

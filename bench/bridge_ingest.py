@@ -36,9 +36,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import SWITCH_INTERVAL_S
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.store import open_store
 from tests.support.bin_messages import telemetry
 from tests.support.mosquitto import Mosquitto
@@ -123,7 +123,7 @@ def bridge_settings(client_id: str, port: int, db: Path, mode: str) -> BridgeSet
 
 def make_bridge_session(settings: BridgeSettings) -> None:
     """Start and stop a bridge once so the broker holds its session."""
-    bridge = Bridge(settings)
+    bridge = BridgeRuntime(settings)
     bridge.start()
     if not bridge.wait_ready(10):
         raise RuntimeError("bridge did not subscribe")
@@ -132,7 +132,7 @@ def make_bridge_session(settings: BridgeSettings) -> None:
 
 def drain_bridge(settings: BridgeSettings, count: int) -> tuple[float, float]:
     """Start the bridge, wait until ``count`` are committed; return msg/s and msg/batch."""
-    bridge = Bridge(settings)
+    bridge = BridgeRuntime(settings)
     start = time.perf_counter()
     bridge.start()
     if not bridge.wait_processed(count, 600):

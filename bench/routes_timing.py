@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud_bridge.config.services import Depot, RouteRegion
+from cloud_bridge.config.routing import Depot, RouteRegion
 from cloud_bridge.planning.routes import RouteStop, plan_routes
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

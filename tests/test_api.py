@@ -27,12 +27,14 @@ from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
-from cloud_bridge.config.services import ROLES
+from cloud_bridge.config.api import ROLES
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.engine.bridge import Bridge
+from cloud_bridge.engine.processor import Processor
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, decode
@@ -675,13 +677,14 @@ def test_through_a_real_server_inside_the_bridge_with_the_cli(
             "timers": {"poll_s": 0.05},
         }
     )  # fmt: skip
-    with Client(mosquitto.port) as scheduler, Bridge(settings) as bridge:
+    with Client(mosquitto.port) as scheduler, BridgeRuntime(settings) as bridge:
         assert bridge.wait_ready(20)
         scheduler.subscribe("fleet/v1/pickups/+")
         scheduler.publish(*msg.state("bin-001", 1, region="north"))
         scheduler.publish(*msg.telemetry("bin-001", 2, 88.0))
         (raised,) = scheduler.take(1, 20)
         pid = decode(Pickup, bytes(raised.payload)).pickup_id
+        assert bridge.api is not None
         base = bridge.api.url
         headers = {"Authorization": "Bearer real-sched-token"}
         with httpx.Client(base_url=base, headers=headers) as http:

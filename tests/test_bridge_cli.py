@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from cloud_bridge.cli.main import cli
 from cloud_bridge.config.settings import BridgeSettings
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import Processor
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup
 from tests.support import bin_messages as msg

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.errors import Unavailable
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import DepositEvent, Pickup, decode

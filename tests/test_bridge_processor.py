@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import Processor
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg

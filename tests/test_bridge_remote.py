@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.domain.ticket_rules import config_state
-from cloud_bridge.engine.processor import Inbound, Processor
+from cloud_bridge.engine.processor import Processor
 from cloud_bridge.errors import InvalidAction, NotFound
 from cloud_bridge.services.remote_commands import CommandService
 from cloud_bridge.services.remote_config import (

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge.config.settings import (
-    BrokerAddress,
-    load_settings,
-    parse_broker_url,
-    validate_settings,
-)
+from cloud_bridge.config.broker import BrokerAddress, parse_broker_url
+from cloud_bridge.config.settings import load_settings, validate_settings
 from cloud_bridge.errors import BrokerUrlError, SettingsError
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from agent.clock import ManualClock
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.engine.bridge import Bridge
 from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.collector import Collector, Received

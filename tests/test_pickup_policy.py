@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from cloud_bridge.config.settings import validate_settings
-from cloud_bridge.engine.processor import BatchOutcome, Inbound, Processor
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import BatchOutcome, Processor
 from cloud_bridge.errors import Conflict, InvalidAction, NotFound
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Pickup, State, Telemetry, TopicKind, bin_topic, decode, encode

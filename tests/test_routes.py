@@ -9,16 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.console import Console
 
-from cloud_bridge.config.services import Depot, RouteRegion
+from cloud_bridge.cli.tables import routes_table
+from cloud_bridge.config.routing import Depot, RouteRegion
 from cloud_bridge.config.settings import validate_settings
-from cloud_bridge.engine.processor import Inbound, Processor
-from cloud_bridge.planning.routes import (
-    RouteStop,
-    haversine_km,
-    plan_routes,
-    routes_table,
-    stops_for_region,
-)
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import Processor
+from cloud_bridge.planning.routes import RouteStop, haversine_km, plan_routes, stops_for_region
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support import bin_messages as msg
 

@@ -26,10 +26,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.main import cli
 from cloud_bridge.cli.technicians import TIMEOUT_EXIT_CODE
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from firmware_config import DeviceConfig
 from tests.support.bins import SimulatedBin, bin_config, make_bin
@@ -49,7 +49,7 @@ HOOK_SECRET = "hook-secret"
 class Field:
     """Everything a technician's session needs."""
 
-    bridge: Bridge
+    bridge: BridgeRuntime
     db: Path
     config: DeviceConfig
     port: int
@@ -59,8 +59,8 @@ class Field:
 
     @property
     def api(self) -> str:
-        url: str = self.bridge.api.url
-        return url
+        assert self.bridge.api is not None
+        return self.bridge.api.url
 
     def cli(self, *args: str) -> Result:
         """``bin-bridge ARGS`` with the technician's token in the environment."""
@@ -120,7 +120,7 @@ def field(mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     # The bin's own file locks at 88 % and unlocks at 80 %.
     config = bin_config(tmp_path, thresholds="lock_fill_pct = 88\nunlock_fill_pct = 80")
     technicians = Collector(mosquitto.port, ["fleet/v1/tickets/#"])
-    bridge = Bridge(settings)
+    bridge = BridgeRuntime(settings)
     bridge.start()
     session = Field(bridge, db, config, mosquitto.port, technicians, hook, [])
     try:

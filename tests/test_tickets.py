@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.ticket_rules import findings
-from cloud_bridge.engine.processor import BatchOutcome, Inbound, Processor
+from cloud_bridge.engine.processor import BatchOutcome, Processor
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from protocol import Ticket, decode
 from tests.support import bin_messages as msg

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.config.settings import validate_settings
 from cloud_bridge.domain.records import BinRecord
+from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from tests.support.bins import bin_config, make_bin
 from tests.support.fakes import ScriptedClassifier

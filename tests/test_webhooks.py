@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cloud_bridge.bridge import Bridge
-from cloud_bridge.config.services import DeliverySettings, WebhookEndpoint
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.config.webhooks import DeliverySettings, WebhookEndpoint
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from cloud_bridge.webhooks.worker import WebhookWorker, retry_delay, sign
 from protocol import Pickup, decode
@@ -277,7 +277,7 @@ def test_webhooks_survive_a_receiver_outage_and_a_bridge_restart(
     settings = bridge_settings(mosquitto, tmp_path, receiver)
     clock = SharedClock()
     with Client(mosquitto.port) as bins:
-        bridge = Bridge(settings, clock=clock, rng=random.Random(2))
+        bridge = BridgeRuntime(settings, clock=clock, rng=random.Random(2))
         bridge.start()
         assert bridge.wait_ready(TIMEOUT)
         assert bridge.webhooks is not None
@@ -302,7 +302,7 @@ def test_webhooks_survive_a_receiver_outage_and_a_bridge_restart(
 
     receiver.start()
     clock.advance(hours=1)  # past the backoff
-    restarted = Bridge(settings, clock=clock, rng=random.Random(3))
+    restarted = BridgeRuntime(settings, clock=clock, rng=random.Random(3))
     restarted.start()
     try:
         assert restarted.webhooks is not None

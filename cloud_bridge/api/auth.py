@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cloud_bridge.config.services import ApiSettings, Role
+from cloud_bridge.config.api import ApiSettings, Role
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "bins:read": frozenset({"scheduler", "technician", "admin"}),

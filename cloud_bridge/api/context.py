@@ -2,8 +2,8 @@
 
 Reads go to read-only connections, one per API worker thread, so they never wait for
 the ingest writer. Changes (schedulers' and technicians' actions, delivery retries) go
-through :class:`Actions`: inside ``bin-bridge run`` that is the
-:class:`~cloud_bridge.bridge.Bridge`, which runs them on its writer thread between
+through :class:`Actions`: inside ``bin-bridge run`` that is the engine's
+:class:`~cloud_bridge.engine.bridge.Bridge`, which runs them on its writer thread between
 batches, so the in-memory state, the database and the published messages stay
 consistent.
 """

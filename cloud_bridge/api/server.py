@@ -1,6 +1,6 @@
 """Serving the API with uvicorn on a thread of ``bin-bridge run``.
 
-uvicorn installs no signal handlers off the main thread, so the bridge's own
+uvicorn installs no signal handlers off the main thread, so ``bin-bridge run``'s own
 SIGTERM handling stays in charge; :meth:`ApiServer.stop` asks the server to exit and
 waits for it.
 
@@ -18,18 +18,16 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
 
 from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import TokenTable
-from cloud_bridge.api.context import ApiContext, ReaderPool
+from cloud_bridge.api.context import Actions, ApiContext, ReaderPool
+from cloud_bridge.clock import Clock
+from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.errors import ApiError
-
-if TYPE_CHECKING:
-    from cloud_bridge.bridge import Bridge
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +114,13 @@ class ApiServer:
             self._readers.close()
 
 
-def serve_bridge(bridge: Bridge) -> ApiServer:
-    """The API of a running bridge (reads from the database file, acts through the writer)."""
-    settings = bridge.settings
+def serve_api(settings: BridgeSettings, actions: Actions, clock: Clock) -> ApiServer:
+    """The API of a running bridge, not yet started: it reads from the database file
+    and carries out actions through ``actions`` (the engine's writer).
+
+    The start-up wiring (:mod:`cloud_bridge.runtime`) calls this beside the engine, so
+    the engine never builds its own web server.
+    """
     assert settings.api.port is not None
     tokens = TokenTable.from_settings(settings.api, os.environ)
     if not tokens:
@@ -127,8 +129,8 @@ def serve_bridge(bridge: Bridge) -> ApiServer:
     context = ApiContext(
         settings=settings,
         readers=readers,
-        actions=bridge,
-        clock=bridge.clock,
+        actions=actions,
+        clock=clock,
         tokens=tokens,
     )
     return ApiServer(create_app(context), settings.api.host, settings.api.port, on_stop=readers)

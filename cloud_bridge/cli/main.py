@@ -19,7 +19,6 @@ from typing import get_args
 import click
 from rich.console import Console
 
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.cli.schedulers import register
 from cloud_bridge.cli.security import broker_config, pki_group
 from cloud_bridge.cli.support import (
@@ -32,16 +31,11 @@ from cloud_bridge.cli.support import (
     print_json,
     reader,
 )
+from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
+from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.seq_resets import request_seq_reset
-from cloud_bridge.views.rows import (
-    bin_row,
-    bins_table,
-    pickup_row,
-    pickups_table,
-    rejection_row,
-    stats_table,
-)
+from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus
 
 logger = logging.getLogger(__name__)
@@ -103,7 +97,7 @@ def run(
             }
         )
         settings = settings.model_copy(update={"api": api})
-        bridge = Bridge(settings)
+        runtime = BridgeRuntime(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -118,13 +112,13 @@ def run(
         settings.store.path,
     )
     with domain_errors():
-        bridge.start()
+        runtime.start()
     while not stop.wait(0.5):
-        if bridge.error is not None:
+        if runtime.error is not None:
             break
-    bridge.stop()
-    if bridge.error is not None:
-        fail(f"stopped after an internal error: {bridge.error}")
+    runtime.stop()
+    if runtime.error is not None:
+        fail(f"stopped after an internal error: {runtime.error}")
     logger.info("bridge stopped")
 
 

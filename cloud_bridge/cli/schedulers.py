@@ -28,17 +28,11 @@ from cloud_bridge.cli.support import (
     reader,
     token_option,
 )
+from cloud_bridge.cli.tables import deliveries_table, deposits_table, routes_table
 from cloud_bridge.clock import system_clock
-from cloud_bridge.planning.routes import plan_routes, routes_table, stops_for_region
+from cloud_bridge.planning.routes import plan_routes, stops_for_region
 from cloud_bridge.views.exports import deposits_csv, parse_when, pickups_csv
-from cloud_bridge.views.rows import (
-    deliveries_table,
-    delivery_row,
-    deposit_row,
-    deposits_table,
-    fill_row,
-    forecast_detail,
-)
+from cloud_bridge.views.rows import delivery_row, deposit_row, fill_row, forecast_detail
 from protocol import parse_ts
 from protocol.messages import CATEGORIES
 

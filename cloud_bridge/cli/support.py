@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 import click
 
 from cloud_bridge.cli.api_client import TOKEN_ENV, URL_ENV
-from cloud_bridge.config.settings import BridgeSettings, load_settings, parse_broker_url
+from cloud_bridge.config.broker import parse_broker_url
+from cloud_bridge.config.settings import BridgeSettings, load_settings
 from cloud_bridge.errors import BridgeError
 from cloud_bridge.store import Store, open_store
 

@@ -35,17 +35,11 @@ from cloud_bridge.cli.support import (
     reader,
     token_option,
 )
+from cloud_bridge.cli.tables import config_table, tickets_table
 from cloud_bridge.clock import system_clock
 from cloud_bridge.domain.ticket_rules import TICKET_KINDS
 from cloud_bridge.services.remote_config import load_overlay
-from cloud_bridge.views.rows import (
-    FLAGGED_CONFIG_STATES,
-    command_row,
-    config_row,
-    config_table,
-    ticket_row,
-    tickets_table,
-)
+from cloud_bridge.views.rows import FLAGGED_CONFIG_STATES, command_row, config_row, ticket_row
 from protocol import parse_ts
 from protocol.messages import COMMAND_NAMES
 

@@ -1,318 +1,53 @@
-"""The bridge's settings: broker, store, ingest, per-region pickup policy and the rest.
+"""The bridge's settings: :class:`BridgeSettings`, made of one section per module of this
+package, and the one loader of the TOML file.
 
-Every section forbids unknown keys and bounds every number, so a misspelt or
-out-of-range key in the TOML file is an error that names it. Secrets never live in
-the file: the broker password is read from the environment variable it names, when
-connecting.
+Every section derives from :class:`cloud_bridge.config.base.Section`, so a misspelt or
+out-of-range key in the file is an error that names it (with a guess at the key that
+was meant). Secrets never live in the file: the sections read them from the
+environment variables they name, when they are needed.
+
+The sections' classes that this module defined before they had modules of their own
+are still importable from here.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from cloud_bridge.config.services import (
-    ApiSettings,
-    DeliverySettings,
-    ForecastSettings,
-    RoutingSettings,
-    TimerSettings,
-    WebhookEndpoint,
-)
-from cloud_bridge.config.technicians import CommandSettings, TicketOverride, TicketSettings
-from cloud_bridge.errors import BrokerUrlError, SettingsError
-from protocol.transport import BrokerUrl
-from protocol.transport import parse_broker_url as parse_url
+from cloud_bridge.config.api import ApiSettings
+from cloud_bridge.config.base import REGION_PATTERN, Region, Section
+from cloud_bridge.config.broker import BrokerAddress, BrokerSettings, parse_broker_url
+from cloud_bridge.config.commands import CommandSettings
+from cloud_bridge.config.forecast import ForecastSettings
+from cloud_bridge.config.ingest import IngestSettings
+from cloud_bridge.config.pickups import RegionOverride, RegionSettings
+from cloud_bridge.config.routing import RoutingSettings
+from cloud_bridge.config.store import StoreSettings
+from cloud_bridge.config.tickets import TicketOverride, TicketSettings
+from cloud_bridge.config.timers import TimerSettings
+from cloud_bridge.config.webhooks import DeliverySettings, WebhookEndpoint
+from cloud_bridge.errors import SettingsError
 
-REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
-
-
-BrokerAddress = BrokerUrl
-"""Where the broker listens (the protocol package's broker URL type)."""
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]``; errors name the bad part."""
-    try:
-        return parse_url(url)
-    except ValueError as err:
-        raise BrokerUrlError(str(err)) from None
-
-
-class Section(BaseModel):
-    """Base of every settings section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BrokerSettings(Section):
-    """The MQTT connection of the bridge."""
-
-    url: str = Field(
-        default="mqtt://127.0.0.1:1883",
-        description="Broker address, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS).",
-    )
-    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        default="revloop-bridge",
-        description="Fixed MQTT client id; the broker keeps the persistent session under it.",
-    )
-    topic_prefix: Annotated[str, StringConstraints(pattern=r"^[^#+]+[^/#+]$")] = Field(
-        default="bins/v1", description="Prefix of the bins' topics (no wildcards)."
-    )
-    username: str | None = Field(default=None, description="MQTT user name, if any.")
-    password_env: str | None = Field(
-        default=None,
-        pattern=r"^[A-Z_][A-Z0-9_]*$",
-        description="Name of the environment variable holding the MQTT password.",
-    )
-    ca_file: Path | None = Field(
-        default=None, description="CA certificate for mqtts (system CAs when unset)."
-    )
-    cert_file: Path | None = Field(default=None, description="Client certificate (mqtts).")
-    key_file: Path | None = Field(default=None, description="Client private key (mqtts).")
-    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive.")
-    backoff_min_s: float = Field(
-        default=0.5, ge=0.01, le=60.0, description="First reconnect delay (before jitter)."
-    )
-    backoff_max_s: float = Field(
-        default=60.0, ge=0.1, le=3600.0, description="Longest reconnect delay."
-    )
-    stable_after_s: float = Field(
-        default=30.0,
-        ge=0.0,
-        le=3600.0,
-        description="A connection that lasted this long resets the reconnect backoff.",
-    )
-    receive_window: int = Field(
-        default=1000,
-        ge=1,
-        le=65535,
-        description="Most unacknowledged QoS 1 messages the bridge lets the broker send.",
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, value: str) -> str:
-        parse_broker_url(value)
-        return value
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> Self:
-        if self.backoff_min_s > self.backoff_max_s:
-            raise ValueError(
-                f"backoff_min_s ({self.backoff_min_s}) exceeds backoff_max_s ({self.backoff_max_s})"
-            )
-        return self
-
-    @property
-    def address(self) -> BrokerAddress:
-        """The parsed URL."""
-        return parse_broker_url(self.url)
-
-    def password(self) -> str | None:
-        """The MQTT password, read from the environment only when connecting."""
-        if self.password_env is None:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise SettingsError(
-                "broker", [f"broker.password_env: names {self.password_env}, which is not set"]
-            )
-        return value
-
-
-class StoreSettings(Section):
-    """Where and how the bridge keeps its data."""
-
-    path: Path = Field(default=Path("bridge.db"), description="SQLite database file.")
-    synchronous: Literal["NORMAL", "FULL"] = Field(
-        default="FULL",
-        description=(
-            "SQLite synchronous mode in WAL: NORMAL survives process crashes (a power "
-            "loss can lose the last commits, which the broker then redelivers only if "
-            "they were not yet acknowledged); FULL also survives power loss, slower."
-        ),
-    )
-
-    wal_autocheckpoint_pages: int = Field(
-        default=10_000,
-        ge=100,
-        le=1_000_000,
-        description=(
-            "WAL pages (4 KiB) after which a commit checkpoints into the database file; "
-            "SQLite's default of 1,000 checkpoints (and syncs) every few batches."
-        ),
-    )
-
-
-class IngestSettings(Section):
-    """How received messages are written."""
-
-    batch_max: int = Field(
-        default=1000, ge=1, le=100_000, description="Most messages committed in one transaction."
-    )
-    queue_max: int = Field(
-        default=100_000,
-        ge=100,
-        le=10_000_000,
-        description=(
-            "Most received messages waiting for the writer. Beyond it QoS 0 messages are "
-            "dropped and counted as 'overload' (a flood cannot exhaust memory); QoS 1 "
-            "messages are bounded by the broker's in-flight window instead."
-        ),
-    )
-    retry_delay_s: float = Field(
-        default=1.0, ge=0.01, le=300.0, description="Wait before retrying a failed commit."
-    )
-    rejection_logs_per_minute: int = Field(
-        default=20,
-        ge=0,
-        le=10_000,
-        description="Most rejection warnings logged per reason per minute (the rest are counted).",
-    )
-
-
-class RegionSettings(Section):
-    """Pickup policy of one logistics region."""
-
-    pickup_threshold_pct: float = Field(
-        default=80.0, gt=0.0, le=100.0, description="Fill at or above which a pickup is raised."
-    )
-    due_hours: float = Field(
-        default=24.0, gt=0.0, le=24.0 * 60, description="Time from a request to its due_by."
-    )
-    high_priority_due_hours: float = Field(
-        default=4.0, gt=0.0, le=24.0 * 60, description="due_by of a high-priority request."
-    )
-    republish_fill_step_pct: float = Field(
-        default=5.0,
-        gt=0.0,
-        le=100.0,
-        description="An open pickup is republished when fill moved this much since it was sent.",
-    )
-    manifest_republish_min_s: float = Field(
-        default=3600.0,
-        ge=0.0,
-        le=86_400.0,
-        description="Least time between republishes caused only by a changed manifest.",
-    )
-    emptied_below_pct: float = Field(
-        default=20.0,
-        ge=0.0,
-        lt=100.0,
-        description="Fill at or below which, after a drop, the bin counts as emptied.",
-    )
-    emptied_drop_pct: float = Field(
-        default=30.0,
-        gt=0.0,
-        le=100.0,
-        description="Least fall of fill (from the pickup's fill) that counts as emptying.",
-    )
-    emptied_confirm_readings: int = Field(
-        default=2,
-        ge=1,
-        le=10,
-        description=(
-            "Readings in a row that must show the drop before it counts as emptying, so "
-            "one wild low reading never collects a pickup."
-        ),
-    )
-    full_pct: float = Field(
-        default=95.0,
-        gt=0.0,
-        le=100.0,
-        description=(
-            "Fill that counts as full for forecasts (the bins lock their door at 95 % by "
-            "default and take nothing more)."
-        ),
-    )
-    lead_time_hours: float = Field(
-        default=24.0,
-        ge=0.0,
-        le=24.0 * 30,
-        description="A pickup is requested when the bin is predicted full within this time.",
-    )
-    threshold_hysteresis_pct: float = Field(
-        default=5.0,
-        ge=0.0,
-        le=50.0,
-        description=(
-            "Fill must fall this far under the threshold before a new crossing counts, so "
-            "noise around the threshold does not republish the pickup."
-        ),
-    )
-    fill_median_readings: int = Field(
-        default=1,
-        ge=1,
-        le=15,
-        description=(
-            "Threshold crossings, hysteresis and the published fill use the median of the "
-            "bin's last this many readings. 1 (default) decides on each reading as the bin "
-            "reports it (already the median of its sensor's pings); 3 or more keeps one "
-            "noisy spike from opening a pickup where sensors are known to be noisy."
-        ),
-    )
-    urgent_due_hours: float = Field(
-        default=1.0, gt=0.0, le=24.0 * 60, description="due_by of an urgent (fire) request."
-    )
-    due_by_forecast: Literal["low", "predicted"] = Field(
-        default="low",
-        description=(
-            "Which forecast time brings due_by forward: 'low', the early end of the band "
-            "(p10: the bin is full by then one time in ten), or 'predicted', the median "
-            "(full by then one time in two)."
-        ),
-    )
-    forecast_republish_hours: float = Field(
-        default=2.0,
-        gt=0.0,
-        le=24.0 * 30,
-        description="An open pickup is republished when its predicted full time moved this much.",
-    )
-    forecast_request_min_hours: float = Field(
-        default=6.0,
-        ge=0.0,
-        le=24.0 * 7,
-        description=(
-            "Without a learned rhythm, a forecast requests a pickup only once its readings "
-            "span this long (a few daytime hours extrapolated overestimate the rate)."
-        ),
-    )
-
-
-class RegionOverride(Section):
-    """Per-region changes to the default pickup policy; unset keys inherit it."""
-
-    pickup_threshold_pct: float | None = Field(default=None, gt=0.0, le=100.0)
-    due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
-    high_priority_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
-    republish_fill_step_pct: float | None = Field(default=None, gt=0.0, le=100.0)
-    manifest_republish_min_s: float | None = Field(default=None, ge=0.0, le=86_400.0)
-    emptied_below_pct: float | None = Field(default=None, ge=0.0, lt=100.0)
-    emptied_drop_pct: float | None = Field(default=None, gt=0.0, le=100.0)
-    emptied_confirm_readings: int | None = Field(default=None, ge=1, le=10)
-    full_pct: float | None = Field(default=None, gt=0.0, le=100.0)
-    due_by_forecast: Literal["low", "predicted"] | None = None
-    lead_time_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 30)
-    threshold_hysteresis_pct: float | None = Field(default=None, ge=0.0, le=50.0)
-    fill_median_readings: int | None = Field(default=None, ge=1, le=15)
-    urgent_due_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 60)
-    forecast_republish_hours: float | None = Field(default=None, gt=0.0, le=24.0 * 30)
-    forecast_request_min_hours: float | None = Field(default=None, ge=0.0, le=24.0 * 7)
+__all__ = [
+    "REGION_PATTERN",
+    "BridgeSettings",
+    "BrokerAddress",
+    "BrokerSettings",
+    "IngestSettings",
+    "Region",
+    "RegionOverride",
+    "RegionSettings",
+    "Section",
+    "StoreSettings",
+    "load_settings",
+    "parse_broker_url",
+    "validate_settings",
+]
 
 
 class BridgeSettings(Section):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from cloud_bridge.config.technicians import TicketPolicy
+from cloud_bridge.config.tickets import TicketPolicy
 from cloud_bridge.domain.records import BinRecord, Flag
 from protocol import TicketSeverity, format_ts
 

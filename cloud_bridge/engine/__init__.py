@@ -1,1 +1,3 @@
-"""The single writer: a batch of received messages turned into stored facts in one transaction."""
+"""The engine: the single writer that turns received messages into stored facts, one
+transaction per batch (processor, writer thread, counters), and the :class:`Bridge`
+that runs it with its broker link."""

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from cloud_bridge.clock import Clock
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.domain.fleet import Fleet
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.engine.ratelimit import RateLimitedLog
 from cloud_bridge.services.forecasts import ForecastService
@@ -43,7 +44,6 @@ from protocol import (
     SchemaError,
     State,
     Telemetry,
-    TopicKind,
     decode_bin_message,
 )
 from protocol.messages import MAX_SEQ
@@ -63,18 +63,6 @@ SEQ_REUSED_REASON = "seq_reused"
 """Rejection reason of a message whose ``(bin_id, seq)`` is stored with other content."""
 
 _STORED, _DUPLICATE, _SEQ_REUSED = "stored", "duplicate", "seq_reused"
-
-
-@dataclass(slots=True)
-class Inbound:
-    """One message as received, with what is needed to acknowledge it later."""
-
-    topic: str
-    payload: bytes
-    mid: int = 0
-    qos: int = 0
-    generation: int = 0
-    retained: bool = False
 
 
 @dataclass(slots=True)
@@ -429,14 +417,3 @@ class Processor:
             if settled is not None:
                 self._settled.append(settled)
         return _STORED
-
-
-SUBSCRIPTIONS: tuple[TopicKind, ...] = (
-    TopicKind.STATE,
-    TopicKind.TELEMETRY,
-    TopicKind.EVENT,
-    TopicKind.HEALTH,
-    TopicKind.CONFIG_REPORTED,
-    TopicKind.CMD_RESULT,
-)
-"""The bin-to-cloud topic kinds the bridge subscribes to (never the cloud-to-bin ones)."""

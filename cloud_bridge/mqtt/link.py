@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_bridge.config.settings import BrokerSettings
-from cloud_bridge.engine.processor import SUBSCRIPTIONS, Inbound
+from cloud_bridge.domain.inbound import SUBSCRIPTIONS, Inbound
 from cloud_bridge.errors import SettingsError
 from protocol import bin_wildcard
 from protocol.backoff import Backoff

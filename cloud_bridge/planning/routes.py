@@ -21,10 +21,8 @@ from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-from rich import box
-from rich.table import Table
 
-from cloud_bridge.config.services import RouteRegion, RoutingSettings
+from cloud_bridge.config.routing import RouteRegion, RoutingSettings
 from cloud_bridge.domain.records import PickupRecord
 from cloud_bridge.store.protocols import Store
 from protocol import format_ts
@@ -353,50 +351,3 @@ def _why(
     if 0 < latest < reach:
         return "due before a vehicle can reach it"
     return "no room in the vehicles' capacity, due times and shift"
-
-
-def routes_table(plan: RoutePlan) -> Table:
-    """The plan for people: one row per stop, vehicle by vehicle."""
-    table = Table(
-        title=f"region {plan.region}: {sum(len(r.stops) for r in plan.vehicles)} stops on "
-        f"{len(plan.vehicles)} vehicles, {len(plan.unassigned)} unassigned "
-        f"(solved in {plan.solve_s:.1f} s)",
-        box=box.SIMPLE_HEAD,  # light rules and no edges: more room for the columns
-        collapse_padding=True,
-        pad_edge=False,
-    )
-    # Unwrapped: a stop is one line, and an id or a time never splits over two. The ids
-    # keep their whole width; on a terminal too narrow for all, the others shorten (…).
-    ids = [(s.bin_id, s.pickup_id) for r in plan.vehicles for s in r.stops]
-    ids += [(u.bin_id, u.pickup_id) for u in plan.unassigned]
-    bin_width = max([len("back at depot"), *(len(b) for b, _ in ids)])
-    pickup_width = max([len("pickup"), *(len(p) for _, p in ids)])
-    table.add_column("veh", no_wrap=True, justify="right")
-    table.add_column("#", no_wrap=True, justify="right")
-    table.add_column("bin", no_wrap=True, min_width=bin_width)
-    table.add_column("pickup", no_wrap=True, min_width=pickup_width)
-    for name in ("priority", "leg km", "km", "eta", "due by"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("load L / kg", justify="right", no_wrap=True)
-    for route in plan.vehicles:
-        for s in route.stops:
-            late = s.eta > s.due_by
-            table.add_row(
-                str(route.vehicle) if s.order == 1 else "",
-                str(s.order),
-                s.bin_id,
-                s.pickup_id,
-                s.priority,
-                f"{s.leg_km:.1f}",
-                f"{s.cumulative_km:.1f}",
-                ("[red]" if late else "") + s.eta.strftime("%a %H:%M") + ("[/red]" if late else ""),
-                s.due_by.strftime("%a %H:%M"),
-                f"{s.load_l:.0f} / {s.load_kg:.1f}",
-            )
-        table.add_row(
-            "", "", "[dim]back at depot[/dim]", "", "", "", f"{route.distance_km:.1f}",
-            route.back_at.strftime("%a %H:%M"), "", "",
-        )  # fmt: skip
-    for u in plan.unassigned:
-        table.add_row("-", "", u.bin_id, u.pickup_id, "", "", "", "", "", f"[red]{u.reason}[/red]")
-    return table

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from cloud_bridge.clock import Clock
-from cloud_bridge.config.services import WebhookEndpoint
+from cloud_bridge.config.webhooks import WebhookEndpoint
 from cloud_bridge.domain.records import Publication
 from cloud_bridge.store.protocols import Store
 

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from cloud_bridge.clock import Clock
 from cloud_bridge.config.settings import BridgeSettings
-from cloud_bridge.config.technicians import TicketPolicy
+from cloud_bridge.config.tickets import TicketPolicy
 from cloud_bridge.domain.fleet import Fleet
 from cloud_bridge.domain.records import BinRecord, TicketRecord
 from cloud_bridge.domain.ticket_rules import TICKET_KINDS, Finding, backlog_in, findings

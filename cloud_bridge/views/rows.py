@@ -1,11 +1,13 @@
-"""What ``bin-bridge`` prints: JSON rows for programs and rich tables for people."""
+"""JSON rows of what the store holds, shared by the API's responses and ``bin-bridge --json``.
+
+The tables people read on a terminal are the CLI's own (:mod:`cloud_bridge.cli.tables`),
+so the API never loads a terminal library.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-
-from rich.table import Table
 
 from cloud_bridge.domain.forecast import Forecast
 from cloud_bridge.domain.records import (
@@ -182,55 +184,9 @@ def config_row(record: BinRecord, now: datetime, grace_s: float) -> dict[str, An
     }
 
 
-def config_table(rows: list[dict[str, Any]]) -> Table:
-    """Desired versus reported configuration, flagged bins in red."""
-    table = Table(title=f"{len(rows)} bins: configuration")
-    for name in ("bin", "region", "desired", "reported", "running", "state", "error"):
-        table.add_column(name)
-    for row in rows:
-        state = row["state"]
-        shown = f"[red]{state}[/red]" if row["flagged"] else state
-        reported = (
-            "-"
-            if row["reported_version"] is None
-            else f"{row['reported_version']} {row['reported_status']}"
-        )
-        table.add_row(
-            row["bin_id"],
-            row["region"],
-            "-" if row["desired_version"] is None else str(row["desired_version"]),
-            reported,
-            "-" if row["config_version"] is None else str(row["config_version"]),
-            shown,
-            row["reported_error"] or "",
-        )
-    return table
-
-
 def ticket_row(record: TicketRecord) -> dict[str, Any]:
     """A ticket as its wire message (the fields technicians receive)."""
     return record.message().model_dump(mode="json")
-
-
-def tickets_table(records: list[TicketRecord]) -> Table:
-    """Tickets and where they stand, the most severe in red."""
-    table = Table(title=f"{len(records)} tickets")
-    for name in ("ticket", "bin", "region", "kind", "severity", "status", "opened", "detail"):
-        table.add_column(name)
-    colours = {"critical": "red", "warning": "yellow", "info": "cyan"}
-    for t in records:
-        colour = colours[t.severity]
-        table.add_row(
-            t.ticket_id,
-            t.bin_id,
-            t.region,
-            t.kind,
-            f"[{colour}]{t.severity}[/{colour}]",
-            t.status if t.resolved_at is None else f"resolved {format_ts(t.resolved_at)}",
-            format_ts(t.opened_at),
-            t.detail,
-        )
-    return table
 
 
 def command_row(record: CommandRecord) -> dict[str, Any]:
@@ -265,125 +221,3 @@ def rejection_row(count: RejectionCount) -> dict[str, Any]:
         "last_detail": count.last_detail,
         "last_at": None if count.last_at is None else format_ts(count.last_at),
     }
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def bins_table(records: list[BinRecord], forecasts: dict[str, Forecast] | None = None) -> Table:
-    """The fleet at a glance."""
-    table = Table(title=f"{len(records)} bins")
-    for name in ("bin", "region", "online", "fill %", "kg", "door", "last seq", "last seen"):
-        table.add_column(name)
-    table.add_column("full at (p10-p90)")
-    forecasts = forecasts or {}
-    for r in records:
-        forecast = forecasts.get(r.bin_id)
-        online = "[green]yes[/green]" if r.online else "[red]no[/red]"
-        if not r.registered:
-            online += " (unregistered)"
-        table.add_row(
-            r.bin_id,
-            r.region,
-            online,
-            _num(r.fill_pct),
-            _num(r.weight_kg, 2),
-            r.door or "-",
-            str(r.last_seq),
-            "-" if r.last_seen is None else format_ts(r.last_seen),
-            _full_at(forecast),
-        )
-    return table
-
-
-def _short(value: datetime | None) -> str:
-    return "?" if value is None else value.strftime("%a %d %H:%M")
-
-
-def _full_at(forecast: Forecast | None) -> str:
-    if forecast is None or forecast.predicted_full_at is None:
-        return "-" if forecast is None else f"({forecast.method})"
-    return (
-        f"{_short(forecast.predicted_full_at)} "
-        f"({_short(forecast.low)} - {_short(forecast.high)}, {forecast.method})"
-    )
-
-
-def pickups_table(records: list[PickupRecord]) -> Table:
-    """Pickups and where they stand."""
-    table = Table(title=f"{len(records)} pickups")
-    for name in ("pickup", "bin", "region", "status", "priority", "reason", "fill %", "due by"):
-        table.add_column(name)
-    table.add_column("full at")
-    table.add_column("manifest")
-    for p in records:
-        manifest = ", ".join(
-            f"{category} {entry.count}/{entry.kg:.2f} kg"
-            for category, entry in sorted(p.manifest.items())
-        )
-        table.add_row(
-            p.pickup_id,
-            p.bin_id,
-            p.region,
-            p.status,
-            p.priority,
-            p.reason,
-            _num(p.fill_pct),
-            format_ts(p.due_by),
-            "-" if p.predicted_full_at is None else _short(p.predicted_full_at),
-            manifest or "-",
-        )
-    return table
-
-
-def stats_table(messages: dict[str, int], rejections: list[RejectionCount]) -> Table:
-    """Stored messages per kind and rejections per reason."""
-    table = Table(title="ingest")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_column("latest example")
-    for kind, count in messages.items():
-        table.add_row(f"stored {kind}", str(count), "")
-    for item in rejections:
-        table.add_row(f"[red]rejected {item.reason}[/red]", str(item.count), item.last_detail or "")
-    return table
-
-
-def deposits_table(rows: list[DepositRow]) -> Table:
-    """Deposits, newest last."""
-    table = Table(title=f"{len(rows)} deposits")
-    for name in ("bin", "seq", "ts", "category", "accepted", "confidence", "g", "reason"):
-        table.add_column(name)
-    for d in rows:
-        table.add_row(
-            d.bin_id,
-            str(d.seq),
-            format_ts(d.ts),
-            d.category,
-            "[green]yes[/green]" if d.accepted else "[red]no[/red]",
-            f"{d.confidence:.2f}",
-            f"{d.weight_g:.0f}",
-            d.reason or "",
-        )
-    return table
-
-
-def deliveries_table(rows: list[Delivery]) -> Table:
-    """Webhook deliveries and where they stand."""
-    table = Table(title=f"{len(rows)} webhook deliveries")
-    for name in ("id", "endpoint", "kind", "key", "state", "attempts", "next attempt", "error"):
-        table.add_column(name)
-    for d in rows:
-        colour = {"dead": "red", "delivered": "green"}.get(d.state, "yellow")
-        table.add_row(
-            str(d.id),
-            d.endpoint,
-            d.kind,
-            d.key,
-            f"[{colour}]{d.state}[/{colour}]",
-            str(d.attempts),
-            format_ts(d.next_attempt_at) if d.state == "pending" else "-",
-            d.last_error or "",
-        )
-    return table

@@ -30,7 +30,7 @@ from datetime import timedelta
 import httpx
 
 from cloud_bridge.clock import Clock
-from cloud_bridge.config.services import DeliverySettings, WebhookEndpoint
+from cloud_bridge.config.webhooks import DeliverySettings, WebhookEndpoint
 from cloud_bridge.domain.records import Delivery
 from cloud_bridge.store.protocols import DeliveryStore
 

@@ -20,8 +20,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent.clock import ManualClock
-from cloud_bridge.bridge import Bridge
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.runtime import BridgeRuntime
 from protocol.transport import BrokerUrl, parse_broker_url
 from simulator.runners.embedded_broker import EmbeddedBroker
 from simulator.runners.fleet import FleetOptions, FleetSim, PickupNotice
@@ -109,7 +109,7 @@ def run_demo(
             },
             source="demo",
         )
-        bridge = Bridge(settings, clock=clock.now)
+        bridge = BridgeRuntime(settings, clock=clock.now)
         bridge.start()
         try:
             if not bridge.wait_ready(15):

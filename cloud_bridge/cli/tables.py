@@ -1,0 +1,238 @@
+"""The rich tables ``bin-bridge`` prints for people (``--json`` prints the rows of
+:mod:`cloud_bridge.views.rows` instead); the CLI is the only user of ``rich``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from cloud_bridge.domain.forecast import Forecast
+from cloud_bridge.domain.records import (
+    BinRecord,
+    Delivery,
+    DepositRow,
+    PickupRecord,
+    RejectionCount,
+    TicketRecord,
+)
+from cloud_bridge.planning.routes import RoutePlan
+from protocol import format_ts
+
+
+def config_table(rows: list[dict[str, Any]]) -> Table:
+    """Desired versus reported configuration, flagged bins in red."""
+    table = Table(title=f"{len(rows)} bins: configuration")
+    for name in ("bin", "region", "desired", "reported", "running", "state", "error"):
+        table.add_column(name)
+    for row in rows:
+        state = row["state"]
+        shown = f"[red]{state}[/red]" if row["flagged"] else state
+        reported = (
+            "-"
+            if row["reported_version"] is None
+            else f"{row['reported_version']} {row['reported_status']}"
+        )
+        table.add_row(
+            row["bin_id"],
+            row["region"],
+            "-" if row["desired_version"] is None else str(row["desired_version"]),
+            reported,
+            "-" if row["config_version"] is None else str(row["config_version"]),
+            shown,
+            row["reported_error"] or "",
+        )
+    return table
+
+
+def tickets_table(records: list[TicketRecord]) -> Table:
+    """Tickets and where they stand, the most severe in red."""
+    table = Table(title=f"{len(records)} tickets")
+    for name in ("ticket", "bin", "region", "kind", "severity", "status", "opened", "detail"):
+        table.add_column(name)
+    colours = {"critical": "red", "warning": "yellow", "info": "cyan"}
+    for t in records:
+        colour = colours[t.severity]
+        table.add_row(
+            t.ticket_id,
+            t.bin_id,
+            t.region,
+            t.kind,
+            f"[{colour}]{t.severity}[/{colour}]",
+            t.status if t.resolved_at is None else f"resolved {format_ts(t.resolved_at)}",
+            format_ts(t.opened_at),
+            t.detail,
+        )
+    return table
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def bins_table(records: list[BinRecord], forecasts: dict[str, Forecast] | None = None) -> Table:
+    """The fleet at a glance."""
+    table = Table(title=f"{len(records)} bins")
+    for name in ("bin", "region", "online", "fill %", "kg", "door", "last seq", "last seen"):
+        table.add_column(name)
+    table.add_column("full at (p10-p90)")
+    forecasts = forecasts or {}
+    for r in records:
+        forecast = forecasts.get(r.bin_id)
+        online = "[green]yes[/green]" if r.online else "[red]no[/red]"
+        if not r.registered:
+            online += " (unregistered)"
+        table.add_row(
+            r.bin_id,
+            r.region,
+            online,
+            _num(r.fill_pct),
+            _num(r.weight_kg, 2),
+            r.door or "-",
+            str(r.last_seq),
+            "-" if r.last_seen is None else format_ts(r.last_seen),
+            _full_at(forecast),
+        )
+    return table
+
+
+def _short(value: datetime | None) -> str:
+    return "?" if value is None else value.strftime("%a %d %H:%M")
+
+
+def _full_at(forecast: Forecast | None) -> str:
+    if forecast is None or forecast.predicted_full_at is None:
+        return "-" if forecast is None else f"({forecast.method})"
+    return (
+        f"{_short(forecast.predicted_full_at)} "
+        f"({_short(forecast.low)} - {_short(forecast.high)}, {forecast.method})"
+    )
+
+
+def pickups_table(records: list[PickupRecord]) -> Table:
+    """Pickups and where they stand."""
+    table = Table(title=f"{len(records)} pickups")
+    for name in ("pickup", "bin", "region", "status", "priority", "reason", "fill %", "due by"):
+        table.add_column(name)
+    table.add_column("full at")
+    table.add_column("manifest")
+    for p in records:
+        manifest = ", ".join(
+            f"{category} {entry.count}/{entry.kg:.2f} kg"
+            for category, entry in sorted(p.manifest.items())
+        )
+        table.add_row(
+            p.pickup_id,
+            p.bin_id,
+            p.region,
+            p.status,
+            p.priority,
+            p.reason,
+            _num(p.fill_pct),
+            format_ts(p.due_by),
+            "-" if p.predicted_full_at is None else _short(p.predicted_full_at),
+            manifest or "-",
+        )
+    return table
+
+
+def stats_table(messages: dict[str, int], rejections: list[RejectionCount]) -> Table:
+    """Stored messages per kind and rejections per reason."""
+    table = Table(title="ingest")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("latest example")
+    for kind, count in messages.items():
+        table.add_row(f"stored {kind}", str(count), "")
+    for item in rejections:
+        table.add_row(f"[red]rejected {item.reason}[/red]", str(item.count), item.last_detail or "")
+    return table
+
+
+def deposits_table(rows: list[DepositRow]) -> Table:
+    """Deposits, newest last."""
+    table = Table(title=f"{len(rows)} deposits")
+    for name in ("bin", "seq", "ts", "category", "accepted", "confidence", "g", "reason"):
+        table.add_column(name)
+    for d in rows:
+        table.add_row(
+            d.bin_id,
+            str(d.seq),
+            format_ts(d.ts),
+            d.category,
+            "[green]yes[/green]" if d.accepted else "[red]no[/red]",
+            f"{d.confidence:.2f}",
+            f"{d.weight_g:.0f}",
+            d.reason or "",
+        )
+    return table
+
+
+def deliveries_table(rows: list[Delivery]) -> Table:
+    """Webhook deliveries and where they stand."""
+    table = Table(title=f"{len(rows)} webhook deliveries")
+    for name in ("id", "endpoint", "kind", "key", "state", "attempts", "next attempt", "error"):
+        table.add_column(name)
+    for d in rows:
+        colour = {"dead": "red", "delivered": "green"}.get(d.state, "yellow")
+        table.add_row(
+            str(d.id),
+            d.endpoint,
+            d.kind,
+            d.key,
+            f"[{colour}]{d.state}[/{colour}]",
+            str(d.attempts),
+            format_ts(d.next_attempt_at) if d.state == "pending" else "-",
+            d.last_error or "",
+        )
+    return table
+
+
+def routes_table(plan: RoutePlan) -> Table:
+    """The plan for people: one row per stop, vehicle by vehicle."""
+    table = Table(
+        title=f"region {plan.region}: {sum(len(r.stops) for r in plan.vehicles)} stops on "
+        f"{len(plan.vehicles)} vehicles, {len(plan.unassigned)} unassigned "
+        f"(solved in {plan.solve_s:.1f} s)",
+        box=box.SIMPLE_HEAD,  # light rules and no edges: more room for the columns
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    # Unwrapped: a stop is one line, and an id or a time never splits over two. The ids
+    # keep their whole width; on a terminal too narrow for all, the others shorten (…).
+    ids = [(s.bin_id, s.pickup_id) for r in plan.vehicles for s in r.stops]
+    ids += [(u.bin_id, u.pickup_id) for u in plan.unassigned]
+    bin_width = max([len("back at depot"), *(len(b) for b, _ in ids)])
+    pickup_width = max([len("pickup"), *(len(p) for _, p in ids)])
+    table.add_column("veh", no_wrap=True, justify="right")
+    table.add_column("#", no_wrap=True, justify="right")
+    table.add_column("bin", no_wrap=True, min_width=bin_width)
+    table.add_column("pickup", no_wrap=True, min_width=pickup_width)
+    for name in ("priority", "leg km", "km", "eta", "due by"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("load L / kg", justify="right", no_wrap=True)
+    for route in plan.vehicles:
+        for s in route.stops:
+            late = s.eta > s.due_by
+            table.add_row(
+                str(route.vehicle) if s.order == 1 else "",
+                str(s.order),
+                s.bin_id,
+                s.pickup_id,
+                s.priority,
+                f"{s.leg_km:.1f}",
+                f"{s.cumulative_km:.1f}",
+                ("[red]" if late else "") + s.eta.strftime("%a %H:%M") + ("[/red]" if late else ""),
+                s.due_by.strftime("%a %H:%M"),
+                f"{s.load_l:.0f} / {s.load_kg:.1f}",
+            )
+        table.add_row(
+            "", "", "[dim]back at depot[/dim]", "", "", "", f"{route.distance_km:.1f}",
+            route.back_at.strftime("%a %H:%M"), "", "",
+        )  # fmt: skip
+    for u in plan.unassigned:
+        table.add_row("-", "", u.bin_id, u.pickup_id, "", "", "", "", "", f"[red]{u.reason}[/red]")
+    return table
