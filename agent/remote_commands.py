@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent import __version__
 from agent.calibration import CalibrationError, RawScale, write_calibration
 from agent.devices import DeviceError
-from agent.errors import OutboxError
+from agent.errors import StorageError
 from agent.intake import CAMERA_TIMEOUT_S
 from agent.runtime import AgentRuntime
 from agent.selftest import run_selftest
@@ -70,6 +70,15 @@ BUSY_COMMANDS = frozenset({"selftest", "tare", "restart"})
 TRAY_COMMANDS = frozenset({"selftest", "tare"})
 """Commands refused while the tray may hold an item: a tare would take it for the zero,
 the self-test's flap cycle would drop it uncounted."""
+
+
+class CommandLedger(Protocol):
+    """Remembers the commands already taken (:class:`agent.storage.commands_seen.SeenCommands`)."""
+
+    def first_time(self, command_id: str, name: str, received_at: str, *, keep: int) -> bool:
+        """Remember ``command_id`` (and the ``keep`` newest ids) durably; False when it
+        was already taken."""
+        ...
 
 
 class _Args(BaseModel):
@@ -115,9 +124,11 @@ class RemoteCommands:
         config_path: Path | None,
         captures_dir: Path,
         on_restart: Callable[[], None],
+        ledger: CommandLedger,
         remember: int = REMEMBERED_COMMANDS,
     ) -> None:
         self.runtime = runtime
+        self.ledger = ledger
         self.remember = remember
         self.config_path = config_path
         self.captures_dir = captures_dir
@@ -207,19 +218,7 @@ class RemoteCommands:
     def _first_time(self, command_id: str, name: str) -> bool:
         """Remember ``command_id``; False when it was already taken."""
         received = format_ts(self.runtime.clock.now())
-        with self.runtime.db.transaction() as tx:
-            cursor = tx.execute(
-                "INSERT OR IGNORE INTO commands_seen (id, name, received_at) VALUES (?, ?, ?)",
-                (command_id, name, received),
-            )
-            if cursor.rowcount == 0:
-                return False
-            tx.execute(
-                "DELETE FROM commands_seen WHERE rowid <= "
-                "(SELECT MAX(rowid) FROM commands_seen) - ?",
-                (self.remember,),
-            )
-        return True
+        return self.ledger.first_time(command_id, name, received, keep=self.remember)
 
     def _answer(self, command_id: str, outcome: Outcome) -> bool:
         messages = self.runtime.messages
@@ -235,7 +234,7 @@ class RemoteCommands:
                 ),
                 droppable=False,
             )
-        except OutboxError:
+        except StorageError:
             log.exception("cannot store the result of command %s", command_id)
             return False
         return True

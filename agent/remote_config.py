@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import OutboxError
+from agent.errors import StorageError
 from agent.intake import SAMPLE_PERIOD_S
-from agent.localdb import LocalDb
 from agent.runtime import AgentRuntime
+from agent.storage.localdb import LocalDb
 from firmware_config.errors import ConfigError
 from firmware_config.remote import REMOTE_SECTIONS, merge_remote
 from firmware_config.schema import DeviceConfig
@@ -263,7 +263,7 @@ class RemoteConfig:
         stored = {STORED_KEY: {"version": version, "config": desired.config}}
         try:
             self._report(version, "applied", None, {**handled, **stored})
-        except OutboxError as err:
+        except StorageError as err:
             # Not stored, so it would not survive a restart: do not keep it in force.
             self.runtime.replace_config(previous)
             log.error("desired configuration %d rolled back: cannot store it: %s", version, err)
@@ -297,7 +297,7 @@ class RemoteConfig:
     ) -> None:
         try:
             self._report(version, status, error, meta)
-        except OutboxError:
+        except StorageError:
             log.exception("cannot store the %s report of configuration %d", status, version)
             return
         self.handled = max(self.handled, version)

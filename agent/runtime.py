@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,12 +25,12 @@ from agent.bin_state import STATE_KEY, BinState, JammedDeposit
 from agent.clock import Clock
 from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
 from agent.emptying import is_emptying
-from agent.errors import OutboxError
+from agent.errors import StorageError
 from agent.fault_monitor import FaultMonitor
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
-from agent.localdb import LocalDb
 from agent.messages import MODELS_BY_EVENT, MessageFactory
-from agent.outbox import Outbox
+from agent.storage.localdb import LocalDb
+from agent.storage.outbox import Outbox
 from agent.sysinfo import cpu_temp_c, disk_free_mb
 from firmware_config.schema import DeviceConfig
 from protocol.errors import UnknownTopic
@@ -48,8 +47,6 @@ EDGE_SAFETY_POLL_S = 1.0
 """Idle poll of the door when its edges wake the runtime: only a missed edge waits for it."""
 LOOP_ERROR_PAUSE_S = 1.0
 """Pause of ``run()`` after a step that failed unexpectedly (no busy loop on a bug)."""
-STORAGE_ERRORS = (OutboxError, sqlite3.Error)
-"""What a failed write of the agent database raises (disk full, database locked)."""
 
 _T = TypeVar("_T")
 
@@ -284,7 +281,7 @@ class AgentRuntime:
         """
         try:
             self.state.save(self.db, durable=durable)
-        except STORAGE_ERRORS as err:
+        except StorageError as err:
             self.write_failed(err)
 
     def write_failed(self, err: BaseException) -> None:
@@ -307,7 +304,7 @@ class AgentRuntime:
             return
         try:
             self.state.save(self.db)
-        except STORAGE_ERRORS as err:
+        except StorageError as err:
             self.write_failed(err)
             return
         log.warning("agent database writes succeed again: %s", self._write_error)
@@ -320,7 +317,7 @@ class AgentRuntime:
             event_type, fields = self._unsaved[0]
             try:
                 self._store_event(event_type, fields)
-            except STORAGE_ERRORS as err:
+            except StorageError as err:
                 self._retry_writes_later(f"agent database write failed: {err}")
                 return False
             self._unsaved.pop(0)
@@ -341,7 +338,7 @@ class AgentRuntime:
             return None
         try:
             return self._store_event(event_type, fields)
-        except STORAGE_ERRORS as err:
+        except StorageError as err:
             self._unsaved.append((event_type, fields))
             self.write_failed(err)
             return None
@@ -777,7 +774,7 @@ class AgentRuntime:
         """
         try:
             return task()
-        except STORAGE_ERRORS as err:
+        except StorageError as err:
             log.error("%s failed: %s", what or _task_name(task), err)
             self.write_failed(err)
         except Exception:
