@@ -247,7 +247,7 @@ class RemoteCommands:
         return Outcome(
             True,
             {
-                "uptime_s": round(runtime.clock.monotonic() - runtime.started_at, 1),
+                "uptime_s": runtime.uptime_s(),
                 "agent_version": __version__,
                 "model_version": runtime.model_version,
                 "config_version": runtime.config.config_version,
