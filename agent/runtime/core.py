@@ -217,6 +217,10 @@ class AgentRuntime:
         """The classifier model's version (``none`` without a classifier)."""
         return self._reports.model_version
 
+    def config_version(self) -> int:
+        """The version of the configuration in force."""
+        return self.config.config_version
+
     def uptime_s(self) -> float:
         """Seconds since the runtime started, rounded to a tenth."""
         return self._reports.uptime_s()
