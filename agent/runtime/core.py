@@ -82,9 +82,8 @@ class AgentRuntime:
         self.config = config
         self.hardware = hardware
         self.clock = clock
-        self.db = db
         self.outbox = outbox
-        self.messages = messages
+        self._messages = messages
         self.idle_poll_s = idle_poll_s
         self.state = BinState.load(db)
         self.schedule = Schedule()
@@ -308,7 +307,7 @@ class AgentRuntime:
         with self._step_lock:
             now = self.clock.monotonic()
             self.config = config
-            self.messages.config = config
+            self._messages.config = config
             if self.intake is not None:
                 self.intake.policy = config.intake
             intervals = config.intervals
