@@ -20,12 +20,13 @@ from agent.devices import BinHardware
 from agent.instance_lock import InstanceLock
 from agent.intake import DepositClassifier
 from agent.link import MqttLink
-from agent.localdb import LocalDb
 from agent.messages import MessageFactory, new_boot_id
-from agent.outbox import Outbox
-from agent.remote_commands import RemoteCommands
-from agent.remote_config import RemoteConfig, restore
+from agent.remote.commands import RemoteCommands
+from agent.remote.config import RemoteConfig, restore
 from agent.runtime import AgentRuntime
+from agent.storage.commands_seen import SeenCommands
+from agent.storage.localdb import LocalDb
+from agent.storage.outbox import Outbox
 from firmware_config.schema import DeviceConfig
 from protocol.topics import TopicKind
 from protocol.transport import BrokerUrl
@@ -127,7 +128,9 @@ class Agent:
 
             runtime.link_status = link_status
 
-            remote_config = RemoteConfig(runtime, file_config)
+            remote_config = RemoteConfig(
+                runtime, file_config, messages=messages, outbox=outbox, stored=db
+            )
             remote_config.report_dropped(restored)
             runtime.handlers[TopicKind.CONFIG_DESIRED] = remote_config.handle
             runtime.hooks.append(remote_config.step)
@@ -142,9 +145,14 @@ class Agent:
 
             commands = RemoteCommands(
                 runtime,
+                hardware=hardware,
+                clock=clock,
+                messages=messages,
+                outbox=outbox,
                 config_path=config_path,
                 captures_dir=config.storage.path.parent / "captures",
                 on_restart=on_restart,
+                ledger=SeenCommands(db),
             )
             runtime.handlers[TopicKind.CMD] = commands.handle
             return cls(

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.localdb import LocalDb
-
 STATE_KEY = "bin_state"
+"""Key of the state in the agent database's key-value table."""
+
+
+class StateStore(Protocol):
+    """Where the state is kept: the agent database's key-value table
+    (:class:`agent.storage.localdb.LocalDb`), named here so the model needs no SQL."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
+        ...
+
+    def put_many(self, values: dict[str, Any], *, durable: bool = True) -> None:
+        """Store values in one transaction; ``durable=False`` may lose it to a power cut."""
+        ...
 
 
 class JammedDeposit(BaseModel):
@@ -45,7 +59,7 @@ class BinState(BaseModel):
     the flap is seen working again (its deposit event was sent at the jam)."""
 
     @classmethod
-    def load(cls, db: LocalDb) -> BinState:
+    def load(cls, db: StateStore) -> BinState:
         """The stored state, or a fresh one for a new bin."""
         raw = db.get(STATE_KEY)
         return cls.model_validate(raw) if isinstance(raw, dict) else cls()
@@ -54,10 +68,6 @@ class BinState(BaseModel):
         """The JSON value stored under ``bin_state``."""
         return self.model_dump(mode="json")
 
-    def save(self, db: LocalDb, *, durable: bool = True) -> None:
+    def save(self, db: StateStore, *, durable: bool = True) -> None:
         """Store the state; ``durable=False`` for measurements that are taken again anyway."""
-        if durable:
-            db.put(STATE_KEY, self.dump())
-        else:
-            with db.transaction(durable=False) as tx:
-                db.put(STATE_KEY, self.dump(), conn=tx)
+        db.put_many({STATE_KEY: self.dump()}, durable=durable)

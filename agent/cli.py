@@ -67,7 +67,7 @@ def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool
     from agent.app import Agent
     from agent.classifier import build_classifier
     from agent.hardware import build_hardware
-    from agent.remote_commands import RESTART_EXIT_CODE
+    from agent.remote.commands import RESTART_EXIT_CODE
     from agent.sdnotify import Notifier, WatchdogHook
 
     logging.basicConfig(

@@ -14,5 +14,9 @@ class HardwareUnavailable(AgentError, RuntimeError):
     """
 
 
-class OutboxError(AgentError, OSError):
-    """The local store could not be written (disk full, corrupt database)."""
+class StorageError(AgentError, OSError):
+    """The agent database refused a read or a write (disk full, locked, corrupt file).
+
+    The storage package (:mod:`agent.storage`) turns every SQLite error into this one,
+    so the rest of the agent handles a failing database without knowing it is SQLite.
+    """

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.bin_state import BinState
 from agent.clock import SystemClock
-from agent.errors import OutboxError
+from agent.errors import StorageError
 from agent.instance_lock import agent_running
-from agent.localdb import LocalDb
-from agent.outbox import Outbox
+from agent.storage.localdb import LocalDb
+from agent.storage.outbox import Outbox
 from firmware_config.schema import DeviceConfig
 
 
@@ -45,7 +46,7 @@ def read_status(config: DeviceConfig) -> StatusReport:
     """Read the bin's database without disturbing a running agent."""
     path = config.storage.path
     if not path.exists():
-        raise OutboxError(f"no agent database at {path} (has the agent run yet?)")
+        raise StorageError(f"no agent database at {path} (has the agent run yet?)")
     db = LocalDb(path, readonly=True)
     try:
         outbox = Outbox(
@@ -62,7 +63,7 @@ def read_status(config: DeviceConfig) -> StatusReport:
             database=str(path),
             outbox_depth=stats.depth,
             outbox_bytes=stats.bytes,
-            outbox_oldest_s=round(_oldest_wall_age(db), 1),
+            outbox_oldest_s=round(_oldest_wall_age(outbox), 1),
             outbox_dropped=stats.dropped,
             last_seq=stats.last_seq,
             fill_pct=state.fill_pct,
@@ -79,16 +80,12 @@ def read_status(config: DeviceConfig) -> StatusReport:
         db.close()
 
 
-def _oldest_wall_age(db: LocalDb) -> float:
+def _oldest_wall_age(outbox: Outbox) -> float:
     """Age of the oldest unsent message by wall clock (monotonic stamps are per process)."""
-    from datetime import UTC, datetime
-
-    from protocol.messages import parse_ts
-
-    rows = db.query("SELECT MIN(created_at) FROM outbox")
-    if not rows or rows[0][0] is None:
+    oldest = outbox.oldest_created_at()
+    if oldest is None:
         return 0.0
-    return max((datetime.now(UTC) - parse_ts(rows[0][0])).total_seconds(), 0.0)
+    return max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
 
 
 def render_status(report: StatusReport, *, as_json: bool) -> str:

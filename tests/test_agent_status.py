@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from agent.cli import cli
 from agent.clock import ManualClock
-from agent.outbox import counter_origin
+from agent.storage.outbox import counter_origin
 from tests.support.bins import bin_config, make_bin
 
 

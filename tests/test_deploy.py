@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.remote_commands import RESTART_EXIT_CODE
+from agent.remote.commands import RESTART_EXIT_CODE
 from firmware_config import PROFILES_DIR, load_config
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"

@@ -17,7 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import ManualClock
 from agent.link import MqttLink
-from agent.outbox import counter_origin
+from agent.storage.outbox import counter_origin
 from protocol import decode_bin_message
 from protocol.messages import AlarmEvent, State
 from tests.support.bins import SimulatedBin, bin_config, make_bin

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from agent.clock import ManualClock
-from agent.errors import AgentError, OutboxError
+from agent.errors import AgentError
+from agent.errors import StorageError as OutboxError
 from agent.instance_lock import InstanceLock
-from agent.localdb import LocalDb
-from agent.outbox import Outbox, counter_origin
+from agent.storage.localdb import LocalDb
+from agent.storage.outbox import Outbox, counter_origin
 from tests.support.bins import bin_config, make_bin
 
 
@@ -63,7 +64,7 @@ def test_a_fresh_database_counts_on_from_the_clock(tmp_path: Path) -> None:
 def test_a_fresh_database_on_an_unsynchronised_clock_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agent.outbox")
+    caplog.set_level(logging.WARNING, logger="agent.storage.outbox")
     outbox = open_outbox(tmp_path / "a.db", ManualClock(synced=False))
     assert outbox.last_seq == counter_origin(outbox.clock)
     assert "not synchronised" in caplog.text

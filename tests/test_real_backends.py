@@ -15,9 +15,9 @@ from agent.cli import cli
 from agent.clock import SystemClock
 from agent.errors import HardwareUnavailable
 from agent.hal.camera import CameraAbsent, Picamera2Backend, import_picamera2
-from agent.hal.rpi_backend import build_hardware
 from agent.hal.rpi_gpio import RpiGpio, import_rpi_gpio
 from agent.hardware import build_hardware as build_configured
+from agent.hardware.rpi import build_hardware
 from firmware_config import PROFILES_DIR, load_config
 
 RPI_PROFILE = PROFILES_DIR / "rpi4.toml"

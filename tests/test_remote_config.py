@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.clock import ManualClock
-from agent.remote_config import HANDLED_KEY, STORED_KEY
+from agent.remote.config import HANDLED_KEY, STORED_KEY
 from firmware_config import DeviceConfig, merge_remote
 from firmware_config.errors import ConfigError
 from protocol import TopicKind, decode_bin_message

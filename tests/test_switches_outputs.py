@@ -9,9 +9,10 @@ import pytest
 
 from agent.bin_state import BinState
 from agent.devices import DeviceError
-from agent.drivers.outputs import LockSolenoid, persisted_lock_state
+from agent.drivers.outputs import LockSolenoid
 from agent.hal.gpio import BCM, HIGH
-from agent.localdb import LocalDb
+from agent.storage.localdb import LocalDb
+from agent.storage.lock_state import persisted_lock_state
 from simulator.device.physical import Item
 from simulator.pins.gpio import SimGpio
 from tests.support.rigs import make_sim_rig, sim_config

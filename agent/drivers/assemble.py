@@ -13,11 +13,12 @@ from agent.drivers.camera import CameraDriver
 from agent.drivers.hx711 import Hx711Scale
 from agent.drivers.outputs import LedIndicators, LockSolenoid, ServoFlap, SolenoidFlap
 from agent.drivers.switches import BeamDriver, DoorSwitchDriver
-from agent.drivers.temperature import Ds18b20, NoTemperatureSensor, W1Bus
+from agent.drivers.temperature import Ds18b20, NoTemperatureSensor
 from agent.drivers.ultrasonic import UltrasonicFillSensor
 from agent.hal.camera import CameraBackend
 from agent.hal.clock import TimingClock
 from agent.hal.gpio import BCM, Gpio
+from agent.hal.onewire import W1Bus
 from firmware_config.schema import DeviceConfig
 
 logger = logging.getLogger(__name__)

@@ -8,23 +8,15 @@ clears the tray clears the fault.
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 
-from agent.bin_state import STATE_KEY as BIN_STATE_KEY
 from agent.devices import Colour, DeviceStatus
 from agent.drivers.health import Health
-from agent.errors import OutboxError
 from agent.hal.clock import TimingClock
 from agent.hal.gpio import HIGH, LOW, OUT, Gpio, Pwm
-from agent.localdb import LocalDb
 from firmware_config.schema import FlapDrive
-
-logger = logging.getLogger(__name__)
 
 CLEAR_POLL_S = 0.02
 SERVO_SETTLE_S = 0.3
@@ -74,8 +66,9 @@ class LedIndicators:
 class LockSolenoid:
     """:class:`agent.devices.Lock`: a solenoid driver, high = locked.
 
-    The output starts at ``locked`` (the state the bin's database holds), so a locked
-    bin stays locked through a restart of the agent: the pin is never driven low on the
+    The output starts at ``locked`` (the state the bin's database holds, read for it by
+    :func:`agent.storage.lock_state.persisted_lock_state`), so a locked bin stays
+    locked through a restart of the agent: the pin is never driven low on the
     way up, and neither ``close`` nor the final GPIO cleanup releases it on the way
     down (see :class:`agent.drivers.assemble.GpioRelease` and docs/hardware.md).
     """
@@ -110,39 +103,6 @@ class LockSolenoid:
 
     def close(self) -> None:
         """Leave the lock as it is: a restart must not unlock a full bin."""
-
-
-def persisted_lock_state(db_path: Path) -> bool:
-    """Whether the bin's database says the intake door is locked, read before the agent
-    opens it, so the lock output can start in that state.
-
-    No database (a new bin) means unlocked. A database that exists but cannot be read
-    means locked: fail secure until the agent, which will report the database fault,
-    decides.
-    """
-    if not db_path.exists():
-        return False
-    try:
-        db = LocalDb(db_path, readonly=True)
-    except OutboxError as err:
-        logger.warning("lock starts locked: %s", err)
-        return True
-    try:
-        # A query, not db.get: a read-only get hides an unreadable file as "no value".
-        rows = db.query("SELECT value FROM meta WHERE key = ?", (BIN_STATE_KEY,))
-        state = json.loads(rows[0][0]) if rows else None
-    except (OutboxError, ValueError) as err:
-        logger.warning("lock starts locked: cannot read %s: %s", db_path, err)
-        return True
-    finally:
-        db.close()
-    if state is None:
-        return False
-    reasons = state.get("lock_reasons") if isinstance(state, dict) else None
-    if not isinstance(reasons, list):
-        logger.warning("lock starts locked: unexpected bin state in %s", db_path)
-        return True
-    return bool(reasons)
 
 
 TrayClear = Callable[[], bool]

@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from pathlib import Path
-from typing import Protocol
 
 from agent.devices import DeviceStatus
 from agent.drivers.health import Health
+from agent.hal.onewire import W1Bus
 
 logger = logging.getLogger(__name__)
 
@@ -28,36 +27,6 @@ POWER_ON_RESET_MILLI_C = 85_000
 DISCONNECTED_MILLI_C = (-127_000, -62)
 READ_ATTEMPTS = 3
 _T_EQUALS = re.compile(r"t=(-?\d+)")
-
-
-class W1Bus(Protocol):
-    """The 1-wire bus as sysfs shows it: probe ids and their ``w1_slave`` text."""
-
-    def probes(self) -> list[str]:
-        """Ids of the DS18B20 probes present (family 28)."""
-        ...
-
-    def read(self, probe: str) -> str:
-        """The ``w1_slave`` text of a probe (blocks for the conversion)."""
-        ...
-
-
-class SysfsW1Bus:
-    """The kernel's w1 sysfs tree (``dtoverlay=w1-gpio`` on a Pi)."""
-
-    def __init__(self, devices_dir: Path) -> None:
-        self._dir = devices_dir
-
-    def probes(self) -> list[str]:
-        """Directories named ``28-*``."""
-        try:
-            return sorted(p.name for p in self._dir.glob("28-*") if p.is_dir())
-        except OSError:
-            return []
-
-    def read(self, probe: str) -> str:
-        """Read ``<dir>/<probe>/w1_slave``."""
-        return (self._dir / probe / "w1_slave").read_text(encoding="ascii", errors="replace")
 
 
 class ProbeError(Exception):

@@ -1,1 +1,5 @@
-"""Hardware abstraction: pin, camera and clock interfaces and their real backends."""
+"""Hardware abstraction: pin, camera, clock and 1-wire interfaces and their real backends.
+
+Nothing here knows the drivers (:mod:`agent.drivers`) written against it; the backend
+that assembles them on these interfaces is :mod:`agent.hardware.rpi`.
+"""

@@ -72,7 +72,7 @@ def make_real_rig() -> Rig:
     """The real backend, only where it is asked for."""
     if os.environ.get("REVLOOP_REAL_HARDWARE") != "1":
         pytest.skip("real hardware: set REVLOOP_REAL_HARDWARE=1 on a Pi with the bin attached")
-    from agent.hal.rpi_backend import build_hardware
+    from agent.hardware.rpi import build_hardware
 
     path = Path(os.environ.get("REVLOOP_REAL_CONFIG", str(PROFILES_DIR / "rpi4.toml")))
     config = load_config(path)

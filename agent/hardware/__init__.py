@@ -2,8 +2,9 @@
 
 Backends register under the ``revloop.hardware`` entry-point group, so the agent can run
 on the simulator's hardware without depending on the simulator package:
-``rpi`` (real pins), ``sim-pin`` and ``sim-device`` (the simulator's). A production bin
-whose backend is missing fails loudly; it never falls back to a simulator.
+``rpi`` (real pins, :mod:`agent.hardware.rpi`), ``sim-pin`` and ``sim-device`` (the
+simulator's). A production bin whose backend is missing fails loudly; it never falls
+back to a simulator.
 """
 
 from __future__ import annotations

@@ -23,12 +23,11 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from agent.errors import OutboxError
+from agent.errors import StorageError
 from agent.intake import SAMPLE_PERIOD_S
-from agent.localdb import LocalDb
-from agent.runtime import AgentRuntime
+from agent.messages import MessageFactory
 from firmware_config.errors import ConfigError
 from firmware_config.remote import REMOTE_SECTIONS, merge_remote
 from firmware_config.schema import DeviceConfig
@@ -49,6 +48,52 @@ RETRY_BUSY_S = 0.5
 
 SelfCheck = Callable[[DeviceConfig], str | None]
 """One check of a configuration about to be in force: a problem naming its key, or None."""
+
+
+class ConfigTarget(Protocol):
+    """The running bin as remote configuration needs it (:class:`agent.runtime.AgentRuntime`)."""
+
+    @property
+    def config(self) -> DeviceConfig:
+        """The configuration in force."""
+        ...
+
+    def replace_config(self, config: DeviceConfig) -> None:
+        """Put ``config`` in force (only the sections a remote configuration may set differ)."""
+        ...
+
+    def deposit_in_progress(self) -> bool:
+        """Whether a deposit is between the door opening and its decision."""
+        ...
+
+    def wake(self) -> None:
+        """Ask for a step soon, where a waiting configuration is applied."""
+        ...
+
+
+class StoredValues(Protocol):
+    """The agent database's key-value table, read here (:class:`agent.storage.localdb.LocalDb`);
+    the keys are written with the report, through the outbox."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
+        ...
+
+
+class ReportOutbox(Protocol):
+    """Where the reports go (:class:`agent.storage.outbox.Outbox`)."""
+
+    def append(
+        self,
+        topic: str,
+        build: Callable[[int], bytes],
+        *,
+        droppable: bool,
+        meta: dict[str, Any] | None = None,
+        retain: bool = False,
+    ) -> int | None:
+        """Number, build and durably store one message with ``meta`` values; its seq."""
+        ...
 
 
 def check_settle_timing(config: DeviceConfig) -> str | None:
@@ -150,7 +195,7 @@ class Restored:
     error: str | None = None
 
 
-def restore(file_config: DeviceConfig, db: LocalDb) -> Restored:
+def restore(file_config: DeviceConfig, db: StoredValues) -> Restored:
     """The file configuration with the stored remote overlay re-applied (at start).
 
     The overlay is re-applied only when its version is newer than the file's own
@@ -192,25 +237,30 @@ class RemoteConfig:
 
     def __init__(
         self,
-        runtime: AgentRuntime,
+        target: ConfigTarget,
         base: DeviceConfig,
         *,
+        messages: MessageFactory,
+        outbox: ReportOutbox,
+        stored: StoredValues,
         checks: Sequence[SelfCheck] = DEFAULT_CHECKS,
     ) -> None:
-        self.runtime = runtime
+        self.target = target
+        self.messages = messages
+        self.outbox = outbox
         self.base = base
         self.checks = tuple(checks)
         self.pending: ConfigDesired | None = None
-        self.handled = int(runtime.db.get(HANDLED_KEY, 0))
+        self.handled = int(stored.get(HANDLED_KEY, 0))
 
     @property
     def current_version(self) -> int:
         """The newest version handled or in force; older or equal ones are ignored."""
-        return max(self.handled, self.runtime.config.config_version)
+        return max(self.handled, self.target.config.config_version)
 
     def handle(self, payload: bytes) -> None:
         """Take a ``config/desired`` payload; it is applied at the next safe moment."""
-        topic = self.runtime.messages.topic(TopicKind.CONFIG_DESIRED)
+        topic = self.messages.topic(TopicKind.CONFIG_DESIRED)
         try:
             desired = decode(ConfigDesired, payload, topic=topic)
         except ProtocolError as err:
@@ -225,13 +275,13 @@ class RemoteConfig:
             )
             return
         self.pending = desired
-        self.runtime.wake()
+        self.target.wake()
 
     def step(self, now: float) -> float | None:
         """Runtime hook: apply a waiting configuration unless a deposit is in progress."""
         if self.pending is None:
             return None
-        if self.runtime.intake is not None and self.runtime.intake.busy:
+        if self.target.deposit_in_progress():
             return now + RETRY_BUSY_S
         desired, self.pending = self.pending, None
         self.apply(desired)
@@ -248,14 +298,14 @@ class RemoteConfig:
             log.warning("desired configuration %d rejected: %s", version, error)
             self._record(version, "rejected", error, handled)
             return "rejected"
-        previous = self.runtime.config
+        previous = self.target.config
         updates: dict[str, Any] = {name: getattr(merged, name) for name in REMOTE_SECTIONS}
         updates["config_version"] = version
         candidate = previous.model_copy(update=updates)
-        self.runtime.replace_config(candidate)
+        self.target.replace_config(candidate)
         problems = self_check(candidate, previous, self.checks)
         if problems:
-            self.runtime.replace_config(previous)
+            self.target.replace_config(previous)
             error = "; ".join(problems)
             log.warning("desired configuration %d rolled back: %s", version, error)
             self._record(version, "rolled_back", error, handled)
@@ -263,9 +313,9 @@ class RemoteConfig:
         stored = {STORED_KEY: {"version": version, "config": desired.config}}
         try:
             self._report(version, "applied", None, {**handled, **stored})
-        except OutboxError as err:
+        except StorageError as err:
             # Not stored, so it would not survive a restart: do not keep it in force.
-            self.runtime.replace_config(previous)
+            self.target.replace_config(previous)
             log.error("desired configuration %d rolled back: cannot store it: %s", version, err)
             return "rolled_back"
         self.handled = version
@@ -297,7 +347,7 @@ class RemoteConfig:
     ) -> None:
         try:
             self._report(version, status, error, meta)
-        except OutboxError:
+        except StorageError:
             log.exception("cannot store the %s report of configuration %d", status, version)
             return
         self.handled = max(self.handled, version)
@@ -305,8 +355,8 @@ class RemoteConfig:
     def _report(
         self, version: int, status: ConfigStatus, error: str | None, meta: dict[str, Any]
     ) -> None:
-        messages = self.runtime.messages
-        self.runtime.outbox.append(
+        messages = self.messages
+        self.outbox.append(
             messages.topic(TopicKind.CONFIG_REPORTED),
             messages.build(
                 ConfigReported,

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -42,11 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent import __version__
 from agent.calibration import CalibrationError, RawScale, write_calibration
-from agent.devices import DeviceError
-from agent.errors import OutboxError
+from agent.clock import Clock
+from agent.devices import BinHardware, DeviceError
+from agent.errors import StorageError
 from agent.intake import CAMERA_TIMEOUT_S
-from agent.runtime import AgentRuntime
+from agent.messages import MessageFactory
 from agent.selftest import run_selftest
+from agent.storage.outbox import OutboxStats
 from protocol import decode
 from protocol.errors import ProtocolError
 from protocol.messages import COMMAND_NAMES, Command, CommandResult, format_ts
@@ -70,6 +72,76 @@ BUSY_COMMANDS = frozenset({"selftest", "tare", "restart"})
 TRAY_COMMANDS = frozenset({"selftest", "tare"})
 """Commands refused while the tray may hold an item: a tare would take it for the zero,
 the self-test's flap cycle would drop it uncounted."""
+
+
+class CommandTarget(Protocol):
+    """The running bin as the commands need it (:class:`agent.runtime.AgentRuntime`)."""
+
+    @property
+    def model_version(self) -> str:
+        """The classifier model's version."""
+        ...
+
+    def config_version(self) -> int:
+        """The version of the configuration in force."""
+        ...
+
+    def uptime_s(self) -> float:
+        """Seconds since the runtime started."""
+        ...
+
+    def link_status(self) -> tuple[bool, int]:
+        """Whether the broker connection is up, and how many reconnects it took."""
+        ...
+
+    def deposit_in_progress(self) -> bool:
+        """Whether a deposit is between the door opening and its decision."""
+        ...
+
+    def tray_occupied(self) -> str | None:
+        """Why the tray may hold an item now; None when it is known empty."""
+        ...
+
+    def request_lock(self, reason: str, locked: bool) -> None:
+        """Add (``locked``) or remove a reason to keep the door locked."""
+        ...
+
+    def lock_reasons(self) -> list[str]:
+        """Why the door is locked (empty: it is not)."""
+        ...
+
+    def door_locked(self) -> bool:
+        """Whether the lock is energised now."""
+        ...
+
+    def clear_jam(self) -> bool:
+        """Cycle a jammed flap; True when it works (or was not jammed)."""
+        ...
+
+    def show_state(self) -> None:
+        """Show the bin's state on the indicators again and re-read device health."""
+        ...
+
+
+class ResultOutbox(Protocol):
+    """Where the answers go (:class:`agent.storage.outbox.Outbox`)."""
+
+    def append(self, topic: str, build: Callable[[int], bytes], *, droppable: bool) -> int | None:
+        """Number, build and durably store one message; its seq."""
+        ...
+
+    def stats(self) -> OutboxStats:
+        """The outbox's depth and counters (``ping`` reports the depth)."""
+        ...
+
+
+class CommandLedger(Protocol):
+    """Remembers the commands already taken (:class:`agent.storage.commands_seen.SeenCommands`)."""
+
+    def first_time(self, command_id: str, name: str, received_at: str, *, keep: int) -> bool:
+        """Remember ``command_id`` (and the ``keep`` newest ids) durably; False when it
+        was already taken."""
+        ...
 
 
 class _Args(BaseModel):
@@ -110,14 +182,24 @@ class RemoteCommands:
 
     def __init__(
         self,
-        runtime: AgentRuntime,
+        target: CommandTarget,
         *,
+        hardware: BinHardware,
+        clock: Clock,
+        messages: MessageFactory,
+        outbox: ResultOutbox,
         config_path: Path | None,
         captures_dir: Path,
         on_restart: Callable[[], None],
+        ledger: CommandLedger,
         remember: int = REMEMBERED_COMMANDS,
     ) -> None:
-        self.runtime = runtime
+        self.target = target
+        self.hardware = hardware
+        self.clock = clock
+        self.messages = messages
+        self.outbox = outbox
+        self.ledger = ledger
         self.remember = remember
         self.config_path = config_path
         self.captures_dir = captures_dir
@@ -139,7 +221,7 @@ class RemoteCommands:
 
     def handle(self, payload: bytes) -> None:
         """Take one ``cmd`` payload: execute it (or not) and store the answer."""
-        topic = self.runtime.messages.topic(TopicKind.CMD)
+        topic = self.messages.topic(TopicKind.CMD)
         try:
             command = decode(Command, payload, topic=topic)
         except ProtocolError as err:
@@ -165,7 +247,7 @@ class RemoteCommands:
             return failed(
                 f"unknown command {command.name!r}; known: {', '.join(COMMAND_NAMES)}",
             )
-        clock = self.runtime.clock
+        clock = self.clock
         now = clock.now()
         if not clock.clock_synced():
             if command.name not in UNTIMED_COMMANDS:
@@ -190,11 +272,10 @@ class RemoteCommands:
                 for item in err.errors(include_url=False)
             ]
             return failed("; ".join(problems))
-        intake = self.runtime.intake
-        if command.name in BUSY_COMMANDS and intake is not None and intake.busy:
+        if command.name in BUSY_COMMANDS and self.target.deposit_in_progress():
             return failed("busy: a deposit is in progress; try again in a few seconds")
         if command.name in TRAY_COMMANDS:
-            occupied = self.runtime.tray_occupied()
+            occupied = self.target.tray_occupied()
             if occupied is not None:
                 return failed(
                     f"tray occupied: {occupied}; {command.name} runs only with the tray empty"
@@ -206,25 +287,13 @@ class RemoteCommands:
 
     def _first_time(self, command_id: str, name: str) -> bool:
         """Remember ``command_id``; False when it was already taken."""
-        received = format_ts(self.runtime.clock.now())
-        with self.runtime.db.transaction() as tx:
-            cursor = tx.execute(
-                "INSERT OR IGNORE INTO commands_seen (id, name, received_at) VALUES (?, ?, ?)",
-                (command_id, name, received),
-            )
-            if cursor.rowcount == 0:
-                return False
-            tx.execute(
-                "DELETE FROM commands_seen WHERE rowid <= "
-                "(SELECT MAX(rowid) FROM commands_seen) - ?",
-                (self.remember,),
-            )
-        return True
+        received = format_ts(self.clock.now())
+        return self.ledger.first_time(command_id, name, received, keep=self.remember)
 
     def _answer(self, command_id: str, outcome: Outcome) -> bool:
-        messages = self.runtime.messages
+        messages = self.messages
         try:
-            self.runtime.outbox.append(
+            self.outbox.append(
                 messages.topic(TopicKind.CMD_RESULT),
                 messages.build(
                     CommandResult,
@@ -235,7 +304,7 @@ class RemoteCommands:
                 ),
                 droppable=False,
             )
-        except OutboxError:
+        except StorageError:
             log.exception("cannot store the result of command %s", command_id)
             return False
         return True
@@ -243,30 +312,27 @@ class RemoteCommands:
     # -- the commands -----------------------------------------------------------------
 
     def _ping(self, args: _NoArgs) -> Outcome:
-        runtime = self.runtime
-        _, reconnects = runtime.link_status()
+        target = self.target
+        _, reconnects = target.link_status()
         return Outcome(
             True,
             {
-                "uptime_s": round(runtime.clock.monotonic() - runtime.started_at, 1),
+                "uptime_s": target.uptime_s(),
                 "agent_version": __version__,
-                "model_version": runtime.model_version,
-                "config_version": runtime.config.config_version,
-                "boot_id": runtime.messages.boot_id,
-                "bin_time": format_ts(runtime.clock.now()),
-                "clock_synced": runtime.clock.clock_synced(),
-                "outbox_depth": runtime.outbox.stats().depth,
+                "model_version": target.model_version,
+                "config_version": target.config_version(),
+                "boot_id": self.messages.boot_id,
+                "bin_time": format_ts(self.clock.now()),
+                "clock_synced": self.clock.clock_synced(),
+                "outbox_depth": self.outbox.stats().depth,
                 "reconnects": reconnects,
             },
         )
 
     def _selftest(self, args: _NoArgs) -> Outcome:
-        runtime = self.runtime
-        results = run_selftest(runtime.hardware, camera_timeout_s=CAMERA_TIMEOUT_S)
+        results = run_selftest(self.hardware, camera_timeout_s=CAMERA_TIMEOUT_S)
         # The self-test cycles the LEDs: show the bin's state again.
-        if "overflow" in runtime.state.active_alarms:
-            runtime.hardware.indicators.show("amber")
-        runtime.check_devices()
+        self.target.show_state()
         checks = [
             {"name": r.name, "component": r.component, "verdict": r.verdict, "detail": r.detail}
             for r in results
@@ -279,7 +345,7 @@ class RemoteCommands:
         )
 
     def _tare(self, args: _NoArgs) -> Outcome:
-        hardware = self.runtime.hardware
+        hardware = self.hardware
         if hardware.door.is_open():
             return failed("the intake door is open: close it with the tray empty, then tare")
         offset = hardware.scale.tare()
@@ -299,25 +365,25 @@ class RemoteCommands:
 
     def _lock_result(self) -> dict[str, Any]:
         return {
-            "locked": self.runtime.hardware.lock.locked,
-            "lock_reasons": list(self.runtime.state.lock_reasons),
+            "locked": self.target.door_locked(),
+            "lock_reasons": self.target.lock_reasons(),
         }
 
     def _lock(self, args: _NoArgs) -> Outcome:
-        self.runtime.request_lock("remote", True)
+        self.target.request_lock("remote", True)
         return Outcome(True, self._lock_result())
 
     def _unlock(self, args: _NoArgs) -> Outcome:
-        self.runtime.request_lock("remote", False)
-        jam_cleared = self.runtime.clear_jam()
+        self.target.request_lock("remote", False)
+        jam_cleared = self.target.clear_jam()
         result = {**self._lock_result(), "flap_jam_cleared": jam_cleared}
-        reasons = self.runtime.state.lock_reasons
+        reasons = self.target.lock_reasons()
         if reasons:
             return failed(f"the door stays locked: {', '.join(reasons)}", **result)
         return Outcome(True, result)
 
     def _capture(self, args: CaptureArgs) -> Outcome:
-        frame = self.runtime.hardware.camera.capture(CAMERA_TIMEOUT_S)
+        frame = self.hardware.camera.capture(CAMERA_TIMEOUT_S)
         pixels = np.ascontiguousarray(frame)
         digest = hashlib.sha256(pixels.tobytes()).hexdigest()
         result: dict[str, Any] = {
@@ -346,7 +412,7 @@ class RemoteCommands:
     def _save(self, image: Image.Image, digest: str) -> Path:
         """Write the photo as JPEG in the captures directory, keeping the newest few."""
         self.captures_dir.mkdir(parents=True, exist_ok=True)
-        stamp = re.sub(r"[^0-9T]", "", format_ts(self.runtime.clock.now()))
+        stamp = re.sub(r"[^0-9T]", "", format_ts(self.clock.now()))
         path = self.captures_dir / f"capture-{stamp}-{digest[:12]}.jpg"
         image.convert("RGB").save(path, format="JPEG", quality=90)
         kept = sorted(self.captures_dir.glob("capture-*.jpg"))
