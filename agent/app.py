@@ -16,11 +16,11 @@ from types import TracebackType
 
 from agent import __version__
 from agent.clock import Clock
-from agent.devices import BinHardware
-from agent.instance_lock import InstanceLock
+from agent.hardware.devices import BinHardware
 from agent.intake import DepositClassifier
-from agent.link import MqttLink
-from agent.messages import MessageFactory, new_boot_id
+from agent.link.connection import MqttLink
+from agent.link.messages import MessageFactory, new_boot_id
+from agent.ops.instance_lock import InstanceLock
 from agent.remote.commands import RemoteCommands
 from agent.remote.config import RemoteConfig, restore
 from agent.runtime import AgentRuntime

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError, DeviceStatus, Image
+from agent.hardware.devices import BinHardware, DeviceError, DeviceStatus, Image
 from firmware_config.schema import Intake
 
 log = logging.getLogger(__name__)

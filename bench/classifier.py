@@ -43,7 +43,8 @@ def hwm():
         if line.startswith(('VmHWM', 'VmRSS')):
             yield line.split(':')[0], int(line.split()[1]) / 1024
 base = dict(hwm())
-import agent, agent.devices, protocol, protocol.messages, firmware_config, firmware_config.schema
+import agent, agent.hardware.devices, protocol, protocol.messages
+import firmware_config, firmware_config.schema
 import paho.mqtt.client, pydantic
 from agent.classifier import build_classifier
 from agent.classifier.preprocess import decode

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from agent.app import Agent
 from agent.classifier import build_classifier
-from agent.devices import Image
+from agent.hardware.devices import Image
 from agent.intake import Classification, DepositClassifier
 from firmware_config import PROFILES_DIR, load_config
 from protocol.transport import BrokerUrl

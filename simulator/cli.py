@@ -155,7 +155,7 @@ def fleet(
 def single_bin(config_file: Path, hours: float, speed: float, broker: str | None) -> None:
     """One simulated bin (a sim-device or sim-pin profile) with its real classifier,
     printing every deposit: the item, the decision and how long it took."""
-    from agent.cli_support import load_or_exit
+    from agent.cli.support import load_or_exit
     from agent.errors import AgentError
     from simulator.runners.demo import broker_for
     from simulator.runners.single_bin import Observed, run_single_bin

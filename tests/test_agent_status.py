@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from agent.cli.main import cli
 from agent.clock import ManualClock
 from agent.storage.outbox import counter_origin
 from tests.support.bins import bin_config, make_bin

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.calibration import CalibrationError, RawScale, measure_scale, write_calibration
-from agent.cli import cli
+from agent.cli.main import cli
+from agent.ops.calibration import CalibrationError, RawScale, measure_scale, write_calibration
 from firmware_config import PROFILES_DIR, load_config
 from tests.support.rigs import make_sim_rig
 

@@ -22,7 +22,7 @@ from agent.classifier import (
 from agent.classifier.cpu import CpuFeatures
 from agent.classifier.metadata import ModelMetadata
 from agent.classifier.onnx_backend import OnnxClassifier
-from agent.devices import Image
+from agent.hardware.devices import Image
 from firmware_config.schema import Classifier, WeightRange
 from tests.support.tiny_model import TINY_LABELS, TINY_SIZE, tiny_metadata_props, write_tiny
 

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 import agent.classifier.cli as classifier_cli
 from agent.classifier.dataset import list_image_folder, split_samples
-from agent.cli import cli
+from agent.cli.main import cli
 from tests.support.tiny_model import tiny_metadata_props, write_tiny
 
 COLOURS = {"metal": (250, 10, 10), "glass": (10, 250, 10), "plastic": (10, 10, 250)}

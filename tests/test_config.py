@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from agent.classifier import DepositClassifier, register_backend, unregister_backend
-from agent.cli import cli
+from agent.cli.main import cli
 from firmware_config import PROFILES_DIR, ConfigError, load_config, parse_config
 from firmware_config.schema import DeviceConfig, Section
 

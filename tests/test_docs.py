@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli as agent_cli
+from agent.cli.main import cli as agent_cli
 from cloud_bridge.cli.main import cli as bridge_cli
 from simulator.cli import cli as sim_cli
 

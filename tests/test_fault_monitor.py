@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.devices import DeviceStatus
-from agent.fault_monitor import FaultMonitor, contract_component
+from agent.hardware.devices import DeviceStatus
+from agent.runtime.fault_monitor import FaultMonitor, contract_component
 
 
 @dataclass

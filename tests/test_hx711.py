@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.drivers.hx711 import Hx711Scale, decode_24bit, filtered_median
-from agent.hal import gpio as G
+from agent.hardware.drivers.hx711 import Hx711Scale, decode_24bit, filtered_median
+from agent.hardware.hal import gpio as G
 from firmware_config.schema import Calibration, LoadCell
 from simulator.device.faults import FaultInjector
 from simulator.pins.gpio import SimGpio

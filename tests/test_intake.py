@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from agent.bin_state import STATE_KEY
 from agent.clock import ManualClock
-from agent.devices import DeviceError, Image
+from agent.hardware.devices import DeviceError, Image
 from agent.intake import CAMERA_TIMEOUT_S, Phase, camera_timeout
+from agent.runtime.state import STATE_KEY
 from agent.storage.localdb import LocalDb
 from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import ManualClock
-from agent.link import MqttLink
+from agent.link.connection import MqttLink
 from agent.storage.outbox import counter_origin
 from protocol import decode_bin_message
 from protocol.messages import AlarmEvent, State
@@ -292,7 +292,7 @@ def test_bd_seq_is_persisted_before_its_will_is_armed(tmp_path: Path) -> None:
 def test_a_negative_puback_keeps_the_row_for_a_retry(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="agent.link")
+    caplog.set_level(logging.INFO, logger="agent.link.connection")
     clock = ManualClock()
     config = bin_config(tmp_path)
     config.broker.protocol = "5"

@@ -12,7 +12,7 @@ import pytest
 from agent.clock import ManualClock
 from agent.errors import AgentError
 from agent.errors import StorageError as OutboxError
-from agent.instance_lock import InstanceLock
+from agent.ops.instance_lock import InstanceLock
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox, counter_origin
 from tests.support.bins import bin_config, make_bin

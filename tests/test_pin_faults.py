@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agent.devices import BinHardware, DeviceError
-from agent.fault_monitor import FaultMonitor
+from agent.hardware.devices import BinHardware, DeviceError
+from agent.runtime.fault_monitor import FaultMonitor
 from simulator.device.physical import Item
 from tests.support.rigs import Rig, make_sim_rig
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from agent.cli.main import cli
 from agent.clock import SystemClock
 from agent.errors import HardwareUnavailable
-from agent.hal.camera import CameraAbsent, Picamera2Backend, import_picamera2
-from agent.hal.rpi_gpio import RpiGpio, import_rpi_gpio
 from agent.hardware import build_hardware as build_configured
+from agent.hardware.hal.camera import CameraAbsent, Picamera2Backend, import_picamera2
+from agent.hardware.hal.rpi_gpio import RpiGpio, import_rpi_gpio
 from agent.hardware.rpi import build_hardware
 from firmware_config import PROFILES_DIR, load_config
 

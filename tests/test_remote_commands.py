@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from agent.clock import ManualClock
-from agent.devices import DeviceStatus
+from agent.hardware.devices import DeviceStatus
 from firmware_config.schema import Calibration
 from protocol import TopicKind, decode_bin_message
 from protocol.codec import MAX_PAYLOAD_BYTES

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent.clock import ManualClock
-from agent.sdnotify import Notifier, WatchdogHook
+from agent.ops.sdnotify import Notifier, WatchdogHook
 from tests.support.bins import bin_config, make_bin
 from tests.support.collector import Collector
 from tests.support.mosquitto import Mosquitto
@@ -150,7 +150,7 @@ deposits_per_hour = 0
         [
             sys.executable,
             "-c",
-            "from agent.cli import main; main()",
+            "from agent.cli.main import main; main()",
             *("run", "--config", str(config), "--clock-synced"),
         ],
         stderr=subprocess.PIPE,

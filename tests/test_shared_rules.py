@@ -40,11 +40,15 @@ def test_small_falls_count_with_min_drop(before: float, after: float, expected: 
 
 
 def test_the_bin_the_bridge_and_the_forecast_share_one_rule() -> None:
-    import agent.runtime
+    import agent.runtime.container
     import cloud_bridge.domain.forecast
     import cloud_bridge.services.pickups
 
-    for module in (agent.runtime, cloud_bridge.services.pickups, cloud_bridge.domain.forecast):
+    for module in (
+        agent.runtime.container,
+        cloud_bridge.services.pickups,
+        cloud_bridge.domain.forecast,
+    ):
         assert vars(module)["is_emptying"] is is_emptying, module.__name__
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from agent.drivers.camera import CameraDriver
-from agent.hal.camera import CameraAbsent
+from agent.hardware.drivers.camera import CameraDriver
+from agent.hardware.hal.camera import CameraAbsent
 from simulator.device.camera import ImageFolderCamera
 from simulator.device.faults import FaultInjector
 from simulator.device.physical import Item, PhysicalBin

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.clock import ManualClock
-from agent.hal import gpio as G
+from agent.hardware.hal import gpio as G
 from simulator.pins.gpio import SimGpio
 from simulator.pins.model import PinModel
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.bin_state import BinState
-from agent.devices import DeviceError
-from agent.drivers.outputs import LockSolenoid
-from agent.hal.gpio import BCM, HIGH
+from agent.hardware.devices import DeviceError
+from agent.hardware.drivers.outputs import LockSolenoid
+from agent.hardware.hal.gpio import BCM, HIGH
+from agent.runtime.state import BinState
 from agent.storage.localdb import LocalDb
 from agent.storage.lock_state import persisted_lock_state
 from simulator.device.physical import Item

@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
-from agent.instance_lock import InstanceLock
+from agent.cli.main import cli
+from agent.ops.instance_lock import InstanceLock
 from firmware_config import PROFILES_DIR, load_config
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.drivers.temperature import Ds18b20, ProbeError, parse_w1_slave
-from agent.hal.onewire import SysfsW1Bus
+from agent.hardware.drivers.temperature import Ds18b20, ProbeError, parse_w1_slave
+from agent.hardware.hal.onewire import SysfsW1Bus
 from tests.support.waiting import eventually
 
 GOOD = "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from agent.devices import DeviceError
-from agent.drivers.ultrasonic import echo_distance_mm, fill_percent, speed_of_sound_m_s
+from agent.hardware.devices import DeviceError
+from agent.hardware.drivers.ultrasonic import echo_distance_mm, fill_percent, speed_of_sound_m_s
 from firmware_config.schema import Calibration, DeviceConfig
 from tests.support.rigs import Rig, make_sim_rig, sim_config
 

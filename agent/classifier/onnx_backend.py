@@ -25,7 +25,7 @@ from agent.classifier.models import shipped_model_path
 from agent.classifier.preprocess import check_image
 from agent.classifier.result import CATEGORY_NAMES, CategoryName, Classification
 from agent.classifier.weight import DEFAULT_FLOOR, DEFAULT_MARGIN, fuse
-from agent.devices import Image
+from agent.hardware.devices import Image
 from firmware_config.schema import Classifier, WeightRange
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from agent.classifier.errors import ImageError
-from agent.devices import Image
+from agent.hardware.devices import Image
 
 RESIZE_POLICY = "squash"
 """The resize policy named in model metadata: whole photo, aspect not kept, bilinear."""

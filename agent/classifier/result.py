@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from agent.devices import Image
+from agent.hardware.devices import Image
 from protocol.messages import CATEGORIES, Category
 
 CategoryName = Category

@@ -13,8 +13,8 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from agent.clock import Clock
-from agent.devices import BinHardware
 from agent.errors import HardwareUnavailable
+from agent.hardware.devices import BinHardware
 from firmware_config.schema import DeviceConfig
 
 ENTRY_POINT_GROUP = "revloop.hardware"

@@ -8,13 +8,13 @@ back to a simulator.
 from __future__ import annotations
 
 from agent.clock import Clock
-from agent.devices import BinHardware
-from agent.drivers.assemble import build_drivers
 from agent.errors import HardwareUnavailable
-from agent.hal.camera import Picamera2Backend
-from agent.hal.clock import timing_clock_for
-from agent.hal.onewire import SysfsW1Bus
-from agent.hal.rpi_gpio import RpiGpio
+from agent.hardware.devices import BinHardware
+from agent.hardware.drivers.assemble import build_drivers
+from agent.hardware.hal.camera import Picamera2Backend
+from agent.hardware.hal.clock import timing_clock_for
+from agent.hardware.hal.onewire import SysfsW1Bus
+from agent.hardware.hal.rpi_gpio import RpiGpio
 from agent.storage.lock_state import persisted_lock_state
 from firmware_config.schema import DeviceConfig
 

@@ -41,13 +41,13 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent import __version__
-from agent.calibration import CalibrationError, RawScale, write_calibration
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError
 from agent.errors import StorageError
+from agent.hardware.devices import BinHardware, DeviceError
 from agent.intake import CAMERA_TIMEOUT_S
-from agent.messages import MessageFactory
-from agent.selftest import run_selftest
+from agent.link.messages import MessageFactory
+from agent.ops.calibration import CalibrationError, RawScale, write_calibration
+from agent.ops.selftest import run_selftest
 from agent.storage.outbox import OutboxStats
 from protocol import decode
 from protocol.errors import ProtocolError

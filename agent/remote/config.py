@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from agent.errors import StorageError
 from agent.intake import SAMPLE_PERIOD_S
-from agent.messages import MessageFactory
+from agent.link.messages import MessageFactory
 from firmware_config.errors import ConfigError
 from firmware_config.remote import REMOTE_SECTIONS, merge_remote
 from firmware_config.schema import DeviceConfig

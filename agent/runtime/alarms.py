@@ -2,7 +2,7 @@
 
 Alarms (``fire``, ``overflow``, ``door_stuck``, ...) and the faults of the components
 that are not devices (``storage``, ``network``) are set by the runtime's checks; device
-faults come from polling every device's health (:class:`agent.fault_monitor.FaultMonitor`).
+faults come from polling every device's health (:class:`agent.runtime.fault_monitor.FaultMonitor`).
 Every change is stored as an event together with the state that remembers it, so a
 restart neither raises an alarm again nor forgets one.
 """
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agent.bin_state import BinState
-from agent.devices import Device, DeviceStatus
-from agent.fault_monitor import FaultMonitor
+from agent.hardware.devices import Device, DeviceStatus
+from agent.runtime.fault_monitor import FaultMonitor
+from agent.runtime.state import BinState
 from protocol.messages import ComponentHealth
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from agent.bin_state import BinState
-from agent.devices import BinHardware, DeviceError
-from protocol.emptying import is_emptying
+from agent.hardware.devices import BinHardware, DeviceError
 from agent.runtime.alarms import Alarms
 from agent.runtime.lock import DoorLock
+from agent.runtime.state import BinState
 from agent.runtime.writes import DurableWrites
 from firmware_config.schema import Thresholds
+from protocol.emptying import is_emptying
 
 log = logging.getLogger(__name__)
 

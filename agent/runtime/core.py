@@ -27,12 +27,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from agent.bin_state import BinState
 from agent.clock import Clock
-from agent.devices import BinHardware, Device, DeviceError
 from agent.errors import StorageError
+from agent.hardware.devices import BinHardware, Device, DeviceError
 from agent.intake import Decision, DepositClassifier, IntakeMachine, Phase
-from agent.messages import MessageFactory
+from agent.link.messages import MessageFactory
 from agent.runtime.alarms import Alarms, FlapJamLatch
 from agent.runtime.container import Container
 from agent.runtime.deposits import Deposits
@@ -40,6 +39,7 @@ from agent.runtime.inbox import Inbox
 from agent.runtime.lock import DoorLock
 from agent.runtime.reports import Reports
 from agent.runtime.schedule import CHECK_PERIOD_S, Schedule, task_periods
+from agent.runtime.state import BinState
 from agent.runtime.watches import DoorWatch, NetworkWatch
 from agent.runtime.writes import DurableWrites
 from agent.storage.localdb import LocalDb

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 
-from agent.bin_state import BinState, JammedDeposit
-from agent.devices import BinHardware, DeviceError
+from agent.hardware.devices import BinHardware, DeviceError
 from agent.intake import Decision, IntakeMachine, Phase
 from agent.runtime.alarms import EmitEvent
+from agent.runtime.state import BinState, JammedDeposit
 
 log = logging.getLogger(__name__)
 

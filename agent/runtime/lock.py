@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from agent.bin_state import BinState
-from agent.devices import BinHardware, DeviceError
+from agent.hardware.devices import BinHardware, DeviceError
+from agent.runtime.state import BinState
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent import __version__
-from agent.bin_state import BinState
 from agent.clock import Clock
-from agent.devices import BinHardware, DeviceError
-from agent.messages import MessageFactory
+from agent.hardware.devices import BinHardware, DeviceError
+from agent.link.messages import MessageFactory
+from agent.ops.sysinfo import cpu_temp_c, disk_free_mb
+from agent.runtime.state import BinState
 from agent.storage.outbox import Outbox
-from agent.sysinfo import cpu_temp_c, disk_free_mb
 from firmware_config.schema import DeviceConfig
 from protocol.messages import ComponentHealth, Health, Telemetry
 from protocol.topics import TopicKind

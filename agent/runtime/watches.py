@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.devices import BinHardware, DeviceError
+from agent.hardware.devices import BinHardware, DeviceError
 from agent.runtime.alarms import Alarms
 from agent.runtime.lock import DoorLock
 from agent.runtime.reports import LinkStatus

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from agent.bin_state import STATE_KEY, BinState, StateStore
 from agent.clock import Clock
 from agent.errors import StorageError
-from agent.messages import MODELS_BY_EVENT, MessageFactory
+from agent.link.messages import MODELS_BY_EVENT, MessageFactory
+from agent.ops.sysinfo import disk_free_mb
 from agent.runtime.schedule import Schedule
+from agent.runtime.state import STATE_KEY, BinState, StateStore
 from agent.storage.outbox import Outbox
-from agent.sysinfo import disk_free_mb
 from firmware_config.schema import DeviceConfig
 from protocol.topics import TopicKind
 

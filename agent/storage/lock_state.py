@@ -2,7 +2,7 @@
 
 The lock output must start in the state the bin was left in (a locked bin stays locked
 through a restart), so the hardware backend reads it here before it builds the drivers
-and hands it to the lock driver (:class:`agent.drivers.outputs.LockSolenoid`).
+and hands it to the lock driver (:class:`agent.hardware.drivers.outputs.LockSolenoid`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 import logging
 from pathlib import Path
 
-from agent.bin_state import STATE_KEY
 from agent.errors import StorageError
+from agent.runtime.state import STATE_KEY
 from agent.storage.localdb import LocalDb
 
 logger = logging.getLogger(__name__)

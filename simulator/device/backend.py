@@ -8,7 +8,7 @@ devices on the system clock while visitors come and go on a thread of their own.
 from __future__ import annotations
 
 from agent.clock import Clock
-from agent.devices import BinHardware
+from agent.hardware.devices import BinHardware
 from firmware_config.schema import DeviceConfig
 from simulator.device.hardware import build_device_hardware
 from simulator.device.physical import PhysicalBin

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from agent.devices import Image
-from agent.hal.camera import CameraAbsent
+from agent.hardware.devices import Image
+from agent.hardware.hal.camera import CameraAbsent
 from simulator.device.faults import FaultInjector
 from simulator.device.physical import PhysicalBin
 
@@ -48,7 +48,7 @@ def find_photo_dir(configured: Path | None) -> Path | None:
 
 
 class ImageFolderCamera:
-    """:class:`agent.hal.camera.CameraBackend` showing the photo of what is on the tray."""
+    """:class:`agent.hardware.hal.camera.CameraBackend` showing the photo of what is on the tray."""
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from agent.clock import Clock
-from agent.devices import (
+from agent.hardware.devices import (
     BinHardware,
     Camera,
     Colour,
@@ -20,7 +20,7 @@ from agent.devices import (
     DeviceStatus,
     FillReading,
 )
-from agent.drivers.camera import CameraDriver
+from agent.hardware.drivers.camera import CameraDriver
 from firmware_config.schema import DeviceConfig
 from simulator.device.camera import ImageFolderCamera
 from simulator.device.faults import FaultInjector

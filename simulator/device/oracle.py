@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from agent.devices import Image
+from agent.hardware.devices import Image
 from simulator.device.physical import PhysicalBin
 
 LABELS = ("cardboard", "glass", "metal", "paper", "plastic", "trash")

@@ -2,7 +2,7 @@
 
 :func:`build_pin_hardware` wires device models to a :class:`SimGpio` on the configured
 pins, around a :class:`PhysicalBin` the world model changes, and runs the agent's own
-drivers (:func:`agent.drivers.assemble.build_drivers`) on top. The returned
+drivers (:func:`agent.hardware.drivers.assemble.build_drivers`) on top. The returned
 ``BinHardware.simulation`` is the :class:`PinSimulation`: the physical bin, the fault
 injector, the simulated GPIO and its models.
 """
@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass
 
 from agent.clock import Clock
-from agent.devices import BinHardware
-from agent.drivers.assemble import build_drivers
+from agent.hardware.devices import BinHardware
+from agent.hardware.drivers.assemble import build_drivers
 from firmware_config.schema import DeviceConfig
 from simulator.device.camera import ImageFolderCamera
 from simulator.device.faults import FaultInjector

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from agent.clock import Clock
-from agent.hal import gpio as G
-from agent.hal.gpio import EdgeCallback
+from agent.hardware.hal import gpio as G
+from agent.hardware.hal.gpio import EdgeCallback
 from simulator.device.faults import FaultInjector
 from simulator.pins.model import PinModel
 
@@ -87,7 +87,7 @@ class SimPwm:
 
 
 class SimTimingClock:
-    """The simulator's virtual time as an :class:`agent.hal.clock.TimingClock`."""
+    """The simulator's virtual time as an :class:`agent.hardware.hal.clock.TimingClock`."""
 
     def __init__(self, gpio: SimGpio) -> None:
         self._gpio = gpio
@@ -106,7 +106,7 @@ class SimTimingClock:
 
 
 class SimGpio:
-    """The RPi.GPIO calls of :class:`agent.hal.gpio.Gpio`, simulated."""
+    """The RPi.GPIO calls of :class:`agent.hardware.hal.gpio.Gpio`, simulated."""
 
     BOARD = G.BOARD
     BCM = G.BCM

@@ -12,7 +12,7 @@ CONVERSION_S = 0.75
 
 
 class SimW1Bus:
-    """:class:`agent.drivers.temperature.W1Bus` reading the container's air temperature."""
+    """:class:`agent.hardware.hal.onewire.W1Bus` reading the container's air temperature."""
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.app import Agent
 from agent.clock import ManualClock
-from agent.devices import DeviceStatus, Image
+from agent.hardware.devices import DeviceStatus, Image
 from firmware_config import DeviceConfig, validate_config
 from protocol.codec import decode
 from protocol.messages import Pickup

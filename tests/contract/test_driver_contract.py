@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.devices import DeviceError, FillReading
+from agent.hardware.devices import DeviceError, FillReading
 from simulator.device.physical import Item
 from tests.support.rigs import Rig
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.app import Agent
 from agent.clock import Clock, SystemClock
-from agent.devices import Camera
+from agent.hardware.devices import Camera
 from agent.intake import DepositClassifier
 from firmware_config import DeviceConfig, parse_config
 from protocol.transport import BrokerUrl

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.devices import DeviceError, DeviceStatus, DoorSwitch, Image
+from agent.hardware.devices import DeviceError, DeviceStatus, DoorSwitch, Image
 
 
 class GreyCamera:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agent.clock import SystemClock
-from agent.devices import BinHardware
-from agent.hal.clock import SystemTimingClock, TimingClock
+from agent.hardware.devices import BinHardware
+from agent.hardware.hal.clock import SystemTimingClock, TimingClock
 from firmware_config import PROFILES_DIR, load_config
 from firmware_config.schema import DeviceConfig
 from simulator.device.faults import FaultInjector

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from agent.errors import HardwareUnavailable
-from agent.hal.gpio import PUD_OFF, EdgeCallback, Pwm
+from agent.hardware.hal.gpio import PUD_OFF, EdgeCallback, Pwm
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _one_line(err: BaseException) -> str:
 
 
 class RpiGpio:
-    """:class:`agent.hal.gpio.Gpio` on the RPi.GPIO module (or its rpi-lgpio stand-in).
+    """:class:`agent.hardware.hal.gpio.Gpio` on the RPi.GPIO module (or its rpi-lgpio stand-in).
 
     ``importer`` is injectable so tests can exercise the failure paths without a Pi.
     """

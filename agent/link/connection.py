@@ -40,8 +40,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import Clock
 from agent.errors import AgentError
-from agent.localdb import LocalDb
-from agent.outbox import Outbox, OutboxRow, counter_origin
+from agent.storage.localdb import LocalDb
+from agent.storage.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
 from protocol.backoff import Backoff
 from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client

@@ -1,6 +1,6 @@
 """The 1-wire bus interface and its real backend, the kernel's w1 sysfs tree.
 
-The DS18B20 driver (:class:`agent.drivers.temperature.Ds18b20`) is written against
+The DS18B20 driver (:class:`agent.hardware.drivers.temperature.Ds18b20`) is written against
 :class:`W1Bus`; on a Pi it reads :class:`SysfsW1Bus`, and the pin-level simulator
 supplies its own (:class:`simulator.pins.onewire.SimW1Bus`).
 """

@@ -17,9 +17,9 @@ import logging
 import re
 import threading
 
-from agent.devices import DeviceStatus
-from agent.drivers.health import Health
-from agent.hal.onewire import W1Bus
+from agent.hardware.devices import DeviceStatus
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.onewire import W1Bus
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def parse_w1_slave(text: str) -> float:
 
 
 class Ds18b20:
-    """:class:`agent.devices.TemperatureSensor` on the first DS18B20 of a 1-wire bus."""
+    """:class:`agent.hardware.devices.TemperatureSensor` on the first DS18B20 of a 1-wire bus."""
 
     component = "ultrasonic"
 
@@ -123,7 +123,7 @@ class Ds18b20:
 
 
 class NoTemperatureSensor:
-    """:class:`agent.devices.TemperatureSensor` for a bin without a probe."""
+    """:class:`agent.hardware.devices.TemperatureSensor` for a bin without a probe."""
 
     component = "ultrasonic"
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 
-from agent.devices import BinHardware, TemperatureSensor
-from agent.drivers.camera import CameraDriver
-from agent.drivers.hx711 import Hx711Scale
-from agent.drivers.outputs import LedIndicators, LockSolenoid, ServoFlap, SolenoidFlap
-from agent.drivers.switches import BeamDriver, DoorSwitchDriver
-from agent.drivers.temperature import Ds18b20, NoTemperatureSensor
-from agent.drivers.ultrasonic import UltrasonicFillSensor
-from agent.hal.camera import CameraBackend
-from agent.hal.clock import TimingClock
-from agent.hal.gpio import BCM, Gpio
-from agent.hal.onewire import W1Bus
+from agent.hardware.devices import BinHardware, TemperatureSensor
+from agent.hardware.drivers.camera import CameraDriver
+from agent.hardware.drivers.hx711 import Hx711Scale
+from agent.hardware.drivers.outputs import LedIndicators, LockSolenoid, ServoFlap, SolenoidFlap
+from agent.hardware.drivers.switches import BeamDriver, DoorSwitchDriver
+from agent.hardware.drivers.temperature import Ds18b20, NoTemperatureSensor
+from agent.hardware.drivers.ultrasonic import UltrasonicFillSensor
+from agent.hardware.hal.camera import CameraBackend
+from agent.hardware.hal.clock import TimingClock
+from agent.hardware.hal.gpio import BCM, Gpio
+from agent.hardware.hal.onewire import W1Bus
 from firmware_config.schema import DeviceConfig
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import get_args
 
-from agent.devices import Device
+from agent.hardware.devices import Device
 from protocol.messages import ComponentHealth, FaultComponent
 
 logger = logging.getLogger(__name__)

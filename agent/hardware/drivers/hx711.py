@@ -16,10 +16,10 @@ import statistics
 import threading
 from dataclasses import dataclass
 
-from agent.devices import DeviceStatus
-from agent.drivers.health import Health
-from agent.hal.clock import TimingClock
-from agent.hal.gpio import HIGH, IN, LOW, OUT, PUD_UP, Gpio
+from agent.hardware.devices import DeviceStatus
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.clock import TimingClock
+from agent.hardware.hal.gpio import HIGH, IN, LOW, OUT, PUD_UP, Gpio
 from firmware_config.schema import Calibration, LoadCell
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class _ReadFault(Exception):
 
 
 class Hx711Scale:
-    """:class:`agent.devices.Scale` on an HX711; calibration lives in ``calibration``.
+    """:class:`agent.hardware.devices.Scale` on an HX711; calibration lives in ``calibration``.
 
     The tare offset and the counts per gram are read from (and ``tare`` writes to) the
     configuration's calibration section, so ``bin-agent calibrate`` can persist them.

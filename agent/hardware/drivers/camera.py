@@ -1,4 +1,4 @@
-"""The camera above the tray, on any :class:`agent.hal.camera.CameraBackend`.
+"""The camera above the tray, on any :class:`agent.hardware.hal.camera.CameraBackend`.
 
 Captures have a timeout. A camera that cannot be found is ``failed``/``absent`` and is
 looked for again at the next capture; one that times out is closed and reopened next
@@ -13,15 +13,15 @@ import threading
 
 import numpy as np
 
-from agent.devices import DeviceStatus, Image
-from agent.drivers.health import Health
-from agent.hal.camera import CameraAbsent, CameraBackend
+from agent.hardware.devices import DeviceStatus, Image
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.camera import CameraAbsent, CameraBackend
 
 logger = logging.getLogger(__name__)
 
 
 class CameraDriver:
-    """:class:`agent.devices.Camera` on a camera backend."""
+    """:class:`agent.hardware.devices.Camera` on a camera backend."""
 
     component = "camera"
 

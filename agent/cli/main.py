@@ -15,11 +15,11 @@ from types import FrameType
 import click
 
 from agent.classifier.cli import model_group
-from agent.cli_support import fail, load_or_exit
+from agent.cli.support import fail, load_or_exit
+from agent.cli.technicians import calibrate_group, selftest_command
 from agent.clock import SystemClock
 from agent.errors import AgentError
-from agent.status import read_status, render_status
-from agent.technician_cli import calibrate_group, selftest_command
+from agent.ops.status import read_status, render_status
 from protocol.transport import parse_broker_url
 
 RESULT_WAIT_S = 5.0
@@ -67,8 +67,8 @@ def run(config_file: Path, broker: str | None, verbose: bool, clock_synced: bool
     from agent.app import Agent
     from agent.classifier import build_classifier
     from agent.hardware import build_hardware
+    from agent.ops.sdnotify import Notifier, WatchdogHook
     from agent.remote.commands import RESTART_EXIT_CODE
-    from agent.sdnotify import Notifier, WatchdogHook
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

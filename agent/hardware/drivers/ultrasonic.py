@@ -16,10 +16,10 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from agent.devices import DeviceStatus, FillReading
-from agent.drivers.health import Health
-from agent.hal.clock import TimingClock
-from agent.hal.gpio import FALLING, HIGH, IN, LOW, OUT, PUD_DOWN, RISING, Gpio
+from agent.hardware.devices import DeviceStatus, FillReading
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.clock import TimingClock
+from agent.hardware.hal.gpio import FALLING, HIGH, IN, LOW, OUT, PUD_DOWN, RISING, Gpio
 from firmware_config.schema import Calibration, Ultrasonic
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Ping:
 
 
 class UltrasonicFillSensor:
-    """:class:`agent.devices.FillSensor` on a trigger and an echo pin."""
+    """:class:`agent.hardware.devices.FillSensor` on a trigger and an echo pin."""
 
     component = "ultrasonic"
 

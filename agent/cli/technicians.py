@@ -1,7 +1,7 @@
 """``bin-agent selftest`` and ``bin-agent calibrate ...``: the technician's commands.
 
 Thin: they load the configuration, build the hardware through the configured backend,
-call :mod:`agent.selftest` or :mod:`agent.calibration`, and turn errors into one line on
+call :mod:`agent.ops.selftest` or :mod:`agent.ops.calibration`, and turn errors into one line on
 stderr and exit code 1. They hold the agent's instance lock while they drive the pins,
 so they refuse to run beside a running agent (and an agent cannot start meanwhile).
 On a simulated bin the "technician" steps (empty the tray, put the mass on it) are
@@ -20,7 +20,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from agent.calibration import (
+from agent.cli.support import fail, load_or_exit
+from agent.clock import SystemClock
+from agent.errors import AgentError, HardwareUnavailable
+from agent.hardware import build_hardware
+from agent.hardware.devices import BinHardware, DeviceError
+from agent.ops.calibration import (
     CalibrationError,
     DistanceSensor,
     RawScale,
@@ -29,13 +34,8 @@ from agent.calibration import (
     measure_tare,
     write_calibration,
 )
-from agent.cli_support import fail, load_or_exit
-from agent.clock import SystemClock
-from agent.devices import BinHardware, DeviceError
-from agent.errors import AgentError, HardwareUnavailable
-from agent.hardware import build_hardware
-from agent.instance_lock import InstanceLock, agent_running, lock_path
-from agent.selftest import run_selftest
+from agent.ops.instance_lock import InstanceLock, agent_running, lock_path
+from agent.ops.selftest import run_selftest
 from firmware_config.schema import DeviceConfig
 
 CONFIG_OPTION = click.option(

@@ -19,8 +19,8 @@ from typing import Protocol, runtime_checkable
 import tomlkit
 from tomlkit.items import Table
 
-from agent.devices import FillReading
 from agent.errors import AgentError
+from agent.hardware.devices import FillReading
 from firmware_config import parse_config
 from firmware_config.schema import Calibration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from agent.devices import DeviceError, DeviceStatus
+from agent.hardware.devices import DeviceError, DeviceStatus
 from protocol.messages import ComponentHealth
 
 

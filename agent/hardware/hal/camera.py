@@ -1,7 +1,7 @@
 """The camera interface and its real backend on picamera2.
 
 A :class:`CameraBackend` opens a camera, captures one RGB still within a timeout and
-closes. The :class:`agent.drivers.camera.CameraDriver` turns its failures into health
+closes. The :class:`agent.hardware.drivers.camera.CameraDriver` turns its failures into health
 and fault codes. picamera2 is imported only when the real backend is built; it comes
 from the OS packages (``apt install python3-picamera2``), so the venv must see them.
 """
@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agent.devices import Image
 from agent.errors import HardwareUnavailable
+from agent.hardware.devices import Image
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Device-level interfaces: what the agent's logic needs of the bin's hardware.
 
 The agent never touches pins. It talks to these interfaces; the real drivers
-(``agent.hal`` on RPi.GPIO and picamera2), the pin-level simulator and the
+(``agent.hardware.hal`` on RPi.GPIO and picamera2), the pin-level simulator and the
 device-level simulator all implement them, so one agent runs on every depth.
 
 Every device reports a :class:`DeviceStatus`. A device that cannot do what is

@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.bin_state import BinState
 from agent.clock import SystemClock
 from agent.errors import StorageError
-from agent.instance_lock import agent_running
+from agent.ops.instance_lock import agent_running
+from agent.runtime.state import BinState
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox
 from firmware_config.schema import DeviceConfig

@@ -1,7 +1,7 @@
 """The GPIO interface the drivers use: the RPi.GPIO subset, with its constants.
 
 Drivers are written against :class:`Gpio` only. The real backend
-(:mod:`agent.hal.rpi_gpio`) forwards to RPi.GPIO or rpi-lgpio; the pin-level simulator
+(:mod:`agent.hardware.hal.rpi_gpio`) forwards to RPi.GPIO or rpi-lgpio; the pin-level simulator
 (:mod:`simulator.pins.gpio`) implements the same calls on a virtual clock. The constant
 values are RPi.GPIO's own, so a driver may pass them to either.
 """

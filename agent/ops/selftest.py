@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.devices import BinHardware, Device, DeviceError, DeviceStatus
+from agent.hardware.devices import BinHardware, Device, DeviceError, DeviceStatus
 
 logger = logging.getLogger(__name__)
 

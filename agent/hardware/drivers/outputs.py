@@ -12,10 +12,10 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from agent.devices import Colour, DeviceStatus
-from agent.drivers.health import Health
-from agent.hal.clock import TimingClock
-from agent.hal.gpio import HIGH, LOW, OUT, Gpio, Pwm
+from agent.hardware.devices import Colour, DeviceStatus
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.clock import TimingClock
+from agent.hardware.hal.gpio import HIGH, LOW, OUT, Gpio, Pwm
 from firmware_config.schema import FlapDrive
 
 CLEAR_POLL_S = 0.02
@@ -23,7 +23,7 @@ SERVO_SETTLE_S = 0.3
 
 
 class LedIndicators:
-    """:class:`agent.devices.Indicators`: three LEDs (one lit at a time) and a buzzer."""
+    """:class:`agent.hardware.devices.Indicators`: three LEDs (one lit at a time) and a buzzer."""
 
     component = "door"
 
@@ -64,13 +64,13 @@ class LedIndicators:
 
 
 class LockSolenoid:
-    """:class:`agent.devices.Lock`: a solenoid driver, high = locked.
+    """:class:`agent.hardware.devices.Lock`: a solenoid driver, high = locked.
 
     The output starts at ``locked`` (the state the bin's database holds, read for it by
     :func:`agent.storage.lock_state.persisted_lock_state`), so a locked bin stays
     locked through a restart of the agent: the pin is never driven low on the
     way up, and neither ``close`` nor the final GPIO cleanup releases it on the way
-    down (see :class:`agent.drivers.assemble.GpioRelease` and docs/hardware.md).
+    down (see :class:`agent.hardware.drivers.assemble.GpioRelease` and docs/hardware.md).
     """
 
     component = "door"
@@ -164,7 +164,7 @@ class _FlapBase(ABC):
 
 
 class ServoFlap(_FlapBase):
-    """:class:`agent.devices.Flap` on a hobby servo (50 Hz PWM, 1-2 ms pulses)."""
+    """:class:`agent.hardware.devices.Flap` on a hobby servo (50 Hz PWM, 1-2 ms pulses)."""
 
     def __init__(
         self,
@@ -197,7 +197,7 @@ class ServoFlap(_FlapBase):
 
 
 class SolenoidFlap(_FlapBase):
-    """:class:`agent.devices.Flap` on a solenoid that releases a sprung flap."""
+    """:class:`agent.hardware.devices.Flap` on a solenoid that releases a sprung flap."""
 
     def __init__(
         self,

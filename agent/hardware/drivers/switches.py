@@ -12,10 +12,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from agent.devices import DeviceStatus
-from agent.drivers.health import Health
-from agent.hal.clock import TimingClock
-from agent.hal.gpio import BOTH, IN, PUD_UP, Gpio
+from agent.hardware.devices import DeviceStatus
+from agent.hardware.drivers.health import Health
+from agent.hardware.hal.clock import TimingClock
+from agent.hardware.hal.gpio import BOTH, IN, PUD_UP, Gpio
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class DebouncedInput:
 
 
 class DoorSwitchDriver:
-    """:class:`agent.devices.DoorSwitch`: a reed switch to ground, high when open.
+    """:class:`agent.hardware.devices.DoorSwitch`: a reed switch to ground, high when open.
 
     A door open longer than ``open_alarm_s`` is ``degraded`` with code ``left_open``.
     """
@@ -177,7 +177,7 @@ class DoorSwitchDriver:
 
 
 class BeamDriver:
-    """:class:`agent.devices.Beam`: an IR receiver with an open-collector output, low when
+    """:class:`agent.hardware.devices.Beam`: an IR receiver with an open-collector output, low when
     the beam is broken."""
 
     component = "door"

@@ -1,0 +1,1 @@
+"""``bin-agent``: the bin's command line, for the service, technicians and the model."""

@@ -1,0 +1,1 @@
+"""How the bin talks to the cloud: the messages it composes and its MQTT connection."""
