@@ -15,8 +15,8 @@ import pytest
 from agent.clock import ManualClock
 from agent.hardware.devices import DeviceError, Image
 from agent.intake import CAMERA_TIMEOUT_S, Phase, camera_timeout
-from agent.runtime.state import STATE_KEY
 from agent.storage.localdb import LocalDb
+from agent.storage.state import STATE_KEY
 from simulator.device.physical import Item
 from tests.support.bins import SimulatedBin, bin_config, make_bin
 from tests.support.fakes import (

@@ -10,9 +10,9 @@ import pytest
 from agent.hardware.devices import DeviceError
 from agent.hardware.drivers.outputs import LockSolenoid
 from agent.hardware.hal.gpio import BCM, HIGH
-from agent.runtime.state import BinState
 from agent.storage.localdb import LocalDb
 from agent.storage.lock_state import persisted_lock_state
+from agent.storage.state import BinState
 from simulator.device.physical import Item
 from simulator.pins.gpio import SimGpio
 from tests.support.rigs import make_sim_rig, sim_config

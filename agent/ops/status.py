@@ -14,9 +14,9 @@ from typing import Any
 from agent.clock import SystemClock
 from agent.errors import StorageError
 from agent.ops.instance_lock import agent_running
-from agent.runtime.state import BinState
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox
+from agent.storage.state import BinState
 from firmware_config.schema import DeviceConfig
 
 

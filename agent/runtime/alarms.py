@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.hardware.devices import Device, DeviceStatus
 from agent.runtime.fault_monitor import FaultMonitor
-from agent.runtime.state import BinState
+from agent.storage.state import BinState
 from protocol.messages import ComponentHealth
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from agent.hardware.devices import BinHardware, DeviceError
 from agent.runtime.alarms import Alarms
 from agent.runtime.lock import DoorLock
-from agent.runtime.state import BinState
 from agent.runtime.writes import DurableWrites
+from agent.storage.state import BinState
 from firmware_config.schema import Thresholds
 from protocol.emptying import is_emptying
 

@@ -39,11 +39,11 @@ from agent.runtime.inbox import Inbox
 from agent.runtime.lock import DoorLock
 from agent.runtime.reports import Reports
 from agent.runtime.schedule import CHECK_PERIOD_S, Schedule, task_periods
-from agent.runtime.state import BinState
 from agent.runtime.watches import DoorWatch, NetworkWatch
 from agent.runtime.writes import DurableWrites
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox
+from agent.storage.state import BinState
 from firmware_config.schema import DeviceConfig, Thresholds
 from protocol.messages import ComponentHealth
 

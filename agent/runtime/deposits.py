@@ -16,7 +16,7 @@ from dataclasses import asdict
 from agent.hardware.devices import BinHardware, DeviceError
 from agent.intake import Decision, IntakeMachine, Phase
 from agent.runtime.alarms import EmitEvent
-from agent.runtime.state import BinState, JammedDeposit
+from agent.storage.state import BinState, JammedDeposit
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from agent.hardware.devices import BinHardware, DeviceError
-from agent.runtime.state import BinState
+from agent.storage.state import BinState
 
 log = logging.getLogger(__name__)
 

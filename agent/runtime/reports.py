@@ -13,8 +13,8 @@ from agent.clock import Clock
 from agent.hardware.devices import BinHardware, DeviceError
 from agent.link.messages import MessageFactory
 from agent.ops.sysinfo import cpu_temp_c, disk_free_mb
-from agent.runtime.state import BinState
 from agent.storage.outbox import Outbox
+from agent.storage.state import BinState
 from firmware_config.schema import DeviceConfig
 from protocol.messages import ComponentHealth, Health, Telemetry
 from protocol.topics import TopicKind

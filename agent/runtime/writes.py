@@ -18,8 +18,8 @@ from agent.errors import StorageError
 from agent.link.messages import MODELS_BY_EVENT, MessageFactory
 from agent.ops.sysinfo import disk_free_mb
 from agent.runtime.schedule import Schedule
-from agent.runtime.state import STATE_KEY, BinState, StateStore
 from agent.storage.outbox import Outbox
+from agent.storage.state import STATE_KEY, BinState, StateStore
 from firmware_config.schema import DeviceConfig
 from protocol.topics import TopicKind
 

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 
 from agent.errors import StorageError
-from agent.runtime.state import STATE_KEY
 from agent.storage.localdb import LocalDb
+from agent.storage.state import STATE_KEY
 
 logger = logging.getLogger(__name__)
 
