@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from agent.cli.main import cli as agent_cli
 from cloud_bridge.cli.main import cli as bridge_cli
+from cloud_bridge.cli.support import NEEDS_ONE_OF
 from simulator.cli import cli as sim_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +66,38 @@ def test_command_has_help_and_is_documented(
         assert any(names(line) for line in documentation().splitlines()), (
             f"`{program} {' '.join(path)}` is not mentioned in README.md or docs/"
         )
+
+
+def test_readme_command_table_is_generated_from_the_clis() -> None:
+    from tests.support.command_reference import README, current, table
+
+    assert current(README.read_text()) == table(), (
+        "README.md's command table differs from the CLIs: run `make readme`"
+    )
+
+
+MARKED = [
+    (program, path, command)
+    for program, path, command in ALL
+    if getattr(command.callback, NEEDS_ONE_OF, ())
+]
+
+
+@pytest.mark.parametrize(
+    ("program", "path", "command"),
+    MARKED,
+    ids=[" ".join([program, *path]) for program, path, _ in MARKED],
+)
+def test_a_command_marked_as_needing_an_option_fails_without_it(
+    program: str, path: list[str], command: click.Command
+) -> None:
+    needed: tuple[str, ...] = getattr(command.callback, NEEDS_ONE_OF)
+    args: list[str] = []
+    for param in command.params:
+        if isinstance(param, click.Argument):
+            args.append("bin-0001")
+        elif isinstance(param, click.Option) and param.required:
+            args += [param.opts[0], "2026-01-01"]
+    result = CliRunner().invoke(CLIS[program], [*path, *args])
+    assert result.exit_code == 2, result.output
+    assert all(option in result.output for option in needed), result.output

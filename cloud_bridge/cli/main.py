@@ -28,6 +28,7 @@ from cloud_bridge.cli.support import (
     domain_errors,
     fail,
     json_option,
+    needs_one_of,
     print_json,
     reader,
 )
@@ -126,6 +127,7 @@ def run(
 @db_option
 @config_option
 @json_option
+@needs_one_of("--db", "--config")
 def bins(db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print every bin's current state and presence."""
     with domain_errors(), reader(config_file, db) as store:
@@ -145,6 +147,7 @@ def bins(db: Path | None, config_file: Path | None, as_json: bool) -> None:
 @click.option("--status", type=click.Choice(list(get_args(PickupStatus))), help="Only this status.")
 @click.option("--region", help="Only this region.")
 @click.option("--bin", "bin_id", help="Only this bin.")
+@needs_one_of("--db", "--config")
 def pickups(
     db: Path | None,
     config_file: Path | None,
@@ -169,6 +172,7 @@ def pickups(
 @db_option
 @config_option
 @json_option
+@needs_one_of("--db", "--config")
 def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print stored messages per kind and rejected messages per reason."""
     with domain_errors(), reader(config_file, db) as store:
@@ -202,6 +206,7 @@ def bin_group() -> None:
     show_default="$USER",
     help="Who reset the bin (recorded with the reset).",
 )
+@needs_one_of("--db", "--config")
 def bin_reset(bin_id: str, db: Path | None, config_file: Path | None, actor: str) -> None:
     """Accept a re-flashed bin whose seq counter started again (its database was wiped).
 

@@ -24,6 +24,7 @@ from cloud_bridge.cli.support import (
     domain_errors,
     fail,
     json_option,
+    needs_one_of,
     print_json,
     reader,
     token_option,
@@ -62,6 +63,7 @@ _to = click.option("--to", "until", help="To (exclusive; a date includes that wh
 @db_option
 @config_option
 @json_option
+@needs_one_of("--db", "--config")
 def forecast(bin_id: str, db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print when BIN_ID will be full: p10-p90 band, rate, method."""
     with domain_errors(), reader(config_file, db) as store:
@@ -89,6 +91,7 @@ def forecast(bin_id: str, db: Path | None, config_file: Path | None, as_json: bo
 @_from
 @_to
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@needs_one_of("--db", "--config")
 def history(
     bin_id: str,
     db: Path | None,
@@ -115,6 +118,7 @@ def history(
 @db_option
 @config_option
 @json_option
+@needs_one_of("--db", "--config")
 def manifest(bin_id: str, db: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print what is in BIN_ID now (count and kg per category).
 
@@ -142,6 +146,7 @@ def manifest(bin_id: str, db: Path | None, config_file: Path | None, as_json: bo
 @_from
 @_to
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@needs_one_of("--db", "--config")
 def deposits(
     db: Path | None,
     config_file: Path | None,
@@ -171,6 +176,7 @@ def deposits(
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--time-limit", type=click.FloatRange(0.1, 600), help="Solver seconds.")
 @click.option("--start", help="Plan start (RFC 3339; default now).")
+@needs_one_of("--config")
 def routes(
     region: str,
     db: Path | None,
@@ -183,6 +189,8 @@ def routes(
 
     Vehicles start at the region's depot; capacity and due times are respected.
     """
+    if config_file is None:
+        raise click.UsageError("give --config FILE: the region's depot and vehicles are set there")
     with domain_errors():
         settings = bridge_settings(config_file, db, None)
     fleet = settings.routing.regions.get(region)
@@ -216,6 +224,7 @@ def routes(
 @click.option("--dead", is_flag=True, help="Only dead letters.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
 @click.pass_context
+@needs_one_of("--db", "--config")
 def webhooks(
     ctx: click.Context,
     db: Path | None,
@@ -354,6 +363,7 @@ def _write(text: str, out: Path | None) -> None:
 
 @export.command("pickups")
 @_export_options
+@needs_one_of("--db", "--config")
 def export_pickups(
     db: Path | None, config_file: Path | None, since: str, until: str, out: Path | None
 ) -> None:
@@ -366,6 +376,7 @@ def export_pickups(
 
 @export.command("deposits")
 @_export_options
+@needs_one_of("--db", "--config")
 def export_deposits(
     db: Path | None, config_file: Path | None, since: str, until: str, out: Path | None
 ) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -36,6 +36,26 @@ token_option = click.option(
     show_default=True,
     help="Environment variable holding the API token (never give the token itself).",
 )
+
+
+NEEDS_ONE_OF = "needs_one_of"
+"""Attribute naming the options of which a command needs one (the README's table shows it)."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def needs_one_of(*options: str) -> Callable[[_F], _F]:
+    """Mark a command that cannot run without one of ``options`` (say ``--db``, ``--config``).
+
+    Click cannot express "one of these" itself; the command checks it when it runs, and
+    this mark lets the generated command reference say so.
+    """
+
+    def mark(fn: _F) -> _F:
+        setattr(fn, NEEDS_ONE_OF, options)
+        return fn
+
+    return mark
 
 
 def fail(message: str) -> NoReturn:

@@ -31,6 +31,7 @@ from cloud_bridge.cli.support import (
     domain_errors,
     fail,
     json_option,
+    needs_one_of,
     print_json,
     reader,
     token_option,
@@ -59,6 +60,7 @@ WAIT_MARGIN_S = 5.0
 @click.option("--bin", "bin_id", help="Only this bin.")
 @click.option("--kind", type=click.Choice(list(TICKET_KINDS)), help="Only this kind.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@needs_one_of("--db", "--config")
 def tickets(
     db: Path | None,
     config_file: Path | None,
@@ -91,6 +93,7 @@ def tickets(
     "--status", type=click.Choice(["pending", "ok", "failed", "timed_out"]), help="Only this."
 )
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
+@needs_one_of("--db", "--config")
 def commands(
     db: Path | None,
     config_file: Path | None,
@@ -130,6 +133,7 @@ def config_group() -> None:
 @api_option
 @token_option
 @json_option
+@needs_one_of("--bin", "--region")
 def push(
     file: Path,
     bin_id: str | None,
@@ -166,6 +170,7 @@ def push(
 @click.option("--region", help="Only this region.")
 @click.option("--bin", "bin_id", help="Only this bin.")
 @click.option("--flagged", is_flag=True, help="Only bins that did not apply what was pushed.")
+@needs_one_of("--db", "--config")
 def status(
     db: Path | None,
     config_file: Path | None,
