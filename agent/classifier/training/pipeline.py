@@ -4,7 +4,8 @@ The steps, all reproducible from the data directory:
 
 1. list the ImageFolder and split it by :data:`agent.classifier.dataset.SPLIT_RULE`;
 2. fine-tune on ``train`` (``val`` is watched each epoch; ``test`` is never touched),
-   leaving out photos that appear under two labels (:func:`training.data.fit_samples`);
+   leaving out photos that appear under two labels
+   (:func:`~agent.classifier.training.data.fit_samples`);
 3. export fp32 ONNX and quantise to int8, calibrated on training photos;
 4. keep int8 when its ``val`` accuracy is within ``int8_tolerance`` of fp32's, else fp32;
 5. measure the kept model on ``test`` (photos used neither to train nor to choose), also
