@@ -21,9 +21,8 @@ from cloud_bridge.security.pki import (
     issue_bridge,
     issue_client,
     issue_server,
-    list_certificates,
-    revoke,
 )
+from cloud_bridge.security.revocation import list_certificates, revoke
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -192,7 +191,7 @@ def test_cli_errors_are_one_line(pki: Path) -> None:
 def test_revocation_list_names_the_revoked_certificate(pki: Path) -> None:
     issued = issue_bin(pki, "bin-042", now=NOW)
     issue_client(pki, "scheduler.north", now=NOW)
-    path = revoke(pki, "bin-042", now=NOW)
+    path = revoke(pki, "bin-042", now=NOW).crl
     revoke(pki, "bin-042", now=NOW)  # twice is once
     revoke(pki, "scheduler.north", now=NOW)
     crl = x509.load_pem_x509_crl(path.read_bytes())

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from rich.console import Console
 
+from cloud_bridge.cli.tables import certificates_table
 from cloud_bridge.security.broker_config import (
     MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
@@ -23,8 +25,6 @@ from cloud_bridge.security.broker_config import (
 )
 from cloud_bridge.security.pki import (
     CA_DAYS,
-    CRL_DAYS,
-    CRL_FILE,
     LEAF_DAYS,
     Issued,
     PkiError,
@@ -33,6 +33,12 @@ from cloud_bridge.security.pki import (
     issue_bridge,
     issue_client,
     issue_server,
+)
+from cloud_bridge.security.registry import RegistryError, parse_serial
+from cloud_bridge.security.revocation import (
+    CRL_DAYS,
+    CRL_FILE,
+    crl_info,
     list_certificates,
     revoke,
     write_crl,
@@ -59,7 +65,7 @@ _force_option = click.option("--force", is_flag=True, help="Replace an existing 
 def _pki_errors() -> Iterator[None]:
     try:
         yield
-    except (PkiError, OSError) as err:
+    except (PkiError, RegistryError, OSError) as err:
         click.echo(f"bin-bridge: {err}", err=True)
         sys.exit(1)
 
@@ -138,13 +144,31 @@ def pki_issue_client(name: str, directory: Path, days: int, force: bool) -> None
 
 
 @pki_group.command("revoke")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--serial",
+    "serials",
+    multiple=True,
+    help="Revoke only this certificate, by its serial (hex, as `pki list` shows it; repeat).",
+)
 @_dir_option
-def pki_revoke(name: str, directory: Path) -> None:
-    """Revoke NAME's certificate (a bin id, a reader or revloop-bridge); writes crl.pem."""
+def pki_revoke(name: str | None, serials: tuple[str, ...], directory: Path) -> None:
+    """Revoke every certificate ever issued to NAME (renewed ones too), or --serial ones.
+
+    NAME is a bin id, a reader or revloop-bridge. Writes crl.pem, which the broker needs.
+    """
+    if (name is None) == (not serials):
+        raise click.UsageError("give NAME or --serial SERIAL (not both)")
+    try:
+        numbers = [parse_serial(serial) for serial in serials]
+    except RegistryError as err:
+        raise click.BadParameter(str(err), param_hint="--serial") from None
     with _pki_errors():
-        path = revoke(directory, name)
-    click.echo(f"{name} revoked; install {path} on the broker and restart it")
+        done = revoke(directory, name, serials=numbers)
+    for entry in done.revoked:
+        until = "" if entry.not_after is None else f", valid until {entry.not_after:%Y-%m-%d}"
+        click.echo(f"revoked {entry.name} serial {entry.serial_hex}{until}")
+    click.echo(f"install {done.crl} on the broker and restart it")
 
 
 @pki_group.command("crl")
@@ -162,16 +186,26 @@ def pki_crl(directory: Path, days: int) -> None:
 @pki_group.command("list")
 @_dir_option
 def pki_list(directory: Path) -> None:
-    """Every certificate with its expiry, soonest first."""
+    """Every certificate issued (revoked and replaced ones too), soonest expiry first,
+    and when the revocation list expires."""
     with _pki_errors():
         certificates = list_certificates(directory)
+        crl = crl_info(directory)
     now = datetime.now(UTC)
-    for info in certificates:
-        days = (info.not_after - now).days
-        kind = "CA" if info.is_ca else "  "
-        click.echo(
-            f"{kind} {info.common_name:<40} {info.not_after:%Y-%m-%d} "
-            f"({days} days)  {info.path.relative_to(directory)}"
+    console = Console()
+    console.print(certificates_table(certificates, directory, now))
+    if crl is None:
+        console.print("revocation list: none (nothing revoked yet)")
+    elif crl.next_update is None:
+        console.print(f"revocation list: {crl.path} names {crl.revoked}, never expires")
+    else:
+        days = (crl.next_update - now).days
+        expired = "[red]EXPIRED: the broker refuses everyone[/red]; " if days < 0 else ""
+        console.print(
+            f"revocation list: {crl.path} names {crl.revoked}, expires "
+            f"{crl.next_update:%Y-%m-%d %H:%M} UTC ({days} days); {expired}"
+            "re-sign it with `bin-bridge pki crl` before then",
+            soft_wrap=True,
         )
 
 

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -20,6 +21,7 @@ from cloud_bridge.domain.records import (
     TicketRecord,
 )
 from cloud_bridge.planning.routes import RoutePlan
+from cloud_bridge.security.revocation import CertInfo
 from protocol import format_ts
 
 
@@ -67,6 +69,11 @@ def tickets_table(records: list[TicketRecord]) -> Table:
             t.detail,
         )
     return table
+
+
+def _when(value: datetime) -> str:
+    """A moment for people: date with its month, and time, in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -236,3 +243,34 @@ def routes_table(plan: RoutePlan) -> Table:
     for u in plan.unassigned:
         table.add_row("-", "", u.bin_id, u.pickup_id, "", "", "", "", "", f"[red]{u.reason}[/red]")
     return table
+
+
+def certificates_table(certificates: list[CertInfo], directory: Path, now: datetime) -> Table:
+    """Every certificate the CA issued: who, which serial, until when, and whether it
+    still counts (revoked, replaced by a renewal but still valid, expired)."""
+    table = Table(title=f"{len(certificates)} certificates in {directory}")
+    for name in ("kind", "name", "serial", "expires", "days", "status", "file"):
+        table.add_column(name)
+    for info in certificates:
+        days = "-" if info.not_after is None else str((info.not_after - now).days)
+        table.add_row(
+            info.kind,
+            info.common_name,
+            info.serial,
+            "-" if info.not_after is None else _when(info.not_after),
+            days,
+            _certificate_status(info, now),
+            info.path.relative_to(directory).as_posix() if info.current else "-",
+        )
+    return table
+
+
+def _certificate_status(info: CertInfo, now: datetime) -> str:
+    if info.revoked_at is not None:
+        return f"[red]revoked {_when(info.revoked_at)}[/red]"
+    if info.not_after is not None and info.not_after <= now:
+        return "expired"
+    if not info.current:
+        # A renewal replaced its file, but the old certificate still opens the broker.
+        return "[yellow]replaced, still valid[/yellow]"
+    return "valid"
