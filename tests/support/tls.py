@@ -130,15 +130,12 @@ def make_pki(directory: Path) -> Path:
     return pki
 
 
-def start_deployment(
-    directory: Path, *, revoked: tuple[str, ...] = (), options: tuple[str, ...] = ()
-) -> Deployment:
-    """Issue the PKI (revoking ``revoked``), install the broker's files and start
-    Mosquitto with the generated configuration (nothing added to it; ``options`` are
-    more ``broker-config`` options)."""
-    pki = make_pki(directory)
-    for name in revoked:
-        bridge_cli("pki", "revoke", name, "--dir", str(pki))
+def start_broker(
+    directory: Path, pki: Path, *, options: tuple[str, ...] = ()
+) -> tuple[Mosquitto, Path]:
+    """Install the broker's files from ``pki`` and start Mosquitto with the generated
+    configuration (nothing added to it; ``options`` are more ``broker-config``
+    options); the broker and the directory of its files."""
     broker_dir = _broker_dir(directory)
     for name in ("ca.crt", "server.crt", "server.key", "crl.pem"):
         if (pki / name).exists():
@@ -164,6 +161,18 @@ def start_deployment(
     _give_to_broker_user(broker_dir)
     broker = Mosquitto(directory, port=port, config_text=conf.read_text(encoding="utf-8"))
     broker.start()
+    return broker, broker_dir
+
+
+def start_deployment(
+    directory: Path, *, revoked: tuple[str, ...] = (), options: tuple[str, ...] = ()
+) -> Deployment:
+    """Issue the PKI (revoking ``revoked``), install the broker's files and start
+    Mosquitto with the generated configuration (see :func:`start_broker`)."""
+    pki = make_pki(directory)
+    for name in revoked:
+        bridge_cli("pki", "revoke", name, "--dir", str(pki))
+    broker, broker_dir = start_broker(directory, pki, options=options)
     return Deployment(pki, broker_dir, broker)
 
 
