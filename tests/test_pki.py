@@ -211,8 +211,12 @@ def test_broker_config_checks_the_revocation_list(pki: Path, tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "crlfile" not in out.read_text(encoding="utf-8")
+    assert not (tmp_path / "out" / "certs" / "crl.pem").exists()
     CliRunner().invoke(cli, ["pki", "revoke", "bin-042", "--dir", str(pki)])
     result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"crlfile {pki.absolute() / 'crl.pem'}" in out.read_text(encoding="utf-8").splitlines()
+    assert "crlfile /etc/mosquitto/certs/crl.pem" in out.read_text(encoding="utf-8").splitlines()
     assert (tmp_path / "out" / "revloop.acl").is_file()
+    crl = tmp_path / "out" / "certs" / "crl.pem"
+    assert crl.read_bytes() == (pki / "crl.pem").read_bytes()
+    assert "certs/crl.pem" in (tmp_path / "out" / "install.sh").read_text(encoding="utf-8")

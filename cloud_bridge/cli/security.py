@@ -21,8 +21,8 @@ from cloud_bridge.security.broker_config import (
     MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
     BrokerLayout,
-    write_broker_config,
 )
+from cloud_bridge.security.broker_files import BROKER_USER, CONF_TARGET, BrokerUser, write_bundle
 from cloud_bridge.security.pki import (
     CA_DAYS,
     LEAF_DAYS,
@@ -212,21 +212,44 @@ def pki_list(directory: Path) -> None:
 @click.command("broker-config")
 @_dir_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8883, show_default=True)
-@click.option("--bind", default="0.0.0.0", show_default=True, help="Listener address.")
+@click.option(
+    "--bind",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address the listener binds to (0.0.0.0: every IPv4 interface).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Configuration file to write [default: DIR/mosquitto.conf]; the ACL goes beside it.",
+    help="Configuration file to write [default: DIR/broker/revloop.conf]; the ACL, the "
+    "broker's TLS files (certs/) and install.sh go beside it.",
 )
 @click.option(
     "--certs-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where the broker finds ca.crt, server.crt, server.key [default: DIR].",
+    default=Path("/etc/mosquitto/certs"),
+    show_default=True,
+    help="Where the broker reads ca.crt, server.crt, server.key (install.sh puts them there).",
 )
 @click.option(
     "--acl-path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where the broker finds the ACL file [default: where it is written].",
+    default=Path("/etc/mosquitto/revloop.acl"),
+    show_default=True,
+    help="Where the broker reads the ACL file.",
+)
+@click.option(
+    "--conf-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=CONF_TARGET,
+    show_default=True,
+    help="Where install.sh puts the configuration.",
+)
+@click.option(
+    "--broker-user",
+    default=BROKER_USER,
+    show_default=True,
+    help="The user the broker runs as: its group may read the files (checked where they exist).",
 )
 @click.option(
     "--persistence-dir",
@@ -254,37 +277,47 @@ def broker_config(
     port: int,
     bind: str,
     out: Path | None,
-    certs_dir: Path | None,
-    acl_path: Path | None,
+    certs_dir: Path,
+    acl_path: Path,
+    conf_path: Path,
+    broker_user: str,
     persistence_dir: Path | None,
     readers: tuple[str, ...],
     topic_prefix: str,
     max_queued_messages: int,
     max_queued_bytes: int,
 ) -> None:
-    """Write the Mosquitto TLS listener configuration and its topic ACL.
+    """Write the Mosquitto TLS listener configuration, its topic ACL and the broker's
+    TLS files, with install.sh to install them on the broker host.
 
     When DIR holds a revocation list (crl.pem, from `pki revoke`), the broker checks it.
     """
-    conf_path = out or directory / "mosquitto.conf"
-    acl_out = conf_path.with_suffix(".acl")
+    conf_out = out or directory / "broker" / "revloop.conf"
     layout = BrokerLayout(
         crl=(directory / CRL_FILE).exists(),
         port=port,
         bind=bind,
-        certs_dir=(certs_dir or directory).absolute(),
-        acl_file=(acl_path or acl_out).absolute(),
+        certs_dir=certs_dir.absolute(),
+        acl_file=acl_path.absolute(),
         persistence_dir=persistence_dir.absolute() if persistence_dir else None,
         topic_prefix=topic_prefix,
         max_queued_messages=max_queued_messages,
         max_queued_bytes=max_queued_bytes,
     )
     with _pki_errors():
-        written = write_broker_config(
+        bundle = write_bundle(
+            directory,
+            conf_out,
             layout,
-            conf_path,
-            acl_out,
-            pki_dir=directory if certs_dir is None else None,
             readers=readers,
+            user=BrokerUser.lookup(broker_user),
+            conf_target=conf_path,
         )
-    click.echo(f"wrote {written[0]} and {written[1]}")
+    group = f"group {broker_user}" if bundle.grouped else "your group: install.sh fixes it"
+    click.echo(
+        f"wrote {bundle.conf}, {bundle.acl}, {bundle.certs}/ (server.key 0640, {group}) "
+        f"and {bundle.install_script}"
+    )
+    click.echo("on the broker host, as root: sh install.sh && systemctl restart mosquitto")
+    for warning in bundle.warnings:
+        click.echo(f"warning: {warning}; the broker could not start", err=True)
