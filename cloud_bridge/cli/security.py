@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from cloud_bridge.cli.output import print_table, table_console
 from cloud_bridge.cli.tables import certificates_table
 from cloud_bridge.security.broker_config import (
     MAX_QUEUED_BYTES,
@@ -192,8 +192,8 @@ def pki_list(directory: Path) -> None:
         certificates = list_certificates(directory)
         crl = crl_info(directory)
     now = datetime.now(UTC)
-    console = Console()
-    console.print(certificates_table(certificates, directory, now))
+    console = table_console()
+    print_table(certificates_table(certificates, directory, now), console)
     if crl is None:
         console.print("revocation list: none (nothing revoked yet)")
     elif crl.next_update is None:
