@@ -21,9 +21,8 @@ from cloud_bridge.security.pki import (
     issue_bridge,
     issue_client,
     issue_server,
-    list_certificates,
-    revoke,
 )
+from cloud_bridge.security.revocation import list_certificates, revoke
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -192,7 +191,7 @@ def test_cli_errors_are_one_line(pki: Path) -> None:
 def test_revocation_list_names_the_revoked_certificate(pki: Path) -> None:
     issued = issue_bin(pki, "bin-042", now=NOW)
     issue_client(pki, "scheduler.north", now=NOW)
-    path = revoke(pki, "bin-042", now=NOW)
+    path = revoke(pki, "bin-042", now=NOW).crl
     revoke(pki, "bin-042", now=NOW)  # twice is once
     revoke(pki, "scheduler.north", now=NOW)
     crl = x509.load_pem_x509_crl(path.read_bytes())
@@ -212,8 +211,12 @@ def test_broker_config_checks_the_revocation_list(pki: Path, tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "crlfile" not in out.read_text(encoding="utf-8")
+    assert not (tmp_path / "out" / "certs" / "crl.pem").exists()
     CliRunner().invoke(cli, ["pki", "revoke", "bin-042", "--dir", str(pki)])
     result = CliRunner().invoke(cli, ["broker-config", "--dir", str(pki), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"crlfile {pki.absolute() / 'crl.pem'}" in out.read_text(encoding="utf-8").splitlines()
+    assert "crlfile /etc/mosquitto/certs/crl.pem" in out.read_text(encoding="utf-8").splitlines()
     assert (tmp_path / "out" / "revloop.acl").is_file()
+    crl = tmp_path / "out" / "certs" / "crl.pem"
+    assert crl.read_bytes() == (pki / "crl.pem").read_bytes()
+    assert "certs/crl.pem" in (tmp_path / "out" / "install.sh").read_text(encoding="utf-8")

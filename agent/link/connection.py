@@ -44,7 +44,14 @@ from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
 from protocol.backoff import Backoff
-from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client
+from protocol.mqtt_client import (
+    ClientOptions,
+    ClientSetupError,
+    ConnectFailure,
+    ConnectFailures,
+    TlsFiles,
+    new_client,
+)
 from protocol.transport import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,8 @@ class LinkStatus:
     reconnects: int
     bd_seq: int
     inflight: int
+    last_error: str | None = None
+    """Why the latest connection attempt failed (``None`` once connected)."""
 
 
 class MqttLink:
@@ -147,6 +156,7 @@ class MqttLink:
             client = new_client(options)
         except ClientSetupError as err:
             raise AgentError(str(err)) from err
+        self._failures = ConnectFailures(client, tls=files is not None)
         client.max_inflight_messages_set(self.window)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -226,6 +236,7 @@ class MqttLink:
                 reconnects=self._reconnects,
                 bd_seq=self._bd_seq,
                 inflight=len(self._inflight),
+                last_error=self._failures.last_reason,
             )
 
     def wait_connected(self, timeout: float) -> bool:
@@ -254,10 +265,13 @@ class MqttLink:
             self.state_topic, self.state_payload(bd_seq, False, "lost"), qos=1, retain=True
         )
 
-    def _note_link_state(self, connected: bool) -> None:
-        """Remember the connection state for the publisher thread to persist."""
+    def _note_link_state(self, connected: bool, error: str | None = None) -> None:
+        """Remember the connection state (and why it failed) for the publisher to persist."""
+        state: dict[str, Any] = {"connected": connected, "since": self.clock.now().isoformat()}
+        if error is not None:
+            state["error"] = error
         with self._cv:
-            self._link_state = {"connected": connected, "since": self.clock.now().isoformat()}
+            self._link_state = state
             self._cv.notify_all()
 
     def _persist_link_state(self) -> None:
@@ -283,7 +297,9 @@ class MqttLink:
     ) -> None:
         if reason_code.is_failure:
             log.error("broker %s refused %s: %s", self.endpoint, self.bin_id, reason_code.getName())
+            self._note_link_state(False, self._failures.refused(reason_code).reason)
             return
+        self._failures.connected()
         with self._cv:
             bd_seq = self._bd_seq
         log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
@@ -306,10 +322,22 @@ class MqttLink:
         self._note_link_state(True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        log.info("%s could not reach %s; retrying", self.bin_id, self.endpoint)
+        self._connect_failed(self._failures.connect_failed())
         if not self._stopping.is_set():
             self._arm_will()
             self._apply_backoff()
+
+    def _connect_failed(self, failure: ConnectFailure) -> None:
+        """Say why an attempt failed: in the log (a repeat quietly) and in the link state."""
+        log.log(
+            failure.level,
+            "%s cannot connect to %s: %s; retrying",
+            self.bin_id,
+            self.endpoint,
+            failure.reason,
+        )
+        if not failure.repeated:
+            self._note_link_state(False, failure.reason)
 
     def _on_disconnect(
         self,
@@ -327,10 +355,13 @@ class MqttLink:
             self._cv.notify_all()
         if self._stopping.is_set():
             return
-        log.warning("%s lost its connection: %s", self.bin_id, reason_code.getName())
+        if was_connected:
+            log.warning("%s lost its connection: %s", self.bin_id, reason_code.getName())
+            self._note_link_state(False)
+        else:  # hung up before accepting: how a broker refuses a client's certificate
+            self._connect_failed(self._failures.closed_early())
         self._arm_will()
         self._apply_backoff()
-        self._note_link_state(False)
 
     def _on_publish(
         self,

@@ -37,6 +37,8 @@ class StatusReport:
     agent_running: bool
     connected: bool
     connection_since: str | None
+    last_error: str | None
+    """Why the agent's latest connection attempt failed, while it is not connected."""
     bd_seq: int
     active_alarms: list[str]
     active_faults: list[str]
@@ -72,6 +74,7 @@ def read_status(config: DeviceConfig) -> StatusReport:
             agent_running=agent_running(path),
             connected=bool(link.get("connected")) and agent_running(path),
             connection_since=link.get("since"),
+            last_error=None if link.get("connected") else link.get("error"),
             bd_seq=int(db.get("bd_seq", 0)),
             active_alarms=sorted(state.active_alarms),
             active_faults=sorted(state.active_faults),
@@ -107,6 +110,7 @@ def render_status(report: StatusReport, *, as_json: bool) -> str:
             else ""
         )
         + f" (bd_seq {report.bd_seq})",
+        *([f"last error     {report.last_error}"] if report.last_error else []),
         f"outbox         {report.outbox_depth} messages, {report.outbox_bytes} bytes, "
         f"oldest {report.outbox_oldest_s:.0f} s, {report.outbox_dropped} telemetry dropped",
         f"last seq       {report.last_seq}",

@@ -17,8 +17,8 @@ from types import FrameType
 from typing import get_args
 
 import click
-from rich.console import Console
 
+from cloud_bridge.cli.output import print_table
 from cloud_bridge.cli.schedulers import register
 from cloud_bridge.cli.security import broker_config, pki_group
 from cloud_bridge.cli.support import (
@@ -127,16 +127,32 @@ def run(
 @db_option
 @config_option
 @json_option
+@click.option("--region", help="Only this region.")
+@click.option(
+    "--online/--offline", "online", default=None, help="Only bins online (or offline) now."
+)
 @needs_one_of("--db", "--config")
-def bins(db: Path | None, config_file: Path | None, as_json: bool) -> None:
-    """Print every bin's current state and presence."""
+def bins(
+    db: Path | None,
+    config_file: Path | None,
+    as_json: bool,
+    region: str | None,
+    online: bool | None,
+) -> None:
+    """Print every bin's current state, presence and health (sensors, outbox)."""
     with domain_errors(), reader(config_file, db) as store:
         records = store.load_bins()
         forecasts = store.load_forecasts()
+    records = [
+        record
+        for record in records
+        if (region is None or record.region == region)
+        and (online is None or record.online == online)
+    ]
     if as_json:
         print_json([bin_row(record, forecasts.get(record.bin_id)) for record in records])
     else:
-        Console().print(bins_table(records, forecasts))
+        print_table(bins_table(records, forecasts))
 
 
 @cli.command("pickups")
@@ -165,7 +181,7 @@ def pickups(
     if as_json:
         print_json([pickup_row(record) for record in records])
     else:
-        Console().print(pickups_table(records))
+        print_table(pickups_table(records))
 
 
 @cli.command("stats")
@@ -188,7 +204,7 @@ def stats(db: Path | None, config_file: Path | None, as_json: bool) -> None:
             }
         )
     else:
-        Console().print(stats_table(messages, rejections))
+        print_table(stats_table(messages, rejections))
 
 
 @cli.group("bin")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from cloud_bridge.cli.api_client import ApiClient
+from cloud_bridge.cli.output import print_table, table_console
 from cloud_bridge.cli.support import (
     api_option,
     bridge_settings,
@@ -166,7 +166,7 @@ def deposits(
     if as_json:
         print_json([deposit_row(row) for row in rows])
     else:
-        Console().print(deposits_table(rows))
+        print_table(deposits_table(rows))
 
 
 @click.command("routes")
@@ -214,7 +214,8 @@ def routes(
     if as_json:
         print_json(plan.as_json())
     else:
-        Console().print(routes_table(plan))
+        # its own layout: one line per stop, ids whole, other columns shortened
+        table_console().print(routes_table(plan))
 
 
 @click.group("webhooks", invoke_without_command=True)
@@ -244,7 +245,7 @@ def webhooks(
     if as_json:
         print_json([delivery_row(row) for row in rows])
     else:
-        Console().print(deliveries_table(rows))
+        print_table(deliveries_table(rows))
 
 
 @webhooks.command("retry")

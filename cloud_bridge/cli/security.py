@@ -15,16 +15,16 @@ from pathlib import Path
 
 import click
 
+from cloud_bridge.cli.output import print_table, table_console
+from cloud_bridge.cli.tables import certificates_table
 from cloud_bridge.security.broker_config import (
     MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
     BrokerLayout,
-    write_broker_config,
 )
+from cloud_bridge.security.broker_files import BROKER_USER, CONF_TARGET, BrokerUser, write_bundle
 from cloud_bridge.security.pki import (
     CA_DAYS,
-    CRL_DAYS,
-    CRL_FILE,
     LEAF_DAYS,
     Issued,
     PkiError,
@@ -33,6 +33,12 @@ from cloud_bridge.security.pki import (
     issue_bridge,
     issue_client,
     issue_server,
+)
+from cloud_bridge.security.registry import RegistryError, parse_serial
+from cloud_bridge.security.revocation import (
+    CRL_DAYS,
+    CRL_FILE,
+    crl_info,
     list_certificates,
     revoke,
     write_crl,
@@ -59,7 +65,7 @@ _force_option = click.option("--force", is_flag=True, help="Replace an existing 
 def _pki_errors() -> Iterator[None]:
     try:
         yield
-    except (PkiError, OSError) as err:
+    except (PkiError, RegistryError, OSError) as err:
         click.echo(f"bin-bridge: {err}", err=True)
         sys.exit(1)
 
@@ -138,13 +144,31 @@ def pki_issue_client(name: str, directory: Path, days: int, force: bool) -> None
 
 
 @pki_group.command("revoke")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--serial",
+    "serials",
+    multiple=True,
+    help="Revoke only this certificate, by its serial (hex, as `pki list` shows it; repeat).",
+)
 @_dir_option
-def pki_revoke(name: str, directory: Path) -> None:
-    """Revoke NAME's certificate (a bin id, a reader or revloop-bridge); writes crl.pem."""
+def pki_revoke(name: str | None, serials: tuple[str, ...], directory: Path) -> None:
+    """Revoke every certificate ever issued to NAME (renewed ones too), or --serial ones.
+
+    NAME is a bin id, a reader or revloop-bridge. Writes crl.pem, which the broker needs.
+    """
+    if (name is None) == (not serials):
+        raise click.UsageError("give NAME or --serial SERIAL (not both)")
+    try:
+        numbers = [parse_serial(serial) for serial in serials]
+    except RegistryError as err:
+        raise click.BadParameter(str(err), param_hint="--serial") from None
     with _pki_errors():
-        path = revoke(directory, name)
-    click.echo(f"{name} revoked; install {path} on the broker and restart it")
+        done = revoke(directory, name, serials=numbers)
+    for entry in done.revoked:
+        until = "" if entry.not_after is None else f", valid until {entry.not_after:%Y-%m-%d}"
+        click.echo(f"revoked {entry.name} serial {entry.serial_hex}{until}")
+    click.echo(f"install {done.crl} on the broker and restart it")
 
 
 @pki_group.command("crl")
@@ -162,37 +186,70 @@ def pki_crl(directory: Path, days: int) -> None:
 @pki_group.command("list")
 @_dir_option
 def pki_list(directory: Path) -> None:
-    """Every certificate with its expiry, soonest first."""
+    """Every certificate issued (revoked and replaced ones too), soonest expiry first,
+    and when the revocation list expires."""
     with _pki_errors():
         certificates = list_certificates(directory)
+        crl = crl_info(directory)
     now = datetime.now(UTC)
-    for info in certificates:
-        days = (info.not_after - now).days
-        kind = "CA" if info.is_ca else "  "
-        click.echo(
-            f"{kind} {info.common_name:<40} {info.not_after:%Y-%m-%d} "
-            f"({days} days)  {info.path.relative_to(directory)}"
+    console = table_console()
+    print_table(certificates_table(certificates, directory, now), console)
+    if crl is None:
+        console.print("revocation list: none (nothing revoked yet)")
+    elif crl.next_update is None:
+        console.print(f"revocation list: {crl.path} names {crl.revoked}, never expires")
+    else:
+        days = (crl.next_update - now).days
+        expired = "[red]EXPIRED: the broker refuses everyone[/red]; " if days < 0 else ""
+        console.print(
+            f"revocation list: {crl.path} names {crl.revoked}, expires "
+            f"{crl.next_update:%Y-%m-%d %H:%M} UTC ({days} days); {expired}"
+            "re-sign it with `bin-bridge pki crl` before then",
+            soft_wrap=True,
         )
 
 
 @click.command("broker-config")
 @_dir_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8883, show_default=True)
-@click.option("--bind", default="0.0.0.0", show_default=True, help="Listener address.")
+@click.option(
+    "--bind",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address the listener binds to (0.0.0.0: every IPv4 interface).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Configuration file to write [default: DIR/mosquitto.conf]; the ACL goes beside it.",
+    help="Configuration file to write [default: DIR/broker/revloop.conf]; the ACL, the "
+    "broker's TLS files (certs/) and install.sh go beside it.",
 )
 @click.option(
     "--certs-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where the broker finds ca.crt, server.crt, server.key [default: DIR].",
+    default=Path("/etc/mosquitto/certs"),
+    show_default=True,
+    help="Where the broker reads ca.crt, server.crt, server.key (install.sh puts them there).",
 )
 @click.option(
     "--acl-path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where the broker finds the ACL file [default: where it is written].",
+    default=Path("/etc/mosquitto/revloop.acl"),
+    show_default=True,
+    help="Where the broker reads the ACL file.",
+)
+@click.option(
+    "--conf-path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=CONF_TARGET,
+    show_default=True,
+    help="Where install.sh puts the configuration.",
+)
+@click.option(
+    "--broker-user",
+    default=BROKER_USER,
+    show_default=True,
+    help="The user the broker runs as: its group may read the files (checked where they exist).",
 )
 @click.option(
     "--persistence-dir",
@@ -220,37 +277,47 @@ def broker_config(
     port: int,
     bind: str,
     out: Path | None,
-    certs_dir: Path | None,
-    acl_path: Path | None,
+    certs_dir: Path,
+    acl_path: Path,
+    conf_path: Path,
+    broker_user: str,
     persistence_dir: Path | None,
     readers: tuple[str, ...],
     topic_prefix: str,
     max_queued_messages: int,
     max_queued_bytes: int,
 ) -> None:
-    """Write the Mosquitto TLS listener configuration and its topic ACL.
+    """Write the Mosquitto TLS listener configuration, its topic ACL and the broker's
+    TLS files, with install.sh to install them on the broker host.
 
     When DIR holds a revocation list (crl.pem, from `pki revoke`), the broker checks it.
     """
-    conf_path = out or directory / "mosquitto.conf"
-    acl_out = conf_path.with_suffix(".acl")
+    conf_out = out or directory / "broker" / "revloop.conf"
     layout = BrokerLayout(
         crl=(directory / CRL_FILE).exists(),
         port=port,
         bind=bind,
-        certs_dir=(certs_dir or directory).absolute(),
-        acl_file=(acl_path or acl_out).absolute(),
+        certs_dir=certs_dir.absolute(),
+        acl_file=acl_path.absolute(),
         persistence_dir=persistence_dir.absolute() if persistence_dir else None,
         topic_prefix=topic_prefix,
         max_queued_messages=max_queued_messages,
         max_queued_bytes=max_queued_bytes,
     )
     with _pki_errors():
-        written = write_broker_config(
+        bundle = write_bundle(
+            directory,
+            conf_out,
             layout,
-            conf_path,
-            acl_out,
-            pki_dir=directory if certs_dir is None else None,
             readers=readers,
+            user=BrokerUser.lookup(broker_user),
+            conf_target=conf_path,
         )
-    click.echo(f"wrote {written[0]} and {written[1]}")
+    group = f"group {broker_user}" if bundle.grouped else "your group: install.sh fixes it"
+    click.echo(
+        f"wrote {bundle.conf}, {bundle.acl}, {bundle.certs}/ (server.key 0640, {group}) "
+        f"and {bundle.install_script}"
+    )
+    click.echo("on the broker host, as root: sh install.sh && systemctl restart mosquitto")
+    for warning in bundle.warnings:
+        click.echo(f"warning: {warning}; the broker could not start", err=True)

@@ -1,15 +1,23 @@
 """The rich tables ``bin-bridge`` prints for people (``--json`` prints the rows of
 :mod:`cloud_bridge.views.rows` instead); the CLI is the only user of ``rich``.
+
+Print them with :func:`cloud_bridge.cli.output.print_table`, which keeps them readable in
+a narrow terminal and in a pipe. Ids never wrap (a person copies them whole), other
+values fold instead of being cut, and every moment carries its date with the month
+(:func:`_when`, :func:`_short`), all in UTC.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich import box
 from rich.table import Table
 
+from cloud_bridge.cli.output import add_columns, new_table
 from cloud_bridge.domain.forecast import Forecast
 from cloud_bridge.domain.records import (
     BinRecord,
@@ -20,14 +28,16 @@ from cloud_bridge.domain.records import (
     TicketRecord,
 )
 from cloud_bridge.planning.routes import RoutePlan
-from protocol import format_ts
+from cloud_bridge.security.revocation import CertInfo
+from protocol import parse_ts
 
 
 def config_table(rows: list[dict[str, Any]]) -> Table:
     """Desired versus reported configuration, flagged bins in red."""
-    table = Table(title=f"{len(rows)} bins: configuration")
-    for name in ("bin", "region", "desired", "reported", "running", "state", "error"):
-        table.add_column(name)
+    table = new_table(f"{len(rows)} bins: configuration")
+    add_columns(
+        table, "bin", "region", "desired", "reported", "running", "state", "error", ids=("bin",)
+    )
     for row in rows:
         state = row["state"]
         shown = f"[red]{state}[/red]" if row["flagged"] else state
@@ -50,9 +60,11 @@ def config_table(rows: list[dict[str, Any]]) -> Table:
 
 def tickets_table(records: list[TicketRecord]) -> Table:
     """Tickets and where they stand, the most severe in red."""
-    table = Table(title=f"{len(records)} tickets")
-    for name in ("ticket", "bin", "region", "kind", "severity", "status", "opened", "detail"):
-        table.add_column(name)
+    table = new_table(f"{len(records)} tickets")
+    add_columns(
+        table, "ticket", "bin", "region", "kind", "severity", "status", "opened", "detail",
+        ids=("ticket", "bin"),
+    )  # fmt: skip
     colours = {"critical": "red", "warning": "yellow", "info": "cyan"}
     for t in records:
         colour = colours[t.severity]
@@ -62,8 +74,8 @@ def tickets_table(records: list[TicketRecord]) -> Table:
             t.region,
             t.kind,
             f"[{colour}]{t.severity}[/{colour}]",
-            t.status if t.resolved_at is None else f"resolved {format_ts(t.resolved_at)}",
-            format_ts(t.opened_at),
+            t.status if t.resolved_at is None else f"resolved {_when(t.resolved_at)}",
+            _when(t.opened_at),
             t.detail,
         )
     return table
@@ -74,11 +86,12 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def bins_table(records: list[BinRecord], forecasts: dict[str, Forecast] | None = None) -> Table:
-    """The fleet at a glance."""
-    table = Table(title=f"{len(records)} bins")
-    for name in ("bin", "region", "online", "fill %", "kg", "door", "last seq", "last seen"):
-        table.add_column(name)
-    table.add_column("full at (p10-p90)")
+    """The fleet at a glance, with each bin's health: sensors not ok, unsent messages."""
+    table = new_table(f"{len(records)} bins")
+    add_columns(
+        table, "bin", "region", "online", "fill %", "kg", "door", "sensors", "outbox",
+        "last seq", "last seen", "full at (p10-p90)", ids=("bin",),
+    )  # fmt: skip
     forecasts = forecasts or {}
     for r in records:
         forecast = forecasts.get(r.bin_id)
@@ -92,15 +105,40 @@ def bins_table(records: list[BinRecord], forecasts: dict[str, Forecast] | None =
             _num(r.fill_pct),
             _num(r.weight_kg, 2),
             r.door or "-",
+            _sensors(r),
+            "-" if r.health is None else str(r.health.outbox_depth),
             str(r.last_seq),
-            "-" if r.last_seen is None else format_ts(r.last_seen),
+            "-" if r.last_seen is None else _when(r.last_seen),
             _full_at(forecast),
         )
     return table
 
 
+def _sensors(record: BinRecord) -> str:
+    """The sensors the newest health report did not call ok (failed first), or ok."""
+    if record.health is None:
+        return "-"
+    sensors = record.health.sensors
+    failed = sorted(name for name, state in sensors.items() if state == "failed")
+    degraded = sorted(name for name, state in sensors.items() if state == "degraded")
+    shown = [f"[red]{name} failed[/red]" for name in failed]
+    shown += [f"[yellow]{name} degraded[/yellow]" for name in degraded]
+    return ", ".join(shown) or "ok"
+
+
+def _when(value: datetime) -> str:
+    """A moment for people: the date with its month and the time, in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _when_s(value: datetime) -> str:
+    """A moment to the second (deposits come seconds apart), with its date, in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _short(value: datetime | None) -> str:
-    return "?" if value is None else value.strftime("%a %d %H:%M")
+    """A moment in the next days, short but with its month: ``23 Nov 14:00`` (UTC)."""
+    return "?" if value is None else value.astimezone(UTC).strftime("%d %b %H:%M")
 
 
 def _full_at(forecast: Forecast | None) -> str:
@@ -114,11 +152,11 @@ def _full_at(forecast: Forecast | None) -> str:
 
 def pickups_table(records: list[PickupRecord]) -> Table:
     """Pickups and where they stand."""
-    table = Table(title=f"{len(records)} pickups")
-    for name in ("pickup", "bin", "region", "status", "priority", "reason", "fill %", "due by"):
-        table.add_column(name)
-    table.add_column("full at")
-    table.add_column("manifest")
+    table = new_table(f"{len(records)} pickups")
+    add_columns(
+        table, "pickup", "bin", "region", "status", "priority", "reason", "fill %", "due by",
+        "full at", "manifest", ids=("pickup", "bin"),
+    )  # fmt: skip
     for p in records:
         manifest = ", ".join(
             f"{category} {entry.count}/{entry.kg:.2f} kg"
@@ -132,7 +170,7 @@ def pickups_table(records: list[PickupRecord]) -> Table:
             p.priority,
             p.reason,
             _num(p.fill_pct),
-            format_ts(p.due_by),
+            _when(p.due_by),
             "-" if p.predicted_full_at is None else _short(p.predicted_full_at),
             manifest or "-",
         )
@@ -141,10 +179,10 @@ def pickups_table(records: list[PickupRecord]) -> Table:
 
 def stats_table(messages: dict[str, int], rejections: list[RejectionCount]) -> Table:
     """Stored messages per kind and rejections per reason."""
-    table = Table(title="ingest")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_column("latest example")
+    table = new_table("ingest")
+    table.add_column("what", overflow="fold")
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("latest example", overflow="fold")
     for kind, count in messages.items():
         table.add_row(f"stored {kind}", str(count), "")
     for item in rejections:
@@ -154,14 +192,16 @@ def stats_table(messages: dict[str, int], rejections: list[RejectionCount]) -> T
 
 def deposits_table(rows: list[DepositRow]) -> Table:
     """Deposits, newest last."""
-    table = Table(title=f"{len(rows)} deposits")
-    for name in ("bin", "seq", "ts", "category", "accepted", "confidence", "g", "reason"):
-        table.add_column(name)
+    table = new_table(f"{len(rows)} deposits")
+    add_columns(
+        table, "bin", "seq", "ts", "category", "accepted", "confidence", "g", "reason",
+        ids=("bin", "seq"),
+    )  # fmt: skip
     for d in rows:
         table.add_row(
             d.bin_id,
             str(d.seq),
-            format_ts(d.ts),
+            _when_s(d.ts),
             d.category,
             "[green]yes[/green]" if d.accepted else "[red]no[/red]",
             f"{d.confidence:.2f}",
@@ -173,9 +213,11 @@ def deposits_table(rows: list[DepositRow]) -> Table:
 
 def deliveries_table(rows: list[Delivery]) -> Table:
     """Webhook deliveries and where they stand."""
-    table = Table(title=f"{len(rows)} webhook deliveries")
-    for name in ("id", "endpoint", "kind", "key", "state", "attempts", "next attempt", "error"):
-        table.add_column(name)
+    table = new_table(f"{len(rows)} webhook deliveries")
+    add_columns(
+        table, "id", "endpoint", "kind", "key", "state", "attempts", "next attempt", "error",
+        ids=("id", "key"),
+    )  # fmt: skip
     for d in rows:
         colour = {"dead": "red", "delivered": "green"}.get(d.state, "yellow")
         table.add_row(
@@ -185,7 +227,7 @@ def deliveries_table(rows: list[Delivery]) -> Table:
             d.key,
             f"[{colour}]{d.state}[/{colour}]",
             str(d.attempts),
-            format_ts(d.next_attempt_at) if d.state == "pending" else "-",
+            _when(d.next_attempt_at) if d.state == "pending" else "-",
             d.last_error or "",
         )
     return table
@@ -225,14 +267,71 @@ def routes_table(plan: RoutePlan) -> Table:
                 s.priority,
                 f"{s.leg_km:.1f}",
                 f"{s.cumulative_km:.1f}",
-                ("[red]" if late else "") + s.eta.strftime("%a %H:%M") + ("[/red]" if late else ""),
-                s.due_by.strftime("%a %H:%M"),
+                ("[red]" if late else "") + _short(s.eta) + ("[/red]" if late else ""),
+                _short(s.due_by),
                 f"{s.load_l:.0f} / {s.load_kg:.1f}",
             )
         table.add_row(
             "", "", "[dim]back at depot[/dim]", "", "", "", f"{route.distance_km:.1f}",
-            route.back_at.strftime("%a %H:%M"), "", "",
+            _short(route.back_at), "", "",
         )  # fmt: skip
     for u in plan.unassigned:
         table.add_row("-", "", u.bin_id, u.pickup_id, "", "", "", "", "", f"[red]{u.reason}[/red]")
+    return table
+
+
+def certificates_table(certificates: list[CertInfo], directory: Path, now: datetime) -> Table:
+    """Every certificate the CA issued: who, which serial, until when, and whether it
+    still counts (revoked, replaced by a renewal but still valid, expired)."""
+    table = new_table(f"{len(certificates)} certificates in {directory}")
+    add_columns(
+        table, "kind", "name", "serial", "expires", "days", "status", "file",
+        ids=("name", "serial"),
+    )  # fmt: skip
+    for info in certificates:
+        days = "-" if info.not_after is None else str((info.not_after - now).days)
+        table.add_row(
+            info.kind,
+            info.common_name,
+            info.serial,
+            "-" if info.not_after is None else _when(info.not_after),
+            days,
+            _certificate_status(info, now),
+            info.path.relative_to(directory).as_posix() if info.current else "-",
+        )
+    return table
+
+
+def _certificate_status(info: CertInfo, now: datetime) -> str:
+    if info.revoked_at is not None:
+        return f"[red]revoked {_when(info.revoked_at)}[/red]"
+    if info.not_after is not None and info.not_after <= now:
+        return "expired"
+    if not info.current:
+        # A renewal replaced its file, but the old certificate still opens the broker.
+        return "[yellow]replaced, still valid[/yellow]"
+    return "valid"
+
+
+def commands_table(rows: list[dict[str, Any]]) -> Table:
+    """Remote commands, newest first, and what the bins answered (the rows of
+    :func:`cloud_bridge.views.rows.command_row`)."""
+    table = new_table(f"{len(rows)} commands")
+    add_columns(
+        table, "issued", "id", "bin", "name", "status", "actor", "outcome", ids=("id", "bin")
+    )
+    colours = {"ok": "green", "failed": "red", "timed_out": "yellow"}
+    for row in rows:
+        outcome = row["error"] or ("" if row["result"] is None else json.dumps(row["result"]))
+        status = row["status"]
+        colour = colours.get(status)
+        table.add_row(
+            _when(parse_ts(row["issued_at"])),
+            row["id"],
+            row["bin_id"],
+            row["name"],
+            f"[{colour}]{status}[/{colour}]" if colour else status,
+            row["actor"],
+            outcome if len(outcome) <= 200 else outcome[:199] + "…",
+        )
     return table

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from cloud_bridge.cli.api_client import ApiClient
+from cloud_bridge.cli.output import print_table
 from cloud_bridge.cli.support import (
     api_option,
     bridge_settings,
@@ -36,7 +36,7 @@ from cloud_bridge.cli.support import (
     reader,
     token_option,
 )
-from cloud_bridge.cli.tables import config_table, tickets_table
+from cloud_bridge.cli.tables import commands_table, config_table, tickets_table
 from cloud_bridge.clock import system_clock
 from cloud_bridge.domain.ticket_rules import TICKET_KINDS
 from cloud_bridge.services.remote_config import load_overlay
@@ -81,7 +81,7 @@ def tickets(
     if as_json:
         print_json([ticket_row(record) for record in records])
     else:
-        Console().print(tickets_table(records))
+        print_table(tickets_table(records))
 
 
 @click.command("commands")
@@ -108,13 +108,8 @@ def commands(
                                                              limit=limit)]  # fmt: skip
     if as_json:
         print_json(rows)
-        return
-    for row in rows:
-        outcome = row["error"] or ("" if row["result"] is None else json.dumps(row["result"]))
-        click.echo(
-            f"{row['issued_at']}  {row['id']}  {row['bin_id']}  {row['name']}  "
-            f"{row['status']}  {outcome[:120]}"
-        )
+    else:
+        print_table(commands_table(rows))
 
 
 @click.group("config")
@@ -204,7 +199,7 @@ def status(
     if as_json:
         print_json(rows)
     else:
-        Console().print(config_table(rows))
+        print_table(config_table(rows))
 
 
 def parse_args(pairs: tuple[str, ...]) -> dict[str, Any]:

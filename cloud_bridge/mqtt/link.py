@@ -26,7 +26,14 @@ from cloud_bridge.domain.inbound import SUBSCRIPTIONS, Inbound
 from cloud_bridge.errors import SettingsError
 from protocol import bin_wildcard
 from protocol.backoff import Backoff
-from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client
+from protocol.mqtt_client import (
+    ClientOptions,
+    ClientSetupError,
+    ConnectFailure,
+    ConnectFailures,
+    TlsFiles,
+    new_client,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,7 @@ class MqttLink:
             client = new_client(options)
         except ClientSetupError as err:
             raise SettingsError("broker", [str(err)]) from err
+        self._failures = ConnectFailures(client, tls=files is not None)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -105,6 +113,11 @@ class MqttLink:
         self._client.disconnect()
         self._client.loop_stop()
         self.ready.clear()
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the latest connection attempt failed (``None`` once connected)."""
+        return self._failures.last_reason
 
     # -- used by the writer -------------------------------------------------------------
 
@@ -133,7 +146,9 @@ class MqttLink:
     ) -> None:
         if reason_code.is_failure:
             logger.error("broker refused the connection: %s", reason_code)
+            self._failures.refused(reason_code)
             return
+        self._failures.connected()
         with self._lock:
             self._generation += 1
         self._connected_at = self._monotonic()
@@ -172,6 +187,9 @@ class MqttLink:
         if self._stopping:
             return
         connected_at, self._connected_at = self._connected_at, None
+        if connected_at is None:  # hung up before accepting (a refused certificate)
+            self._connect_failed(self._failures.closed_early())
+            return
         if (
             connected_at is not None
             and self._monotonic() - connected_at >= self._settings.stable_after_s
@@ -181,9 +199,17 @@ class MqttLink:
         logger.warning("lost the broker (%s); reconnecting in %.2f s", reason_code, delay)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._connect_failed(self._failures.connect_failed())
+
+    def _connect_failed(self, failure: ConnectFailure) -> None:
+        """Log why an attempt failed (a repeat quietly) and schedule the next one."""
         delay = self._schedule_retry()
-        logger.warning(
-            "cannot reach the broker at %s; retrying in %.2f s", self._settings.address.url, delay
+        logger.log(
+            failure.level,
+            "cannot connect to the broker at %s: %s; retrying in %.2f s",
+            self._settings.address.url,
+            failure.reason,
+            delay,
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:

@@ -16,13 +16,14 @@ written with mode 0600 and never overwritten unless asked. Certificates are back
 an hour so a client whose clock lags a little still accepts a fresh one.
 
 Layout of the directory: ``ca.key ca.crt server.key server.crt bridge.key bridge.crt
-bins/<bin_id>.key bins/<bin_id>.crt clients/<name>.key clients/<name>.crt``.
+bins/<bin_id>.key bins/<bin_id>.crt clients/<name>.key clients/<name>.crt``, the register
+of every certificate issued (``index.json``, :mod:`cloud_bridge.security.registry`) and
+the revocation list (``crl.pem``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloud_bridge.errors import BridgeError
+from cloud_bridge.security.registry import Kind, Registry, RegistryError, entry_for
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,18 @@ CLIENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9.-]+$")
 BACKDATE = timedelta(hours=1)
 CA_DAYS = 3650
 LEAF_DAYS = 825
-CRL_DAYS = 90
-"""Validity of a revocation list: re-sign it (``pki crl``) before it runs out, or the
-broker refuses every client."""
-REVOKED_FILE = "revoked.json"
-CRL_FILE = "crl.pem"
 
 
 class PkiError(BridgeError, ValueError):
     """A certificate could not be issued; the message names the file or the name."""
+
+
+def registry_of(directory: Path) -> Registry:
+    """The register of issued certificates (adopting what is on disk), or a PkiError."""
+    try:
+        return Registry.load(directory)
+    except RegistryError as err:
+        raise PkiError(str(err)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +71,6 @@ class Issued:
     key: Path
     cert: Path
     not_after: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CertInfo:
-    """What ``pki list`` shows of one certificate."""
-
-    path: Path
-    common_name: str
-    not_after: datetime
-    is_ca: bool
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -166,6 +161,9 @@ def init_ca(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
+    registry = registry_of(directory)
+    registry.record(entry_for(cert, "ca", cert_path.name))
+    registry.save()
     _write_private(key_path, key, force=False)
     _write_cert(cert_path, cert)
     log.info("CA created in %s", directory)
@@ -192,6 +190,7 @@ def _issue(
     common_name: str,
     stem: Path,
     *,
+    kind: Kind,
     usage: x509.ObjectIdentifier,
     sans: list[x509.GeneralName],
     days: int,
@@ -202,6 +201,9 @@ def _issue(
     key_path, cert_path = stem.parent / f"{stem.name}.key", stem.parent / f"{stem.name}.crt"
     if not force and (key_path.exists() or cert_path.exists()):
         raise PkiError(f"{cert_path} exists; pass --force to replace it")
+    # Read (and so adopt) what is on disk before it is replaced: the certificate a
+    # renewal overwrites stays revocable by its serial.
+    registry = registry_of(directory)
     start = _now(now)
     end = min(start + timedelta(days=days), ca_cert.not_valid_after_utc)
     key = _new_key()
@@ -240,6 +242,9 @@ def _issue(
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
+    # Recorded before its files exist: no certificate can be out there unregistered.
+    registry.record(entry_for(cert, kind, cert_path.relative_to(directory).as_posix()))
+    registry.save()
     _write_private(key_path, key, force=force)
     _write_cert(cert_path, cert)
     log.info("issued %s for %s (until %s)", cert_path, common_name, cert.not_valid_after_utc)
@@ -269,6 +274,7 @@ def issue_server(
         directory,
         hosts[0],
         directory / "server",
+        kind="server",
         usage=ExtendedKeyUsageOID.SERVER_AUTH,
         sans=sans,
         days=days,
@@ -294,6 +300,7 @@ def issue_bin(
         directory,
         bin_id,
         directory / "bins" / bin_id,
+        kind="bin",
         usage=ExtendedKeyUsageOID.CLIENT_AUTH,
         sans=[],
         days=days,
@@ -310,6 +317,7 @@ def issue_bridge(
         directory,
         BRIDGE_CN,
         directory / "bridge",
+        kind="bridge",
         usage=ExtendedKeyUsageOID.CLIENT_AUTH,
         sans=[],
         days=days,
@@ -340,93 +348,10 @@ def issue_client(
         directory,
         name,
         directory / "clients" / name,
+        kind="client",
         usage=ExtendedKeyUsageOID.CLIENT_AUTH,
         sans=[],
         days=days,
         force=force,
         now=now,
     )
-
-
-def list_certificates(directory: Path) -> list[CertInfo]:
-    """Every certificate in the directory, soonest expiry first."""
-    found: list[CertInfo] = []
-    for path in sorted(directory.rglob("*.crt")):
-        try:
-            cert = x509.load_pem_x509_certificate(path.read_bytes())
-        except ValueError as err:
-            raise PkiError(f"{path}: not a PEM certificate ({err})") from None
-        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        common_name = str(names[0].value) if names else ""
-        try:
-            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        except x509.ExtensionNotFound:
-            is_ca = False
-        found.append(CertInfo(path, common_name, cert.not_valid_after_utc, is_ca))
-    return sorted(found, key=lambda info: info.not_after)
-
-
-def identity_cert(directory: Path, name: str) -> Path:
-    """The certificate file of a bin, a reader or the bridge, by name."""
-    if name == BRIDGE_CN:
-        return directory / "bridge.crt"
-    folder = "clients" if CLIENT_NAME_PATTERN.fullmatch(name) else "bins"
-    return directory / folder / f"{name}.crt"
-
-
-def revoke(directory: Path, name: str, *, now: datetime | None = None) -> Path:
-    """Revoke the current certificate of ``name`` and write the new revocation list.
-
-    The broker must be given the new ``crl.pem`` (and restarted) to refuse it.
-    """
-    path = identity_cert(directory, name)
-    try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-    except FileNotFoundError:
-        raise PkiError(f"{path}: no certificate issued to {name!r}") from None
-    revoked = _revoked(directory)
-    serial = str(cert.serial_number)
-    if all(entry["serial"] != serial for entry in revoked):
-        revoked.append(
-            {"serial": serial, "name": name, "revoked_at": _now(now).isoformat(timespec="seconds")}
-        )
-        (directory / REVOKED_FILE).write_text(json.dumps(revoked, indent=2), encoding="utf-8")
-    log.info("revoked %s (serial %s)", name, serial)
-    return write_crl(directory, now=now)
-
-
-def _revoked(directory: Path) -> list[dict[str, str]]:
-    path = directory / REVOKED_FILE
-    if not path.exists():
-        return []
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise PkiError(f"{path}: not a revocation record ({err})") from None
-    if not isinstance(entries, list):
-        raise PkiError(f"{path}: not a revocation record (expected a list)")
-    return entries
-
-
-def write_crl(directory: Path, *, days: int = CRL_DAYS, now: datetime | None = None) -> Path:
-    """Sign the revocation list of every revoked certificate into ``crl.pem``."""
-    ca_key, ca_cert = load_ca(directory)
-    start = _now(now)
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(start - BACKDATE)
-        .next_update(start + timedelta(days=days))
-    )
-    for entry in _revoked(directory):
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(int(entry["serial"]))
-            .revocation_date(datetime.fromisoformat(entry["revoked_at"]))
-            .build()
-        )
-    crl = builder.sign(ca_key, hashes.SHA256())
-    path = directory / CRL_FILE
-    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-    os.chmod(path, 0o644)
-    return path

@@ -90,13 +90,13 @@ def _broker_user() -> pwd.struct_passwd | None:
         return None
 
 
-def _broker_dir(directory: Path) -> Path:
+def broker_home(directory: Path) -> Path:
     """Where the broker's files go, readable by the broker's user.
 
     A broker started as root drops to the ``mosquitto`` user before it reads its ACL,
     and pytest's temporary directories are private to root, so the files then go to a
-    directory of their own under the system's temporary directory, owned by that user
-    (as ``install -o mosquitto`` does in a deployment).
+    directory of their own under the system's temporary directory that the user may
+    enter (as /etc/mosquitto is); what is in it, ``broker-config`` makes readable.
     """
     user = _broker_user()
     if user is None:
@@ -104,16 +104,8 @@ def _broker_dir(directory: Path) -> Path:
         path.mkdir(mode=0o750)
         return path
     path = Path(tempfile.mkdtemp(prefix="revloop-broker-"))
-    os.chown(path, user.pw_uid, user.pw_gid)
+    os.chmod(path, 0o755)
     return path
-
-
-def _give_to_broker_user(directory: Path) -> None:
-    user = _broker_user()
-    if user is None:
-        return
-    for path in [directory, *directory.iterdir()]:
-        os.chown(path, user.pw_uid, user.pw_gid)
 
 
 def make_pki(directory: Path) -> Path:
@@ -130,21 +122,23 @@ def make_pki(directory: Path) -> Path:
     return pki
 
 
-def start_deployment(
-    directory: Path, *, revoked: tuple[str, ...] = (), options: tuple[str, ...] = ()
-) -> Deployment:
-    """Issue the PKI (revoking ``revoked``), install the broker's files and start
-    Mosquitto with the generated configuration (nothing added to it; ``options`` are
-    more ``broker-config`` options)."""
-    pki = make_pki(directory)
-    for name in revoked:
-        bridge_cli("pki", "revoke", name, "--dir", str(pki))
-    broker_dir = _broker_dir(directory)
-    for name in ("ca.crt", "server.crt", "server.key", "crl.pem"):
-        if (pki / name).exists():
-            shutil.copy2(pki / name, broker_dir / name)
+def broker_user() -> str:
+    """The user the test broker reads its files as: ``mosquitto`` when the tests run as
+    root (Mosquitto drops to it), else whoever runs the tests."""
+    user = _broker_user()
+    return user.pw_name if user is not None else pwd.getpwuid(os.geteuid()).pw_name
+
+
+def start_broker(
+    directory: Path, pki: Path, *, options: tuple[str, ...] = ()
+) -> tuple[Mosquitto, Path]:
+    """Start Mosquitto from what ``broker-config`` writes, used where it is written: the
+    configuration, the ACL and the TLS files with the owners and modes the command
+    gives them (nothing added; ``options`` are more ``broker-config`` options); the
+    broker and the directory of its files."""
+    broker_dir = broker_home(directory)
     port = free_port()
-    conf = broker_dir / "mosquitto.conf"
+    conf = broker_dir / "revloop.conf"
     bridge_cli(
         "broker-config",
         "--dir",
@@ -154,16 +148,31 @@ def start_deployment(
         "--bind",
         "127.0.0.1",
         "--certs-dir",
-        str(broker_dir),
+        str(broker_dir / "certs"),
+        "--acl-path",
+        str(broker_dir / "revloop.acl"),
+        "--broker-user",
+        broker_user(),
         "--reader",
         READER,
         "--out",
         str(conf),
         *options,
     )
-    _give_to_broker_user(broker_dir)
     broker = Mosquitto(directory, port=port, config_text=conf.read_text(encoding="utf-8"))
     broker.start()
+    return broker, broker_dir
+
+
+def start_deployment(
+    directory: Path, *, revoked: tuple[str, ...] = (), options: tuple[str, ...] = ()
+) -> Deployment:
+    """Issue the PKI (revoking ``revoked``), install the broker's files and start
+    Mosquitto with the generated configuration (see :func:`start_broker`)."""
+    pki = make_pki(directory)
+    for name in revoked:
+        bridge_cli("pki", "revoke", name, "--dir", str(pki))
+    broker, broker_dir = start_broker(directory, pki, options=options)
     return Deployment(pki, broker_dir, broker)
 
 
