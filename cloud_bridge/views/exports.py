@@ -3,6 +3,13 @@
 Ranges are half-open ``[since, until)``. :func:`parse_when` reads the bounds the CLI
 and the API take: a date (``2026-11-01``, midnight UTC; as an end it includes that
 whole day) or an RFC 3339 time with an offset.
+
+Every text cell is neutralised against formula injection (:func:`cell`): a deposit id,
+a reject reason or a model name comes from a bin, a cancel reason from a scheduler,
+and a spreadsheet would run a cell such as ``=HYPERLINK(...)`` or ``=cmd|...`` for
+whoever opens the export. Numeric columns are written as numbers, never quoted, so a
+negative latitude stays a number. Rows end in CRLF (RFC 4180), which also makes the
+writer quote a cell holding a carriage return, so no cell can start a row of its own.
 """
 
 from __future__ import annotations
@@ -74,6 +81,18 @@ def parse_when(text: str, *, end: bool = False) -> datetime:
         ) from None
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP's list for CSV injection)."""
+
+
+def cell(text: str | None) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula gets a
+    leading single quote (OWASP), anything else is kept as it is; None is empty."""
+    if text is None:
+        return ""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def _when(value: datetime | None) -> str:
     return "" if value is None else format_ts(value)
 
@@ -85,18 +104,18 @@ def _num(value: float | None) -> str:
 def pickups_csv(records: Iterable[PickupRecord]) -> str:
     """Pickups, one row each, with the manifest spread over count and kg columns."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PICKUP_COLUMNS)
     for p in records:
         manifest = p.manifest
         writer.writerow(
             [
-                p.pickup_id,
-                p.bin_id,
-                p.region,
-                p.status,
-                p.priority,
-                p.reason,
+                cell(p.pickup_id),
+                cell(p.bin_id),
+                cell(p.region),
+                cell(p.status),
+                cell(p.priority),
+                cell(p.reason),
                 _num(p.fill_pct),
                 _when(p.requested_at),
                 _when(p.due_by),
@@ -105,7 +124,7 @@ def pickups_csv(records: Iterable[PickupRecord]) -> str:
                 _when(p.scheduled_for),
                 _when(p.escalated_at),
                 _when(p.closed_at),
-                p.cancel_reason or "",
+                cell(p.cancel_reason),
                 _num(p.location.lat if p.location else None),
                 _num(p.location.lon if p.location else None),
                 sum(entry.count for entry in manifest.values()),
@@ -127,23 +146,23 @@ def pickups_csv(records: Iterable[PickupRecord]) -> str:
 def deposits_csv(rows: Iterable[DepositRow]) -> str:
     """Deposits, one row each."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(DEPOSIT_COLUMNS)
     for d in rows:
         writer.writerow(
             [
-                d.bin_id,
+                cell(d.bin_id),
                 d.seq,
-                d.deposit_id,
+                cell(d.deposit_id),
                 format_ts(d.ts),
                 _when(d.received_at),
                 "" if d.clock_synced is None else str(d.clock_synced).lower(),
-                d.category,
+                cell(d.category),
                 f"{d.confidence:g}",
                 str(d.accepted).lower(),
-                d.reason or "",
+                cell(d.reason),
                 f"{d.weight_g:g}",
-                d.model,
+                cell(d.model),
             ]
         )
     return out.getvalue()
