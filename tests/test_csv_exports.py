@@ -65,7 +65,8 @@ def test_every_text_column_a_bin_or_a_user_supplies_is_neutralised(
     batch += [_deposit(2 + index, text) for index, text in enumerate(HOSTILE)]
     batch.append(Inbound(*msg.telemetry("bin-001", 20, 91.0)))
     outcome = processor.process(batch)
-    assert outcome.stored == len(HOSTILE) + 2 and not outcome.rejected
+    assert outcome.stored == len(HOSTILE) + 2
+    assert not outcome.rejected
     (pickup,) = store.list_pickups(open_only=True)
     processor.act(lambda pickups: pickups.cancel(pickup.pickup_id, "=cmd|' /C calc'!A0", "x"))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -61,14 +62,29 @@ DEPOSIT_COLUMNS = [
 ]
 
 
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""A range bound that is a date (``2026-11-01``): RFC 3339's ``full-date``."""
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""A range bound that is a time: RFC 3339's ``date-time``, with its offset
+(``2026-11-01T10:00:00Z``, ``2026-11-01T10:00:00.5+01:00``)."""
+
+
 def parse_when(text: str, *, end: bool = False) -> datetime:
     """A range bound: ``YYYY-MM-DD`` (UTC; as an ``end``, the day after) or RFC 3339.
 
-    Raises ValueError with a message saying what is accepted (or that the time is
-    out of range, e.g. the day after 9999-12-31).
+    Only these two forms (:data:`DATE_PATTERN`, :data:`TIME_PATTERN`, which the API's
+    OpenAPI document states) are read, not everything Python's ``fromisoformat`` would
+    take. Raises ValueError with a message saying what is accepted (or that the time
+    is out of range, e.g. the day after 9999-12-31).
     """
+    is_date = re.fullmatch(DATE_PATTERN, text) is not None
     try:
-        if len(text) == 10:
+        if not is_date and re.fullmatch(TIME_PATTERN, text) is None:
+            raise ValueError(text)
+        if is_date:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start

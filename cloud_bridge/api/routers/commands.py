@@ -5,20 +5,40 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
+from cloud_bridge.api.openapi import JSON_VALUE_REF
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import CommandStatus, RemoteCommand
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.rows import command_row
 from protocol import CommandName
-from protocol.messages import JsonObject
+from protocol.messages import MAX_INT, JsonObject
 
-router = APIRouter(tags=["commands"], responses=errors(401, 403, 422))
+router = APIRouter(tags=["commands"], responses=errors(401, 403, 422), route_class=StrictJsonRoute)
 
 MAX_WAIT_S = 30.0
 """Longest a request may wait for a command's answer (the CLI asks again if need be)."""
+
+
+def _integral_in_int64(args: dict[str, Any]) -> dict[str, Any]:
+    """Refuse an integral number beyond 64 bits written as a float (``1e20``): JSON Schema
+    counts it as an integer, so the document's int64 range covers it too."""
+
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, float) and value.is_integer() and abs(value) > MAX_INT:
+            raise ValueError(f"{path} is outside the 64-bit integer range")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check(item, f"{path}[{index}]")
+
+    check(args, "")
+    return args
 
 
 class CommandBody(BaseModel):
@@ -26,10 +46,14 @@ class CommandBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: CommandName = Field(description="ping, selftest, tare, lock, unlock, capture, restart.")
-    args: JsonObject = Field(
+    args: Annotated[
+        JsonObject,
+        AfterValidator(_integral_in_int64),
+        WithJsonSchema({"type": "object", "additionalProperties": {"$ref": JSON_VALUE_REF}}),
+    ] = Field(
         default_factory=dict,
         description="The command's arguments: JSON numbers must be finite and integers "
-        "fit in 64 bits.",
+        "fit in 64 bits, from -(2^63-1) to 2^63-1, at any depth.",
     )
     ttl_s: float | None = Field(
         default=None,
