@@ -64,7 +64,7 @@ class DirectActions:
         self.store = store
         self.lock = threading.Lock()
         self.published: list[Publication] = []
-        self.waited: list[tuple[str, float]] = []
+        self.watched: list[str] = []
 
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         with self.lock:
@@ -103,9 +103,11 @@ class DirectActions:
             self.published.extend(outcome.publications)
             return result
 
-    def wait_command(self, command_id: str, timeout: float) -> bool:
-        self.waited.append((command_id, timeout))
-        return False
+    def watch_command(self, command_id: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Notify at once: the route reads the command again (still pending here)."""
+        self.watched.append(command_id)
+        notify()
+        return lambda: None
 
 
 def api_settings(path: Path, **extra: Any) -> BridgeSettings:
@@ -730,9 +732,9 @@ def test_technicians_send_commands_push_configuration_and_read_tickets(
     assert row["expires_at"] == "2026-11-23T09:00:30.000Z"
     waited = client.get(f"/v1/commands/{row['id']}", params={"wait": 2}, headers=auth("tech"))
     assert waited.json()["status"] == "pending"
-    assert actions.waited == [(row["id"], 2.0)]
+    assert actions.watched == [row["id"]]
     assert client.get(f"/v1/commands/{row['id']}", headers=auth("tech")).status_code == 200
-    assert actions.waited == [(row["id"], 2.0)]  # no wait asked, none made
+    assert actions.watched == [row["id"]]  # no wait asked, none made
     assert [c["id"] for c in client.get("/v1/commands", headers=auth("tech")).json()] == [row["id"]]
     assert client.get("/v1/commands/cmd-nope", headers=auth("tech")).status_code == 404
     missing = client.post("/v1/bins/bin-404/commands", headers=auth("tech"), json={"name": "ping"})
@@ -877,7 +879,7 @@ def test_responses_conform_to_their_documented_schema(
     assert set(pickup) >= {"v", "pickup_id", "status", "due_by", "manifest", "revision"}
 
 
-ERRORS = {401, 403, 404, 409, 422, 503}
+ERRORS = {401, 403, 404, 409, 422, 429, 503}
 """Every error status the API answers with on purpose."""
 
 

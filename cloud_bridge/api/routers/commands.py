@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from cloud_bridge.api.context import TooManyWaits
 from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
 from cloud_bridge.api.openapi import JSON_VALUE_REF
 from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
@@ -101,22 +104,56 @@ async def list_commands(
     "/v1/commands/{command_id}",
     response_model=RemoteCommand,
     summary="One command (optionally waiting for it)",
-    responses=errors(404),
+    responses=errors(404, 429),
 )
-def get_command(
-    _: CommandsReader,
+async def get_command(
+    who: CommandsReader,
     ctx: Context,
+    store: Reader,
     command_id: Annotated[str, Path(pattern=COMMAND_ID, description="The command's id.")],
     wait: Annotated[
         float,
-        Query(ge=0.0, le=MAX_WAIT_S, description="Seconds to wait while it is pending."),
+        Query(
+            ge=0.0,
+            le=MAX_WAIT_S,
+            description="Seconds to wait while it is pending (a token may hold at most "
+            "api.max_waits_per_token such waits at once; one more is a 429).",
+        ),
     ] = 0.0,
 ) -> dict[str, Any]:
-    """The command and the bin's answer; with ``wait``, answers as soon as it is settled."""
-    store = ctx.readers.get()  # this worker thread's own read connection
+    """The command and the bin's answer; with ``wait``, answers as soon as it is settled.
+
+    Waiting holds no thread: the handler runs on the event loop and awaits the bridge's
+    notice that the command was settled (sent from its writer thread with
+    ``call_soon_threadsafe``), so long polls never starve the routes that need a thread.
+    """
     record = store.get_command(command_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"no command {command_id!r}")
-    if record.status == "pending" and wait > 0 and ctx.actions.wait_command(command_id, wait):
-        record = store.get_command(command_id) or record
+    if record.status != "pending" or wait <= 0:
+        return command_row(record)
+    loop = asyncio.get_running_loop()
+    settled = asyncio.Event()
+
+    def notify() -> None:  # on the bridge's writer thread, or the one stopping the API
+        with contextlib.suppress(RuntimeError):  # the API's loop has closed meanwhile
+            loop.call_soon_threadsafe(settled.set)
+
+    try:
+        give_back = ctx.waits.take(who.name, ctx.settings.api.max_waits_per_token, notify)
+    except TooManyWaits as err:
+        raise HTTPException(status_code=429, detail=str(err)) from None
+    try:
+        stop = ctx.actions.watch_command(command_id, notify)
+        try:
+            record = store.get_command(command_id) or record  # settled before watching?
+            if record.status == "pending":
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await settled.wait()
+                record = store.get_command(command_id) or record
+        finally:
+            stop()
+    finally:
+        give_back()
     return command_row(record)
