@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cloud_bridge.config.commands import MIN_TTL_S
 from cloud_bridge.config.settings import BridgeSettings
 from protocol.messages import MAX_INT
 
@@ -44,11 +45,13 @@ def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from operations.values()
 
 
-def _bound(schema: dict[str, Any], kind: str, maximum: float) -> None:
-    """Set ``maximum`` on ``schema``, or on its option of type ``kind``."""
+def _bound(schema: dict[str, Any], kind: str, maximum: float, minimum: float | None = None) -> None:
+    """Set ``maximum`` (and ``minimum``) on ``schema``, or on its option of type ``kind``."""
     for option in [schema, *schema.get("anyOf", [])]:
         if option.get("type") == kind:
             option["maximum"] = maximum
+            if minimum is not None:
+                option["minimum"] = minimum
 
 
 def state_limits(document: dict[str, Any], settings: BridgeSettings) -> None:
@@ -60,7 +63,7 @@ def state_limits(document: dict[str, Any], settings: BridgeSettings) -> None:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     command = schemas.get("CommandBody")
     if command is not None:
-        _bound(command["properties"]["ttl_s"], "number", settings.commands.max_ttl_s)
+        _bound(command["properties"]["ttl_s"], "number", settings.commands.max_ttl_s, MIN_TTL_S)
     schemas[JSON_VALUE] = _JSON_VALUE_SCHEMA
 
 

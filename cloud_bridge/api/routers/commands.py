@@ -12,11 +12,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from cloud_bridge.api.context import TooManyWaits
 from cloud_bridge.api.deps import CommandsReader, CommandsSender, Context, Reader
 from cloud_bridge.api.openapi import JSON_VALUE_REF
-from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit
+from cloud_bridge.api.params import BIN_ID, COMMAND_ID, LimitParam, check_limit, field_error
 from cloud_bridge.api.responses import errors
-from cloud_bridge.api.schemas import CommandStatus, RemoteCommand
+from cloud_bridge.api.schemas import CommandStatus, RemoteCommand, SentCommand
 from cloud_bridge.api.strict_json import StrictJsonRoute
-from cloud_bridge.views.rows import command_row
+from cloud_bridge.config.commands import ttl_problem
+from cloud_bridge.views.rows import command_row, offline_warning
 from protocol import CommandName
 from protocol.messages import MAX_INT, JsonObject
 
@@ -60,17 +61,17 @@ class CommandBody(BaseModel):
     )
     ttl_s: float | None = Field(
         default=None,
-        ge=1.0,
         allow_inf_nan=False,
         description="Lifetime in seconds: the bin refuses it after issued_at + ttl_s "
-        "(default commands.default_ttl_s, at most commands.max_ttl_s).",
+        "(default commands.default_ttl_s; from 1 to commands.max_ttl_s, the bounds this "
+        "document states).",
     )
 
 
 @router.post(
     "/v1/bins/{bin_id}/commands",
     status_code=201,
-    response_model=RemoteCommand,
+    response_model=SentCommand,
     summary="Send a command to a bin",
     responses=errors(404, 503),
 )
@@ -81,9 +82,17 @@ def send(
     body: CommandBody,
 ) -> dict[str, Any]:
     """Store the command and publish it on ``bins/v1/{bin_id}/cmd`` (QoS 1); ``pending``
-    until the bin answers or it times out."""
+    until the bin answers or it times out. ``bin_online`` false and a ``warning`` say at
+    once that the bin is offline, and how long the command will wait for it."""
+    if body.ttl_s is not None:
+        problem = ttl_problem(body.ttl_s, ctx.settings.commands.max_ttl_s)
+        if problem is not None:
+            raise field_error("body", "ttl_s", problem, body.ttl_s)
     record = ctx.actions.send_command(bin_id, body.name, body.args, body.ttl_s, who.name)
-    return command_row(record)
+    target = ctx.readers.get().get_bin(bin_id)  # this worker thread's read connection
+    grace = ctx.settings.commands.result_grace_s
+    warning = offline_warning(target, record, grace)
+    return {**command_row(record), "bin_online": warning is None, "warning": warning}
 
 
 @router.get("/v1/commands", response_model=list[RemoteCommand], summary="Commands, newest first")

@@ -1,4 +1,7 @@
-"""Long polls (``GET /v1/commands/{id}?wait=``) hold no thread, and each token holds a
+"""Commands through a real API server: long polls that hold no thread, the lifetime
+limits the API and ``bin-bridge cmd`` share, and the warning for an offline bin.
+
+Long polls (``GET /v1/commands/{id}?wait=``) hold no thread, and each token holds a
 bounded number of them.
 
 A sync handler runs on anyio's thread pool (40 threads by default): forty waiting
@@ -22,18 +25,25 @@ import anyio.to_thread
 import httpx
 import pytest
 from anyio import CapacityLimiter
+from click.testing import CliRunner, Result
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
+from cloud_bridge.cli.main import cli
+from cloud_bridge.cli.technicians import TIMEOUT_EXIT_CODE
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.processor import Processor
 from cloud_bridge.engine.stats import StatsBoard
 from cloud_bridge.store.sqlite.store import SQLiteStore
+from protocol import format_ts
 from tests.support import bin_messages as msg
+from tests.support import openapi
 from tests.test_api import NOW, DirectActions, api_settings, auth
+
+NOW_TEXT = format_ts(NOW)
 
 WAITS = 40
 
@@ -84,7 +94,9 @@ def served(tmp_path: Path) -> Iterator[tuple[ApiServer, WatchedActions, list[Sma
     store = SQLiteStore(path)
     processor = Processor(settings, store, lambda: NOW)
     processor.process([Inbound(*msg.state("bin-001", 1, region="north")),
-                       Inbound(*msg.telemetry("bin-001", 2, 91.0))])  # fmt: skip
+                       Inbound(*msg.telemetry("bin-001", 2, 91.0)),
+                       Inbound(*msg.state("bin-002", 1, region="north")),
+                       Inbound(*msg.state("bin-002", 2, online=False))])  # fmt: skip
     actions = WatchedActions(processor, store)
     readers = ReaderPool.sqlite(str(path))
     tokens = TokenTable.from_settings(settings.api)
@@ -202,3 +214,85 @@ def test_the_board_calls_watchers_once_when_settled_and_stops_when_asked() -> No
     assert calls == ["first"]
     board.watch("c1", lambda: calls.append("late"))  # already settled: called at once
     assert calls == ["first", "late"]
+
+
+def _cli(url: str, *args: str) -> Result:
+    """``bin-bridge cmd ARGS`` against the served API, as the technician."""
+    return CliRunner().invoke(
+        cli, ["cmd", *args, "--api", url], env={"REVLOOP_API_TOKEN": "tech-token"}
+    )
+
+
+@pytest.mark.parametrize("ttl", [0, 0.5, 86400.5, 10**9, 30 * 86400 + 1])
+def test_the_api_and_the_cli_refuse_the_same_lifetimes(
+    served: tuple[ApiServer, WatchedActions, list[SmallThreadPool]], ttl: float
+) -> None:
+    """The CLI's range was 1 to 30 days while the bridge took at most commands.max_ttl_s
+    (a day): 100000 passed the CLI and came back as an HTTP error. Now one rule
+    (``ttl_problem``) bounds both, by the running bridge's setting."""
+    server, actions, _ = served
+    expected = "a command's lifetime must be between 1 s and"
+    response = httpx.post(f"{server.url}/v1/bins/bin-001/commands", headers=auth("tech"),
+                          json={"name": "ping", "ttl_s": ttl})  # fmt: skip
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "ttl_s"]
+    assert item["msg"].startswith(expected)
+    result = _cli(server.url, "bin-001", "ping", "--ttl", str(ttl), "--wait", "0")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--ttl'" in result.output
+    assert expected in result.output
+    assert actions.published == []
+
+
+@pytest.mark.parametrize("ttl", ["nan", "inf", "-1", "soon"])
+def test_the_cli_refuses_what_is_not_a_lifetime_before_sending(
+    served: tuple[ApiServer, WatchedActions, list[SmallThreadPool]], ttl: str
+) -> None:
+    server, actions, _ = served
+    result = _cli(server.url, "bin-001", "ping", "--ttl", ttl)
+    assert result.exit_code == 2
+    assert "Invalid value for '--ttl'" in result.output
+    assert actions.published == []
+
+
+@pytest.mark.parametrize("ttl", ["1", "86400"])
+def test_the_limits_themselves_are_accepted_by_both(
+    served: tuple[ApiServer, WatchedActions, list[SmallThreadPool]], ttl: str
+) -> None:
+    server, actions, _ = served
+    response = httpx.post(f"{server.url}/v1/bins/bin-001/commands", headers=auth("tech"),
+                          json={"name": "ping", "ttl_s": float(ttl)})  # fmt: skip
+    assert response.status_code == 201
+    result = _cli(server.url, "bin-001", "ping", "--ttl", ttl, "--wait", "0")
+    assert result.exit_code == TIMEOUT_EXIT_CODE, result.output  # sent, no answer in 0 s
+    assert len(actions.published) == 2
+
+
+def test_a_command_to_an_offline_bin_says_so_at_once(
+    served: tuple[ApiServer, WatchedActions, list[SmallThreadPool]],
+) -> None:
+    server, _, _ = served
+    tech = auth("tech")
+    online = httpx.post(f"{server.url}/v1/bins/bin-001/commands", headers=tech,
+                        json={"name": "ping"}).json()  # fmt: skip
+    assert (online["bin_online"], online["warning"]) == (True, None)
+    offline = httpx.post(f"{server.url}/v1/bins/bin-002/commands", headers=tech,
+                         json={"name": "ping", "ttl_s": 90}).json()  # fmt: skip
+    assert offline["bin_online"] is False
+    assert offline["warning"] == (
+        f"bin bin-002 is offline since {NOW_TEXT}: the command waits in its broker session "
+        "and runs only if the bin returns before 2026-11-23T09:01:30.000Z (ttl 90 s); "
+        "unanswered, it times out at 2026-11-23T09:02:00.000Z"
+    )
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    _, operation = openapi.route_operation(document, "POST", "/v1/bins/bin-002/commands")
+    schema = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert openapi.conformity(offline, schema, document) == []
+
+    result = _cli(server.url, "bin-002", "ping", "--ttl", "90", "--wait", "0")
+    assert result.exit_code == TIMEOUT_EXIT_CODE
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("bin-bridge: warning: bin bin-002 is offline since")
+    assert first.endswith("; waiting 0 s")
+    assert "timed out: no answer from bin-002" in result.stderr
