@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cloud_bridge.engine.processor import BatchOutcome
 
@@ -37,6 +37,9 @@ class BridgeStats:
     """Policy ticks run (forecasts, escalation)."""
     actions: int = 0
     """Schedulers' and technicians' actions carried out."""
+    unknown_desired: int = 0
+    """Desired configurations found on the broker that the bridge had not issued
+    (adopted or cleared, as ``remote_config.unknown_desired`` says)."""
 
     @property
     def processed(self) -> int:
@@ -81,6 +84,7 @@ class StatsBoard:
                 dropped=self.dropped,
                 ticks=self._ticks,
                 actions=self._actions,
+                unknown_desired=committed.unknown_desired,
             )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
@@ -100,12 +104,13 @@ class StatsBoard:
             rejected = dict(committed.rejected)
             for reason, count in outcome.rejected.items():
                 rejected[reason] = rejected.get(reason, 0) + count
-            self._committed = BridgeStats(
+            self._committed = replace(
+                committed,
                 stored=committed.stored + outcome.stored,
                 duplicates=committed.duplicates + outcome.duplicates,
                 rejected=rejected,
                 batches=committed.batches + 1,
-                published=committed.published,
+                unknown_desired=committed.unknown_desired + outcome.unknown_desired,
             )
             self._changed.notify_all()
 
@@ -113,13 +118,7 @@ class StatsBoard:
         """The broker confirmed ``confirmed`` more publications."""
         with self._changed:
             committed = self._committed
-            self._committed = BridgeStats(
-                stored=committed.stored,
-                duplicates=committed.duplicates,
-                rejected=committed.rejected,
-                batches=committed.batches,
-                published=committed.published + confirmed,
-            )
+            self._committed = replace(committed, published=committed.published + confirmed)
             self._changed.notify_all()
 
     def count_tick(self) -> None:
