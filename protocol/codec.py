@@ -3,7 +3,11 @@
 Decoding checks, in order: size, JSON well-formedness, that it is an object, the
 version, the schema (strictly typed) and that an enveloped ``bin_id`` matches the
 topic. The first failing check raises a :class:`~protocol.errors.ProtocolError`
-whose ``reason`` is the rejection counter label.
+whose ``reason`` is the rejection counter label. A payload that passes them all must
+also be standard JSON, since it is stored as received: no ``NaN`` or ``Infinity``
+(which the schema refuses in the fields it knows, but not in a field the receiver
+ignores) and no key twice in one object (pydantic keeps the last value, SQLite's JSON
+functions the first).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from protocol.errors import (
     BinIdMismatch,
+    DuplicateKey,
     MalformedPayload,
+    NonStandardJson,
     PayloadTooLarge,
     SchemaError,
     UnsupportedVersion,
@@ -106,11 +112,58 @@ def _load_object(payload: bytes | str, topic: str | None) -> dict[str, Any]:
     return data
 
 
+class _Constant(Exception):
+    """``NaN``, ``Infinity`` or ``-Infinity`` met while parsing (carries which)."""
+
+
+class _Duplicate(Exception):
+    """A key met twice in one object while parsing (carries the key)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return data
+
+
+def check_standard_json(payload: bytes | str, *, topic: str | None = None) -> None:
+    """Raise unless ``payload`` is standard JSON (RFC 8259) with unique keys.
+
+    :class:`~protocol.errors.NonStandardJson` for ``NaN``, ``Infinity`` or
+    ``-Infinity``; :class:`~protocol.errors.DuplicateKey` for a key given twice in one
+    object; :class:`~protocol.errors.MalformedPayload` for anything else that does not
+    parse.
+    """
+    try:
+        json.loads(payload, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except _Constant as err:
+        raise NonStandardJson(
+            f"payload holds {err.args[0]}, which is not a JSON number (RFC 8259)", topic=topic
+        ) from None
+    except _Duplicate as err:
+        raise DuplicateKey(
+            f"payload names the key {err.args[0]!r} twice in one object", topic=topic
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        _load_object(payload, topic)  # raises MalformedPayload saying why
+
+
 def decode(model: type[M], payload: bytes | str, *, topic: str | None = None) -> M:
     """Decode ``payload`` into ``model``; raise a ProtocolError that names the field.
 
-    A valid message is parsed once, by pydantic. Only an invalid one is parsed again,
-    to tell which rule it broke (size, JSON, object, version, schema), in that order.
+    A valid message is parsed by pydantic, then once more by :func:`check_standard_json`
+    (pydantic accepts ``NaN`` in a field the model ignores, and keeps the last of two
+    equal keys). An invalid one is parsed again to tell which rule it broke (size,
+    JSON, object, version, schema), in that order.
     """
     size = len(payload) if isinstance(payload, bytes) else len(payload.encode("utf-8"))
     if size > MAX_PAYLOAD_BYTES:
@@ -121,6 +174,7 @@ def decode(model: type[M], payload: bytes | str, *, topic: str | None = None) ->
         failure: ValidationError | None = err
     else:
         if "v" not in model.model_fields or "v" in message.model_fields_set:
+            check_standard_json(payload, topic=topic)
             return message
         failure = None
     data = _load_object(payload, topic)

@@ -35,6 +35,20 @@ class MalformedPayload(ProtocolError):
     reason = "malformed"
 
 
+class NonStandardJson(ProtocolError):
+    """The payload holds ``NaN``, ``Infinity`` or ``-Infinity``: JSON (RFC 8259) has no
+    such numbers, so a database's JSON functions would refuse the stored payload."""
+
+    reason = "non_standard_json"
+
+
+class DuplicateKey(ProtocolError):
+    """An object of the payload names a key twice: parsers disagree on which value
+    counts (Python keeps the last, SQLite's JSON functions the first)."""
+
+    reason = "duplicate_key"
+
+
 class UnsupportedVersion(ProtocolError):
     """The payload's ``v`` is not a version this code speaks."""
 

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from cloud_bridge.api.app import create_app
 from cloud_bridge.api.auth import GUARDS, PERMISSIONS, Principal, TokenTable
 from cloud_bridge.api.context import ApiContext, ReaderPool
 from cloud_bridge.api.server import ApiServer
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.cli.main import cli
 from cloud_bridge.config.api import ROLES
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
@@ -37,6 +39,7 @@ from cloud_bridge.engine.processor import Processor
 from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.views.exports import DATE_PATTERN, TIME_PATTERN
 from protocol import Pickup, decode
 from tests.support import bin_messages as msg
 from tests.support import openapi
@@ -61,7 +64,7 @@ class DirectActions:
         self.store = store
         self.lock = threading.Lock()
         self.published: list[Publication] = []
-        self.waited: list[tuple[str, float]] = []
+        self.watched: list[str] = []
 
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         with self.lock:
@@ -100,9 +103,11 @@ class DirectActions:
             self.published.extend(outcome.publications)
             return result
 
-    def wait_command(self, command_id: str, timeout: float) -> bool:
-        self.waited.append((command_id, timeout))
-        return False
+    def watch_command(self, command_id: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Notify at once: the route reads the command again (still pending here)."""
+        self.watched.append(command_id)
+        notify()
+        return lambda: None
 
 
 def api_settings(path: Path, **extra: Any) -> BridgeSettings:
@@ -727,9 +732,9 @@ def test_technicians_send_commands_push_configuration_and_read_tickets(
     assert row["expires_at"] == "2026-11-23T09:00:30.000Z"
     waited = client.get(f"/v1/commands/{row['id']}", params={"wait": 2}, headers=auth("tech"))
     assert waited.json()["status"] == "pending"
-    assert actions.waited == [(row["id"], 2.0)]
+    assert actions.watched == [row["id"]]
     assert client.get(f"/v1/commands/{row['id']}", headers=auth("tech")).status_code == 200
-    assert actions.waited == [(row["id"], 2.0)]  # no wait asked, none made
+    assert actions.watched == [row["id"]]  # no wait asked, none made
     assert [c["id"] for c in client.get("/v1/commands", headers=auth("tech")).json()] == [row["id"]]
     assert client.get("/v1/commands/cmd-nope", headers=auth("tech")).status_code == 404
     missing = client.post("/v1/bins/bin-404/commands", headers=auth("tech"), json={"name": "ping"})
@@ -874,7 +879,7 @@ def test_responses_conform_to_their_documented_schema(
     assert set(pickup) >= {"v", "pickup_id", "status", "due_by", "manifest", "revision"}
 
 
-ERRORS = {401, 403, 404, 409, 422, 503}
+ERRORS = {401, 403, 404, 409, 422, 429, 503}
 """Every error status the API answers with on purpose."""
 
 
@@ -1046,3 +1051,105 @@ def test_real_404_409_and_503_bodies_conform_and_are_documented_exactly_where_th
         if int(status) in {404, 409, 503}
     }
     assert seen == documented
+
+
+def test_every_route_reads_its_body_as_strict_utf8_json(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    """A body that is not UTF-8 JSON is the documented 422, never FastAPI's undocumented
+    400 ('There was an error parsing the body'), and UTF-16 is not guessed at."""
+    client, actions = harness
+    served = [getattr(r, "original_route", r) for r in _every_route(client.app)]
+    routes = [route for route in served if getattr(route, "path", "").startswith("/v1")]
+    assert len(routes) >= 25
+    assert all(isinstance(route, StrictJsonRoute) for route in routes)
+    document = client.get("/openapi.json").json()
+    url = f"/v1/pickups/{open_pickup(client)['pickup_id']}/cancel"
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    for body, offset in [
+        (b'{"reason": "caf\xe9"}', 15),  # Latin-1, not UTF-8
+        ('{"reason": "gone"}'.encode("utf-16"), 0),  # json.loads would decode it
+        (b"[" * 100_000 + b"]" * 100_000, 0),  # deeper than the parser goes
+    ]:
+        response = client.post(url, headers=headers, content=body)
+        assert _conforms(document, "POST", url, response)[1] == 422, response.text
+        (item,) = response.json()["detail"]
+        assert (item["loc"], item["type"]) == (["body", offset], "json_invalid")
+    assert actions.published == []
+
+
+WHEN_CASES = [
+    "2026-11-01", "2026-11-01T10:00:00Z", "2026-11-01t10:00:00z", "2026-11-01 10:00:00+01:00",
+    "2026-11-01T10:00:00.123456789-05:30", "2026-11-01T10:00Z", "2026-11-01T10+00:00",
+    "20261101", "2026-W44-1", "2026-11-01T10:00:00", "2026-11-01T10:00:00+0100", "yesterday",
+    "2026-11-01\n", "2026-11-01T10:00:00Z ",
+]  # fmt: skip
+"""Ranges' bounds, valid and not, as the document's patterns and the server judge them."""
+
+
+def _limit_schema(parameter: dict[str, Any]) -> dict[str, Any]:
+    (schema,) = [s for s in parameter["schema"].get("anyOf", []) if s.get("type") == "integer"]
+    found: dict[str, Any] = schema
+    return found
+
+
+def test_the_openapi_document_states_the_limits_the_server_enforces(
+    harness: tuple[TestClient, DirectActions],
+) -> None:
+    client, actions = harness
+    document = client.get("/openapi.json").json()
+    bounded: dict[str, list[str]] = {"limit": [], "from": [], "to": []}
+    for method, path, operation in _v1_operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] in bounded and method == "GET":
+                bounded[parameter["name"]].append(path.format(**PATH_VALUES))
+                if parameter["name"] == "limit":
+                    assert _limit_schema(parameter) == {"type": "integer", "minimum": 1,
+                                                        "maximum": 500}  # fmt: skip
+                else:
+                    formats = {s["format"]: s["pattern"] for s in parameter["schema"]["anyOf"]}
+                    assert formats == {"date": DATE_PATTERN, "date-time": TIME_PATTERN}
+    assert len(bounded["limit"]) == 6
+    assert len(bounded["from"]) == 5
+    tech, admin = auth("tech"), auth("admin")
+    for url in bounded["limit"]:
+        assert client.get(url, params={"limit": 500}, headers=admin).status_code in (200, 404)
+        assert client.get(url, params={"limit": 501}, headers=admin).status_code == 422, url
+    for text in WHEN_CASES:
+        # fullmatch: an ECMA-262 "$" (JSON Schema's) matches before no trailing newline
+        documented = any(re.fullmatch(p, text) for p in (DATE_PATTERN, TIME_PATTERN))
+        for url in bounded["from"]:
+            params = {"from": text, "to": "9999-01-01"}
+            answered = client.get(url, params=params, headers=admin).status_code
+            assert (answered != 422) == documented, (url, text, answered)
+
+    push = document["components"]["schemas"]["PushBody"]
+    assert [option["required"] for option in push["oneOf"]] == [["bin_id"], ["region"]]
+    bodies: list[dict[str, Any]] = [{"config": {}}, {"bin_id": "bin-001", "region": "north",
+                                                     "config": {}}]  # fmt: skip
+    for body in bodies:
+        response = client.post("/v1/config/push", headers=tech, json=body)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "bin_id"]
+        assert "exactly one of bin_id and region" in response.json()["detail"][0]["msg"]
+    for body in ({"bin_id": "bin-001", "config": {}}, {"region": "north", "config": {}}):
+        assert client.post("/v1/config/push", headers=tech, json=body).status_code == 201
+
+    command = document["components"]["schemas"]["CommandBody"]["properties"]
+    assert command["args"]["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    (integer,) = [o for o in document["components"]["schemas"]["JsonValue"]["anyOf"]
+                  if o["type"] == "integer"]  # fmt: skip
+    assert (integer["minimum"], integer["maximum"]) == (-(2**63 - 1), 2**63 - 1)
+    (ttl,) = [o for o in command["ttl_s"]["anyOf"] if o["type"] == "number"]
+    assert (ttl["minimum"], ttl["maximum"]) == (1, 86400)
+    url = "/v1/bins/bin-001/commands"
+    for value, status in [(2**63 - 1, 201), (-(2**63 - 1), 201), (1.5, 201), (2**63, 422),
+                          (-(2**63), 422), (1e20, 422), ([{"deep": 2**64}], 422)]:  # fmt: skip
+        response = client.post(url, headers=tech, json={"name": "lock", "args": {"n": value}})
+        assert response.status_code == status, (value, response.text)
+        if status == 422:
+            assert response.json()["detail"][0]["loc"] == ["body", "args"]
+    for ttl_s, status in [(1, 201), (86400, 201), (0.5, 422), (86400.5, 422)]:
+        response = client.post(url, headers=tech, json={"name": "ping", "ttl_s": ttl_s})
+        assert response.status_code == status, (ttl_s, response.text)
+    assert len([p for p in actions.published if p.topic.endswith("/cmd")]) == 5

@@ -52,6 +52,12 @@ def test_valid_messages_are_stored_and_update_the_bin(store: SQLiteStore, clock:
     assert [point.fill_pct for point in store.fill_history("bin-001")] == [42.0]
 
 
+def _extra(fields: bytes) -> bytes:
+    """A valid telemetry payload with ``fields`` added at its end, as bytes on the wire."""
+    payload = msg.telemetry("bin-001", 5, 50.0)[1]
+    return payload[:-1] + b", " + fields + b"}"
+
+
 @pytest.mark.parametrize(
     ("topic", "payload", "reason"),
     [
@@ -63,6 +69,10 @@ def test_valid_messages_are_stored_and_update_the_bin(store: SQLiteStore, clock:
         ("bins/v1/bin-002/telemetry", msg.telemetry("bin-001", 5)[1], "bin_id_mismatch"),
         ("bins/v1/bin-001/events/party", msg.telemetry("bin-001", 5)[1], "unknown_topic"),
         ("bins/v1/BIN/telemetry", msg.telemetry("bin-001", 5)[1], "unknown_topic"),
+        ("bins/v1/bin-001/telemetry", _extra(b'"x": NaN'), "non_standard_json"),
+        ("bins/v1/bin-001/telemetry", _extra(b'"x": {"y": [-Infinity]}'), "non_standard_json"),
+        ("bins/v1/bin-001/telemetry", _extra(b'"fill_pct": 99.0'), "duplicate_key"),
+        ("bins/v1/bin-001/telemetry", _extra(b'"x": {"a": 1, "a": 2}'), "duplicate_key"),
     ],
 )
 def test_hostile_payloads_are_rejected_with_a_reason(
@@ -75,6 +85,25 @@ def test_hostile_payloads_are_rejected_with_a_reason(
     (count,) = store.rejection_counts()
     assert (count.reason, count.count, count.last_topic) == (reason, 1, topic)
     assert store.load_bins() == []
+
+
+def test_only_standard_json_is_stored(store: SQLiteStore, clock: FakeNow) -> None:
+    """NaN in a field the bridge ignores used to be stored (json_valid() 0 for the row),
+    and of a key given twice the bridge used the last value, SQL the first."""
+    p = make(store, clock)
+    outcome = p.process(
+        [
+            Inbound("bins/v1/bin-001/telemetry", _extra(b'"x": NaN')),
+            Inbound("bins/v1/bin-001/telemetry", _extra(b'"fill_pct": 99.0')),
+            Inbound(*msg.telemetry("bin-001", 6, 40.0)),
+        ]
+    )
+    assert (outcome.stored, outcome.rejected) == (1, {"non_standard_json": 1, "duplicate_key": 1})
+    rows = list(store._db.execute("SELECT seq, json_valid(payload) FROM messages"))
+    assert rows == [(6, 1)]
+    counts = {c.reason: (c.count, c.last_detail or "") for c in store.rejection_counts()}
+    assert "NaN" in counts["non_standard_json"][1]
+    assert "'fill_pct' twice" in counts["duplicate_key"][1]
 
 
 def _tamper(payload: bytes, **changes: object) -> bytes:

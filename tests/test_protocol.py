@@ -28,6 +28,7 @@ from protocol import (
     parse_bin_topic,
     pickups_topic,
 )
+from protocol.errors import DuplicateKey, NonStandardJson
 from protocol.transport import BrokerUrl, parse_broker_url
 
 TS = datetime(2026, 11, 21, 10, 0, 0, 123456, tzinfo=UTC)
@@ -298,6 +299,37 @@ def test_hostile_payloads_have_distinct_reasons() -> None:
         decode_bin_message("bins/v1/bin-001/events/explosion", json.dumps(telemetry()))
     with pytest.raises(UnknownTopic):
         decode_bin_message("bins/v2/bin-001/telemetry", json.dumps(telemetry()))
+
+
+@pytest.mark.parametrize(
+    ("extra", "error", "reason"),
+    [
+        ('"x": NaN', NonStandardJson, "non_standard_json"),
+        ('"x": Infinity', NonStandardJson, "non_standard_json"),
+        ('"x": {"y": [1, -Infinity]}', NonStandardJson, "non_standard_json"),
+        ('"door": "open"', DuplicateKey, "duplicate_key"),
+        ('"x": [{"k": 1, "k": 1}]', DuplicateKey, "duplicate_key"),
+    ],
+)
+def test_a_valid_message_must_also_be_standard_json(
+    extra: str, error: type[Exception], reason: str
+) -> None:
+    """pydantic accepts NaN where the model ignores a field and keeps the last of two
+    equal keys; the payload is stored as received, so both are refused."""
+    payload = json.dumps(telemetry())[:-1] + ", " + extra + "}"
+    with pytest.raises(error) as caught:
+        decode_bin_message("bins/v1/bin-001/telemetry", payload)
+    assert getattr(caught.value, "reason", None) == reason
+    assert "bins/v1/bin-001/telemetry" in str(caught.value)
+
+
+def test_non_standard_json_in_a_command_is_refused_too() -> None:
+    body = (
+        '{"id": "c1", "name": "ping", "args": {}, "issued_at": "2026-11-21T10:00:00.000Z", '
+        '"expires_at": "2026-11-21T10:01:00.000Z", "id": "c2"}'
+    )
+    with pytest.raises(DuplicateKey, match="'id' twice"):
+        decode(Command, body)
 
 
 def test_topics_build_and_parse() -> None:

@@ -275,6 +275,7 @@ def test_commands_answered_refused_and_timed_out_then_answered_as_expired(
     field.technicians.wait_for(lambda ms: _ticket(ms, "offline", "open"))
     lost = field.cli("cmd", "bin-001", "ping", "--ttl", "2", "--wait", "1", "--api", field.api)
     assert lost.exit_code == TIMEOUT_EXIT_CODE
+    assert lost.stderr.startswith("bin-bridge: warning: bin bin-001 is offline since")
     assert "timed out: no answer from bin-001 to ping" in lost.output
     eventually(
         lambda: field.json("commands", "--bin", "bin-001")[0]["status"] == "timed_out",

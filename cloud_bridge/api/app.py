@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cloud_bridge.api.context import ApiContext
+from cloud_bridge.api.openapi import state_settings_limits
 from cloud_bridge.api.routers import (
     bins,
     commands,
@@ -58,6 +59,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     for router in ROUTERS:
         app.include_router(router)
+    state_settings_limits(app, context.settings)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:

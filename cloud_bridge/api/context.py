@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from cloud_bridge.api.auth import TokenTable
@@ -53,9 +53,74 @@ class Actions(Protocol):
         """Store and publish (retained) a configuration overlay for one bin or a region."""
         ...
 
-    def wait_command(self, command_id: str, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for a pending command to be settled; True if it was."""
+    def watch_command(self, command_id: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` once the command is settled (it is called on the bridge's
+        writer thread, so it only hands over); return a function that stops watching."""
         ...
+
+
+class TooManyWaits(Exception):
+    """A token already holds as many long polls as ``api.max_waits_per_token`` allows."""
+
+
+class WaitSlots:
+    """How many long polls each token holds, bounded per token, and how to end them all.
+
+    A long poll (``GET /v1/commands/{id}?wait=``) holds no thread while it waits, but
+    each still holds a connection and a watcher; one token (a script, many parallel
+    ``bin-bridge cmd``) may hold at most ``most`` at a time, so it cannot crowd out the
+    others. When the API stops, :meth:`wake_all` ends every wait at once (each answers
+    the command as it stands) instead of letting the server wait out their ``wait``.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, int] = {}
+        self._wakers: set[Callable[[], None]] = set()
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    def take(self, token: str, most: int, wake: Callable[[], None]) -> Callable[[], None]:
+        """Take one of ``token``'s slots for a wait that ``wake`` ends early; return the
+        function that gives the slot back. Raise :class:`TooManyWaits` when the token
+        already holds ``most``."""
+        with self._lock:
+            held = self._held.get(token, 0)
+            if held >= most:
+                raise TooManyWaits(
+                    f"token {token!r} already waits for {held} commands (at most {most} at "
+                    "a time, api.max_waits_per_token): ask without wait, or when one of "
+                    "them has returned"
+                )
+            self._held[token] = held + 1
+            self._wakers.add(wake)
+            stopping = self._stopping
+        if stopping:
+            wake()
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            with self._lock:
+                if given_back:
+                    return
+                given_back = True
+                self._wakers.discard(wake)
+                left = self._held[token] - 1
+                if left:
+                    self._held[token] = left
+                else:
+                    del self._held[token]
+
+        return give_back
+
+    def wake_all(self) -> None:
+        """End every wait now, and every wait that starts from now on (the API is
+        stopping)."""
+        with self._lock:
+            self._stopping = True
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
 
 
 class ReaderPool:
@@ -99,3 +164,5 @@ class ApiContext:
     actions: Actions
     clock: Clock
     tokens: TokenTable
+    waits: WaitSlots = field(default_factory=WaitSlots)
+    """The long polls each token holds (``api.max_waits_per_token`` at most)."""

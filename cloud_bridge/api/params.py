@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request
+from pydantic import WithJsonSchema
 
-from cloud_bridge.views.exports import parse_when
+from cloud_bridge.views.exports import DATE_PATTERN, TIME_PATTERN, parse_when
 
 BIN_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 PICKUP_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -15,25 +16,43 @@ TICKET_ID = r"^[A-Za-z0-9_-]{1,64}$"
 COMMAND_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 REGION = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
+WHEN_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date", "pattern": DATE_PATTERN, "maxLength": 40},
+        {"type": "string", "format": "date-time", "pattern": TIME_PATTERN, "maxLength": 40},
+    ],
+    "examples": ["2026-11-01", "2026-11-01T10:00:00Z", "2026-11-01T11:00:00.5+01:00"],
+}
+"""What ``from`` and ``to`` take, as the OpenAPI document states it: a date (UTC) or an
+RFC 3339 time with its offset, exactly the forms :func:`parse_when` reads."""
+
 FromParam = Annotated[
     str | None,
     Query(
         alias="from",
-        description="Start of the range: YYYY-MM-DD (UTC) or an RFC 3339 time with offset.",
+        description="Start of the range (inclusive): a date YYYY-MM-DD (midnight UTC) or an "
+        "RFC 3339 time with its offset.",
         max_length=40,
     ),
+    WithJsonSchema(WHEN_SCHEMA),
 ]
 ToParam = Annotated[
     str | None,
     Query(
         alias="to",
-        description="End of the range (exclusive; a date includes that whole day).",
+        description="End of the range (exclusive; a date YYYY-MM-DD includes that whole UTC "
+        "day), or an RFC 3339 time with its offset; after 'from'.",
         max_length=40,
     ),
+    WithJsonSchema(WHEN_SCHEMA),
 ]
 LimitParam = Annotated[
     int | None,
-    Query(ge=1, description="Most rows returned (default 1000; at most api.max_rows)."),
+    Query(
+        ge=1,
+        description="Most rows returned (default 1000 or api.max_rows if lower; at most "
+        "api.max_rows, the maximum this document states).",
+    ),
 ]
 DEFAULT_LIMIT = 1000
 MAX_ID = 2**63 - 1

@@ -1,7 +1,7 @@
 """The error responses the OpenAPI document lists, so integrators know what to handle.
 
 The bodies are written elsewhere: by :func:`cloud_bridge.api.auth.require` (401, 403),
-by the routers (404, 409, 422), by the exception handlers of :mod:`cloud_bridge.api.app`
+by the routers (404, 409, 422, 429), by the exception handlers of :mod:`cloud_bridge.api.app`
 for what the services and the writer raise (404, 409, 422, 503) and by FastAPI's own
 validation (422). This module only describes them. Routers attach ``errors(...)`` with
 ``responses=``: on the router for what every route of it can return, on a route for
@@ -50,6 +50,11 @@ _ERRORS: dict[int, dict[str, Any]] = {
     422: {
         "model": ValidationErrors,
         "description": "Bad input: each problem names its field in loc (path, query or body).",
+    },
+    429: {
+        "model": ErrorMessage,
+        "description": "The token already holds api.max_waits_per_token long polls (wait > 0) "
+        "at once: detail says how many. Ask without wait, or again when one has returned.",
     },
     503: {
         "model": ErrorMessage,

@@ -310,6 +310,16 @@ class RemoteCommand(ResponseModel):
     )
 
 
+class SentCommand(RemoteCommand):
+    """A command just sent, and whether its bin can take it now."""
+
+    bin_online: bool = Field(description="Whether the bin was online when it was sent.")
+    warning: str | None = Field(
+        description="Null while the bin is online; else that it is offline since when, and "
+        "until when the command waits for it (expires_at) before it times out."
+    )
+
+
 class PushedVersion(ResponseModel):
     """The configuration version one bin was sent, to look for in its reports."""
 

@@ -60,6 +60,7 @@ class ApiServer:
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
         self._server = uvicorn.Server(config)
+        self._app = app
         self._port = port
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -103,7 +104,11 @@ class ApiServer:
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop accepting requests, finish those in flight, close the readers."""
+        """Stop accepting requests, end the long polls, finish what is in flight, close
+        the readers."""
+        context: ApiContext | None = getattr(self._app.state, "context", None)
+        if context is not None:
+            context.waits.wake_all()
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)

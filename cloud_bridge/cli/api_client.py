@@ -21,7 +21,19 @@ URL_ENV = "REVLOOP_API_URL"
 
 
 class ApiClientError(BridgeError, RuntimeError):
-    """The API refused the request or could not be reached; the message says which."""
+    """The API refused the request or could not be reached; the message says which.
+
+    ``status`` is the HTTP status (None when the API could not be reached) and
+    ``problems`` maps each body field a 422 named to its message, so a command can
+    report a refused value as a usage error of the option that gave it.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, problems: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problems = problems or {}
 
 
 class ApiClient:
@@ -122,8 +134,27 @@ class ApiClient:
 
 def _answer(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        raise ApiClientError(f"HTTP {response.status_code}: {_detail(response)}")
+        raise ApiClientError(
+            f"HTTP {response.status_code}: {_detail(response)}",
+            status=response.status_code,
+            problems=_problems(response),
+        )
     return response.json()
+
+
+def _problems(response: httpx.Response) -> dict[str, str]:
+    """Field name to message, for each problem of a 422 that names a body field."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(detail, list):
+        return {}
+    return {
+        str(item["loc"][1]): str(item.get("msg"))
+        for item in detail
+        if isinstance(item, dict) and len(item.get("loc", [])) > 1 and item["loc"][0] == "body"
+    }
 
 
 def _detail(response: httpx.Response) -> str:

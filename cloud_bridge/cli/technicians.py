@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from cloud_bridge.cli.api_client import ApiClient
+from cloud_bridge.cli.api_client import ApiClient, ApiClientError
 from cloud_bridge.cli.output import print_table
 from cloud_bridge.cli.support import (
     api_option,
@@ -38,6 +38,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import commands_table, config_table, tickets_table
 from cloud_bridge.clock import system_clock
+from cloud_bridge.config.commands import ttl_problem
 from cloud_bridge.domain.ticket_rules import TICKET_KINDS
 from cloud_bridge.services.remote_config import load_overlay
 from cloud_bridge.views.rows import FLAGGED_CONFIG_STATES, command_row, config_row, ticket_row
@@ -222,15 +223,34 @@ def parse_args(pairs: tuple[str, ...]) -> dict[str, Any]:
     return args
 
 
+class _Lifetime(click.ParamType[float]):
+    """A command's lifetime in seconds, checked by the bridge's own rule (``ttl_problem``);
+    the maximum is the running bridge's ``commands.max_ttl_s``, which it checks itself."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        problem = ttl_problem(seconds, None)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return seconds
+
+
 @click.command("cmd")
 @click.argument("bin_id")
 @click.argument("name")
 @click.option("--arg", "pairs", multiple=True, metavar="KEY=VALUE", help="An argument (repeat).")
 @click.option(
     "--ttl",
-    type=click.FloatRange(1, 30 * 86_400),
+    type=_Lifetime(),
     help="Lifetime in seconds: the bin refuses the command after it (default: the bridge's "
-    "commands.default_ttl_s).",
+    "commands.default_ttl_s; at least 1, at most its commands.max_ttl_s).",
 )
 @click.option(
     "--wait",
@@ -263,9 +283,12 @@ def cmd(
     with domain_errors():
         client = ApiClient.from_environment(api_url, token_env)
         try:
-            row = client.send_command(bin_id, name, args, ttl)
+            row = _send(client, bin_id, name, args, ttl)
             lifetime = (parse_ts(row["expires_at"]) - parse_ts(row["issued_at"])).total_seconds()
-            deadline = time.monotonic() + (lifetime + WAIT_MARGIN_S if wait is None else wait)
+            limit = lifetime + WAIT_MARGIN_S if wait is None else wait
+            if row.get("warning"):
+                click.echo(f"bin-bridge: warning: {row['warning']}; waiting {limit:g} s", err=True)
+            deadline = time.monotonic() + limit
             while row["status"] == "pending":
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -274,6 +297,18 @@ def cmd(
         finally:
             client.close()
     _report(row, as_json)
+
+
+def _send(
+    client: ApiClient, bin_id: str, name: str, args: dict[str, Any], ttl: float | None
+) -> dict[str, Any]:
+    """Send the command; a lifetime the bridge refuses is a usage error of ``--ttl``."""
+    try:
+        return client.send_command(bin_id, name, args, ttl)
+    except ApiClientError as err:
+        if err.status == 422 and "ttl_s" in err.problems:
+            raise click.BadParameter(err.problems["ttl_s"], param_hint="'--ttl'") from None
+        raise
 
 
 def _report(row: dict[str, Any], as_json: bool) -> None:

@@ -61,3 +61,10 @@ class ApiSettings(Section):
     action_timeout_s: float = Field(
         default=10.0, gt=0.0, le=300.0, description="How long an action waits for the writer."
     )
+    max_waits_per_token: int = Field(
+        default=8,
+        ge=1,
+        le=10_000,
+        description="Most long polls (GET /v1/commands/{id}?wait=) one token may hold at a "
+        "time; one more is a 429.",
+    )

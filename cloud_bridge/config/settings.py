@@ -26,6 +26,7 @@ from cloud_bridge.config.commands import CommandSettings
 from cloud_bridge.config.forecast import ForecastSettings
 from cloud_bridge.config.ingest import IngestSettings
 from cloud_bridge.config.pickups import RegionOverride, RegionSettings
+from cloud_bridge.config.remote_config import RemoteConfigSettings
 from cloud_bridge.config.routing import RoutingSettings
 from cloud_bridge.config.store import StoreSettings
 from cloud_bridge.config.tickets import TicketOverride, TicketSettings
@@ -86,6 +87,10 @@ class BridgeSettings(Section):
     )
     commands: CommandSettings = Field(
         default_factory=CommandSettings, description="Lifetimes of remote commands."
+    )
+    remote_config: RemoteConfigSettings = Field(
+        default_factory=RemoteConfigSettings,
+        description="Retained desired configurations the bridge did not issue.",
     )
 
     @model_validator(mode="after")

@@ -64,6 +64,16 @@ class Fleet:
         self._bins = {record.bin_id: record for record in bins}
         self._dirty.clear()
 
+    def ensure(self, bin_id: str) -> BinRecord:
+        """The record of ``bin_id``; an unregistered one (never heard from) if it is new,
+        e.g. a bin whose desired configuration the bridge found on the broker."""
+        record = self._bins.get(bin_id)
+        if record is None:
+            record = BinRecord(bin_id=bin_id, region=self.default_region)
+            self._bins[bin_id] = record
+            self._dirty.add(bin_id)
+        return record
+
     def heard(self, message: Envelope, now: datetime) -> BinRecord:
         """Note that ``message`` arrived from its bin; create an unregistered record if new."""
         record = self._bins.get(message.bin_id)

@@ -32,4 +32,9 @@ SUBSCRIPTIONS: tuple[TopicKind, ...] = (
     TopicKind.CONFIG_REPORTED,
     TopicKind.CMD_RESULT,
 )
-"""The bin-to-cloud topic kinds the bridge subscribes to (never the cloud-to-bin ones)."""
+"""The bin-to-cloud topic kinds the bridge subscribes to."""
+
+WATCHED: tuple[TopicKind, ...] = (TopicKind.CONFIG_DESIRED,)
+"""The cloud-to-bin topic kinds the bridge subscribes to as well: it publishes them, and
+checks what is retained there against what it issued (a fresh database meets desired
+configurations it has no record of; see ``cloud_bridge/services/remote_config.py``)."""

@@ -229,6 +229,15 @@ class Bridge:
         """
         return self._board.wait_for(lambda: self._board.is_settled(command_id), timeout)
 
+    def watch_command(self, command_id: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` (on the writer thread: it must only hand over) once the command
+        was answered or timed out; return a function that stops watching.
+
+        Only settlements since the bridge started count: read the command from the store
+        after watching, and wait only while it is pending there.
+        """
+        return self._board.watch(command_id, notify)
+
     def tick(self) -> None:
         """Run the time-based policy now (forecasts, escalation), on the writer thread."""
         self._writer.tick()

@@ -44,6 +44,8 @@ from protocol import (
     SchemaError,
     State,
     Telemetry,
+    TopicKind,
+    UnknownTopic,
     decode_bin_message,
 )
 from protocol.messages import MAX_SEQ
@@ -63,6 +65,7 @@ SEQ_REUSED_REASON = "seq_reused"
 """Rejection reason of a message whose ``(bin_id, seq)`` is stored with other content."""
 
 _STORED, _DUPLICATE, _SEQ_REUSED = "stored", "duplicate", "seq_reused"
+_DESIRED_SUFFIX = "/" + TopicKind.CONFIG_DESIRED.value
 
 
 @dataclass(slots=True)
@@ -77,6 +80,9 @@ class BatchOutcome:
     """Webhook deliveries queued by the batch (the worker is woken for them)."""
     settled: list[str] = field(default_factory=list)
     """Commands the batch settled (answered or timed out): callers waiting are woken."""
+    unknown_desired: int = 0
+    """Desired configurations seen on the broker that the bridge had not issued (adopted
+    or cleared; not counted as stored, duplicate or rejected)."""
 
 
 @dataclass(slots=True)
@@ -155,6 +161,9 @@ class Processor:
         with self._store.transaction():
             for item in batch:
                 try:
+                    if item.topic.endswith(_DESIRED_SUFFIX):
+                        outcome.unknown_desired += self._desired(item)
+                        continue
                     _, message = decode_bin_message(item.topic, item.payload, prefix=self._prefix)
                     if isinstance(message, State) and not valid_region(message.region):
                         raise SchemaError(
@@ -198,6 +207,14 @@ class Processor:
         outcome.publications, outcome.webhooks = self.notifier.take()
         outcome.settled = list(self._settled)
         return outcome
+
+    def _desired(self, item: Inbound) -> int:
+        """A ``config/desired`` message (the bridge listens to what it publishes): 1 if
+        it was one the bridge had not issued, else 0."""
+        parsed = parse_bin_topic(item.topic, prefix=self._prefix)
+        if parsed.kind is not TopicKind.CONFIG_DESIRED:
+            raise UnknownTopic("not a config/desired topic", topic=item.topic)
+        return int(self.configs.on_desired(parsed.bin_id, item.topic, item.payload))
 
     def tick(self) -> BatchOutcome:
         """Time-based policy in one transaction: forecasts, escalation, priorities,

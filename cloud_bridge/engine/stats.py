@@ -1,8 +1,9 @@
 """The engine's counters since it started, and the condition other threads wait on.
 
 The writer thread counts what it commits, publishes, ticks and settles; the paho
-thread counts what it receives and drops. Tests and the API wait on
-:meth:`StatsBoard.wait_for` instead of sleeping: every change notifies.
+thread counts what it receives and drops. Tests wait on :meth:`StatsBoard.wait_for`
+instead of sleeping: every change notifies. The API, which must hold no thread while
+it waits for a command's answer, asks to be called back instead (:meth:`StatsBoard.watch`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cloud_bridge.engine.processor import BatchOutcome
 
@@ -36,6 +37,9 @@ class BridgeStats:
     """Policy ticks run (forecasts, escalation)."""
     actions: int = 0
     """Schedulers' and technicians' actions carried out."""
+    unknown_desired: int = 0
+    """Desired configurations found on the broker that the bridge had not issued
+    (adopted or cleared, as ``remote_config.unknown_desired`` says)."""
 
     @property
     def processed(self) -> int:
@@ -57,6 +61,7 @@ class StatsBoard:
         self._ticks = 0
         self._actions = 0
         self._settled: OrderedDict[str, None] = OrderedDict()
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         self.received = 0
         """Messages handed over by the broker link (paho thread)."""
         self.dropped = 0
@@ -79,6 +84,7 @@ class StatsBoard:
                 dropped=self.dropped,
                 ticks=self._ticks,
                 actions=self._actions,
+                unknown_desired=committed.unknown_desired,
             )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
@@ -98,12 +104,13 @@ class StatsBoard:
             rejected = dict(committed.rejected)
             for reason, count in outcome.rejected.items():
                 rejected[reason] = rejected.get(reason, 0) + count
-            self._committed = BridgeStats(
+            self._committed = replace(
+                committed,
                 stored=committed.stored + outcome.stored,
                 duplicates=committed.duplicates + outcome.duplicates,
                 rejected=rejected,
                 batches=committed.batches + 1,
-                published=committed.published,
+                unknown_desired=committed.unknown_desired + outcome.unknown_desired,
             )
             self._changed.notify_all()
 
@@ -111,13 +118,7 @@ class StatsBoard:
         """The broker confirmed ``confirmed`` more publications."""
         with self._changed:
             committed = self._committed
-            self._committed = BridgeStats(
-                stored=committed.stored,
-                duplicates=committed.duplicates,
-                rejected=committed.rejected,
-                batches=committed.batches,
-                published=committed.published + confirmed,
-            )
+            self._committed = replace(committed, published=committed.published + confirmed)
             self._changed.notify_all()
 
     def count_tick(self) -> None:
@@ -134,14 +135,43 @@ class StatsBoard:
 
     def settle(self, command_ids: Sequence[str]) -> None:
         """Commands were answered or timed out: remember them (the newest few) and wake
-        whoever waits for one."""
+        whoever waits for one, the watchers of :meth:`watch` included."""
+        notify: list[Callable[[], None]] = []
         with self._changed:
             for command_id in command_ids:
                 self._settled[command_id] = None
                 self._settled.move_to_end(command_id)
+                notify += self._watchers.pop(command_id, [])
             while len(self._settled) > SETTLED_MEMORY:
                 self._settled.popitem(last=False)
             self._changed.notify_all()
+        for callback in notify:
+            callback()
+
+    def watch(self, command_id: str, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify`` once the command is settled (at once if it already was, as far
+        as this board remembers); return a function that stops watching.
+
+        ``notify`` runs on the thread that settles (the writer), so it must only hand
+        over, e.g. with ``loop.call_soon_threadsafe``. A waiter that holds no thread (the
+        API's long polls) waits this way instead of in :meth:`wait_for`.
+        """
+        with self._changed:
+            settled = command_id in self._settled
+            if not settled:
+                self._watchers.setdefault(command_id, []).append(notify)
+        if settled:
+            notify()
+
+        def cancel() -> None:
+            with self._changed:
+                watchers = self._watchers.get(command_id)
+                if watchers is not None and notify in watchers:
+                    watchers.remove(notify)
+                    if not watchers:
+                        del self._watchers[command_id]
+
+        return cancel
 
     def is_settled(self, command_id: str) -> bool:
         """Whether the command was settled since the bridge started (and is remembered)."""

@@ -366,6 +366,7 @@ class Writer:
             total.publications.extend(outcome.publications)
             total.webhooks += outcome.webhooks
             total.settled.extend(outcome.settled)
+            total.unknown_desired += outcome.unknown_desired
         return total
 
     def _publish(self, publications: Sequence[Publication]) -> None:

@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud_bridge.config.settings import BrokerSettings
-from cloud_bridge.domain.inbound import SUBSCRIPTIONS, Inbound
+from cloud_bridge.domain.inbound import SUBSCRIPTIONS, WATCHED, Inbound
 from cloud_bridge.errors import SettingsError
 from protocol import bin_wildcard
 from protocol.backoff import Backoff
@@ -67,9 +67,10 @@ class MqttLink:
 
     @property
     def filters(self) -> list[str]:
-        """The subscription filters: every bin-to-cloud topic kind, for all bins."""
+        """The subscription filters: every bin-to-cloud topic kind, for all bins, and
+        ``config/desired``, whose retained messages the engine checks against its own."""
         prefix = self._settings.topic_prefix
-        return [bin_wildcard(kind, prefix=prefix) for kind in SUBSCRIPTIONS]
+        return [bin_wildcard(kind, prefix=prefix) for kind in (*SUBSCRIPTIONS, *WATCHED)]
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloud_bridge.clock import Clock
+from cloud_bridge.config.commands import ttl_problem
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.domain.fleet import Fleet
 from cloud_bridge.domain.records import CommandRecord
@@ -81,11 +82,11 @@ class CommandService:
             )
         limits = self._settings.commands
         ttl = limits.default_ttl_s if ttl_s is None else ttl_s
-        if not 1.0 <= ttl <= limits.max_ttl_s:
-            raise InvalidAction(
-                f"ttl_s must be between 1 and {limits.max_ttl_s:g} s, not {ttl:g}", field="ttl_s"
-            )
-        if self._fleet.get(bin_id) is None:
+        problem = ttl_problem(ttl, limits.max_ttl_s)
+        if problem is not None:
+            raise InvalidAction(problem, field="ttl_s")
+        target = self._fleet.get(bin_id)
+        if target is None:
             raise NotFound(f"no bin {bin_id!r}", field="bin_id")
         now = self._clock()
         record = CommandRecord(
@@ -118,10 +119,11 @@ class CommandService:
         self._notifier.publish(topic, payload)
         self._pending[record.command_id] = record
         logger.info(
-            "command %s %s sent to %s by %s (expires %s)",
+            "command %s %s sent to %s%s by %s (expires %s)",
             record.command_id,
             name,
             bin_id,
+            "" if target.online else " (offline: it waits in the bin's broker session)",
             actor,
             record.expires_at.isoformat(),
         )

@@ -13,6 +13,15 @@ Each bin gets its own version, one above the highest the bridge knows of for it
 it as old. The desired configuration is published retained on
 ``bins/v1/{bin_id}/config/desired`` (QoS 1) through the outbox, so a bin that is
 offline gets it when it connects, and stored with who pushed it.
+
+The bridge also listens on ``config/desired`` (:meth:`ConfigService.on_desired`): what
+it published itself comes back and is known, but a fresh database (an older backup, a
+second bridge on the broker) meets retained desired configurations it has no record
+of, and a bin that has not applied one yet would be reconfigured by it behind the
+bridge's back. Each such message is, by ``remote_config.unknown_desired``, adopted
+(stored as the bin's desired configuration with its version, so pushes continue above
+it) or cleared from the broker (an empty retained message); a warning names the bin
+and the version either way.
 """
 
 from __future__ import annotations
@@ -33,7 +42,15 @@ from cloud_bridge.store.protocols import Store
 from firmware_config import ConfigError, DeviceConfig, merge_remote
 from firmware_config.errors import ConfigIssue
 from firmware_config.schema import Identity
-from protocol import MAX_PAYLOAD_BYTES, ConfigDesired, TopicKind, bin_topic, encode
+from protocol import (
+    MAX_PAYLOAD_BYTES,
+    ConfigDesired,
+    ProtocolError,
+    TopicKind,
+    bin_topic,
+    decode,
+    encode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +106,12 @@ def next_version(record: BinRecord) -> int:
     return max((v for v in known if v is not None), default=0) + 1
 
 
+ADOPTED_BY = "(retained on the broker)"
+"""The ``actor`` of a desired configuration the bridge adopted rather than pushed."""
+
+
 class ConfigService:
-    """Pushes desired configurations to bins."""
+    """Pushes desired configurations to bins, and deals with those it finds on the broker."""
 
     def __init__(
         self,
@@ -159,3 +180,55 @@ class ConfigService:
                 ", ".join(sorted(config)),
             )
         return pushed
+
+    def on_desired(self, bin_id: str, topic: str, payload: bytes) -> bool:
+        """Check a ``config/desired`` message seen on the broker against the store.
+
+        One the bridge issued (or an older version) changes nothing, nor does an empty
+        one (a cleared retained message). One it has no record of is adopted or cleared,
+        as ``remote_config.unknown_desired`` says; returns True then. One that does not
+        decode is left alone (a bin refuses it as well), with a warning.
+        """
+        if not payload:
+            return False
+        try:
+            desired = decode(ConfigDesired, payload, topic=topic)
+        except ProtocolError as err:
+            logger.warning("desired configuration on the broker that does not decode, left "
+                           "alone: %s", err)  # fmt: skip
+            return False
+        known = self._store.get_desired(bin_id)
+        if known is not None and known.version >= desired.version:
+            return False
+        mode = self._settings.remote_config.unknown_desired
+        if mode == "clear":
+            self._notifier.publish(topic, b"", retain=True)
+            logger.warning(
+                "bin %s: desired configuration version %d on the broker was not issued by "
+                "this bridge (its newest: %s); cleared it (remote_config.unknown_desired = "
+                "'clear')",
+                bin_id,
+                desired.version,
+                "none" if known is None else known.version,
+            )
+            return True
+        now = self._clock()
+        config = dict(desired.config)
+        self._store.save_desired(
+            DesiredConfig(bin_id, desired.version, config, desired.issued_at, ADOPTED_BY)
+        )
+        record = self._fleet.ensure(bin_id)
+        record.desired_version = desired.version
+        record.desired_at = now  # the grace for applying it starts now
+        self._fleet.touch(bin_id)
+        logger.warning(
+            "bin %s: adopted desired configuration version %d found on the broker, which "
+            "this bridge had no record of (issued %s: %s); the next push is version %d "
+            "(remote_config.unknown_desired = 'adopt')",
+            bin_id,
+            desired.version,
+            desired.issued_at.isoformat(),
+            ", ".join(sorted(config)) or "an empty overlay",
+            next_version(record),
+        )
+        return True

@@ -3,12 +3,20 @@
 Ranges are half-open ``[since, until)``. :func:`parse_when` reads the bounds the CLI
 and the API take: a date (``2026-11-01``, midnight UTC; as an end it includes that
 whole day) or an RFC 3339 time with an offset.
+
+Every text cell is neutralised against formula injection (:func:`cell`): a deposit id,
+a reject reason or a model name comes from a bin, a cancel reason from a scheduler,
+and a spreadsheet would run a cell such as ``=HYPERLINK(...)`` or ``=cmd|...`` for
+whoever opens the export. Numeric columns are written as numbers, never quoted, so a
+negative latitude stays a number. Rows end in CRLF (RFC 4180), which also makes the
+writer quote a cell holding a carriage return, so no cell can start a row of its own.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -54,14 +62,29 @@ DEPOSIT_COLUMNS = [
 ]
 
 
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""A range bound that is a date (``2026-11-01``): RFC 3339's ``full-date``."""
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""A range bound that is a time: RFC 3339's ``date-time``, with its offset
+(``2026-11-01T10:00:00Z``, ``2026-11-01T10:00:00.5+01:00``)."""
+
+
 def parse_when(text: str, *, end: bool = False) -> datetime:
     """A range bound: ``YYYY-MM-DD`` (UTC; as an ``end``, the day after) or RFC 3339.
 
-    Raises ValueError with a message saying what is accepted (or that the time is
-    out of range, e.g. the day after 9999-12-31).
+    Only these two forms (:data:`DATE_PATTERN`, :data:`TIME_PATTERN`, which the API's
+    OpenAPI document states) are read, not everything Python's ``fromisoformat`` would
+    take. Raises ValueError with a message saying what is accepted (or that the time
+    is out of range, e.g. the day after 9999-12-31).
     """
+    is_date = re.fullmatch(DATE_PATTERN, text) is not None
     try:
-        if len(text) == 10:
+        if not is_date and re.fullmatch(TIME_PATTERN, text) is None:
+            raise ValueError(text)
+        if is_date:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start
@@ -72,6 +95,18 @@ def parse_when(text: str, *, end: bool = False) -> datetime:
         raise ValueError(
             f"{text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 time with an offset"
         ) from None
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP's list for CSV injection)."""
+
+
+def cell(text: str | None) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula gets a
+    leading single quote (OWASP), anything else is kept as it is; None is empty."""
+    if text is None:
+        return ""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _when(value: datetime | None) -> str:
@@ -85,18 +120,18 @@ def _num(value: float | None) -> str:
 def pickups_csv(records: Iterable[PickupRecord]) -> str:
     """Pickups, one row each, with the manifest spread over count and kg columns."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PICKUP_COLUMNS)
     for p in records:
         manifest = p.manifest
         writer.writerow(
             [
-                p.pickup_id,
-                p.bin_id,
-                p.region,
-                p.status,
-                p.priority,
-                p.reason,
+                cell(p.pickup_id),
+                cell(p.bin_id),
+                cell(p.region),
+                cell(p.status),
+                cell(p.priority),
+                cell(p.reason),
                 _num(p.fill_pct),
                 _when(p.requested_at),
                 _when(p.due_by),
@@ -105,7 +140,7 @@ def pickups_csv(records: Iterable[PickupRecord]) -> str:
                 _when(p.scheduled_for),
                 _when(p.escalated_at),
                 _when(p.closed_at),
-                p.cancel_reason or "",
+                cell(p.cancel_reason),
                 _num(p.location.lat if p.location else None),
                 _num(p.location.lon if p.location else None),
                 sum(entry.count for entry in manifest.values()),
@@ -127,23 +162,23 @@ def pickups_csv(records: Iterable[PickupRecord]) -> str:
 def deposits_csv(rows: Iterable[DepositRow]) -> str:
     """Deposits, one row each."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(DEPOSIT_COLUMNS)
     for d in rows:
         writer.writerow(
             [
-                d.bin_id,
+                cell(d.bin_id),
                 d.seq,
-                d.deposit_id,
+                cell(d.deposit_id),
                 format_ts(d.ts),
                 _when(d.received_at),
                 "" if d.clock_synced is None else str(d.clock_synced).lower(),
-                d.category,
+                cell(d.category),
                 f"{d.confidence:g}",
                 str(d.accepted).lower(),
-                d.reason or "",
+                cell(d.reason),
                 f"{d.weight_g:g}",
-                d.model,
+                cell(d.model),
             ]
         )
     return out.getvalue()

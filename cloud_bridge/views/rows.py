@@ -6,7 +6,7 @@ so the API never loads a terminal library.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cloud_bridge.domain.forecast import Forecast
@@ -205,6 +205,26 @@ def command_row(record: CommandRecord) -> dict[str, Any]:
         "answered_at": _when(record.answered_at),
         "timed_out_at": _when(record.timed_out_at),
     }
+
+
+def offline_warning(record: BinRecord | None, command: CommandRecord, grace_s: float) -> str | None:
+    """What to tell whoever sent ``command`` to a bin that is offline (None while it is
+    online): since when, and how long the command waits for it before it times out."""
+    if record is None or record.online:
+        return None
+    if record.offline_since is not None:
+        since = f"offline since {format_ts(record.offline_since)}"
+    elif record.last_seen is not None:
+        since = f"offline (last heard {format_ts(record.last_seen)})"
+    else:
+        since = "offline (never heard online)"
+    lifetime = (command.expires_at - command.issued_at).total_seconds()
+    gives_up = format_ts(command.expires_at + timedelta(seconds=grace_s))
+    return (
+        f"bin {command.bin_id} is {since}: the command waits in its broker session and runs "
+        f"only if the bin returns before {format_ts(command.expires_at)} (ttl {lifetime:g} s); "
+        f"unanswered, it times out at {gives_up}"
+    )
 
 
 def pickup_row(record: PickupRecord) -> dict[str, Any]:

@@ -18,12 +18,15 @@ from cloud_bridge.api.params import (
 )
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import Bin, BinForecast, BinManifest, FillReading
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.domain.records import BinRecord
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.rows import bin_row, fill_row, forecast_detail
 
 # bins:read is every role's: only the manifest (pickups:read) can be a 403
-router = APIRouter(prefix="/v1/bins", tags=["bins"], responses=errors(401, 422))
+router = APIRouter(
+    prefix="/v1/bins", tags=["bins"], responses=errors(401, 422), route_class=StrictJsonRoute
+)
 
 BinIdPath = Annotated[str, Path(pattern=BIN_ID, description="The bin's id.")]
 

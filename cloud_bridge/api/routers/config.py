@@ -8,19 +8,41 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.api.deps import ConfigPusher, ConfigReader, Context, Reader
-from cloud_bridge.api.params import BIN_ID, REGION
+from cloud_bridge.api.params import BIN_ID, REGION, field_error
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import BinConfigStatus, ConfigPush, DesiredConfiguration
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.rows import config_row
 from protocol import format_ts
 
-router = APIRouter(prefix="/v1/config", tags=["config"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/config",
+    tags=["config"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
+
+
+ONE_TARGET = "give exactly one of bin_id and region"
 
 
 class PushBody(BaseModel):
-    """What to push, and to whom (exactly one of ``bin_id`` and ``region``)."""
+    """What to push, and to whom: exactly one of ``bin_id`` and ``region`` (both, or
+    neither, is a 422 naming ``bin_id``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["bin_id"], "properties": {"bin_id": {"type": "string"}}},
+                {"required": ["region"], "properties": {"region": {"type": "string"}}},
+            ],
+            "examples": [
+                {"bin_id": "bin-0001", "config": {"intake": {"min_confidence": 0.75}}},
+                {"region": "north", "config": {"intervals": {"telemetry_s": 120}}},
+            ],
+        },
+    )
     bin_id: str | None = Field(default=None, pattern=BIN_ID, description="One bin.")
     region: str | None = Field(default=None, pattern=REGION, description="Every bin of a region.")
     config: dict[str, Any] = Field(
@@ -38,6 +60,8 @@ class PushBody(BaseModel):
 def push(who: ConfigPusher, ctx: Context, body: PushBody) -> dict[str, Any]:
     """Validate the overlay (422 naming each bad key), then publish one retained, versioned
     ``config/desired`` per bin."""
+    if (body.bin_id is None) == (body.region is None):
+        raise field_error("body", "bin_id", ONE_TARGET)
     pushed = ctx.actions.push_config(
         body.config, bin_id=body.bin_id, region=body.region, actor=who.name
     )

@@ -10,11 +10,17 @@ from cloud_bridge.api.deps import DepositsReader, Reader
 from cloud_bridge.api.params import BIN_ID, FromParam, LimitParam, ToParam, check_limit, date_range
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import Deposit
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.rows import deposit_row
 from protocol import Category
 
 # deposits:read is every role's: no 403
-router = APIRouter(prefix="/v1/deposits", tags=["deposits"], responses=errors(401, 422))
+router = APIRouter(
+    prefix="/v1/deposits",
+    tags=["deposits"],
+    responses=errors(401, 422),
+    route_class=StrictJsonRoute,
+)
 
 
 @router.get("", response_model=list[Deposit], summary="Deposits, filtered")

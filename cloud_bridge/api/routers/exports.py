@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from cloud_bridge.api.deps import DepositsReader, PickupsReader, Reader
 from cloud_bridge.api.params import FromParam, ToParam, date_range
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.exports import deposits_csv, pickups_csv
 
 # The routes return a CsvResponse themselves. Their response class is plain Response
@@ -21,6 +22,7 @@ router = APIRouter(
     tags=["exports"],
     responses=errors(401, 422),
     default_response_class=Response,
+    route_class=StrictJsonRoute,
 )
 
 _CSV: dict[int | str, dict[str, Any]] = {

@@ -21,10 +21,16 @@ from cloud_bridge.api.params import (
 )
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import PickupManifest
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.domain.records import PickupRecord
 from protocol import Pickup, PickupStatus
 
-router = APIRouter(prefix="/v1/pickups", tags=["pickups"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/pickups",
+    tags=["pickups"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 PickupIdPath = Annotated[str, Path(pattern=PICKUP_ID, description="The pickup's id.")]
 

@@ -10,10 +10,16 @@ from cloud_bridge.api.deps import Context, Reader, RoutesReader
 from cloud_bridge.api.params import REGION, field_error
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import RoutePlan
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.planning.routes import plan_routes, stops_for_region
 
 # a region without a depot is a 422 naming the query parameter, not a 404
-router = APIRouter(prefix="/v1/routes", tags=["routes"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/routes",
+    tags=["routes"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 
 @router.get("", response_model=RoutePlan, summary="Plan routes for a region's open pickups")

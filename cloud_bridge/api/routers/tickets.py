@@ -9,10 +9,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from cloud_bridge.api.deps import Reader, TicketsReader
 from cloud_bridge.api.params import BIN_ID, REGION, TICKET_ID, LimitParam, check_limit
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.domain.ticket_rules import TicketKind
 from protocol import Ticket, TicketStatus
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/tickets",
+    tags=["tickets"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 
 @router.get("", response_model=list[Ticket], summary="Tickets, filtered")

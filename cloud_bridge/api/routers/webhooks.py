@@ -10,9 +10,15 @@ from cloud_bridge.api.deps import Context, Reader, WebhooksActor, WebhooksReader
 from cloud_bridge.api.params import MAX_ID, LimitParam, check_limit
 from cloud_bridge.api.responses import errors
 from cloud_bridge.api.schemas import DeliveryState, RetriedDelivery, WebhookDelivery
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.rows import delivery_row
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/webhooks",
+    tags=["webhooks"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 
 @router.get(
