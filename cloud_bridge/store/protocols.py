@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from cloud_bridge.domain.forecast import Forecast
+from cloud_bridge.store.facility_protocol import FacilityStore
 from cloud_bridge.domain.records import (
     BinRecord,
     CommandRecord,
@@ -213,7 +214,7 @@ class TechnicianStore(Protocol):
         ...
 
 
-class Store(DeliveryStore, TechnicianStore, Protocol):
+class Store(DeliveryStore, TechnicianStore, FacilityStore, Protocol):
     """What the bridge needs of a database (the delivery queue and the technicians'
     tables included)."""
 
