@@ -87,7 +87,8 @@ def parse_factor_set(data: Mapping[str, Any]) -> FactorSet:
     for key, value in (("factor_set", head), ("truck", truck), ("materials", materials)):
         if not isinstance(value, Mapping):
             raise ValueError(f"{key}: a table is needed")
-    assert isinstance(head, Mapping) and isinstance(truck, Mapping)
+    assert isinstance(head, Mapping)
+    assert isinstance(truck, Mapping)
     assert isinstance(materials, Mapping)
     parsed: dict[str, MaterialFactors] = {}
     for material, figures in materials.items():

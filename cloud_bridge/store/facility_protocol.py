@@ -20,7 +20,7 @@ from cloud_bridge.domain.facility import (
     InventoryMovement,
     StockLevel,
 )
-from cloud_bridge.domain.records import PickupRecord
+from cloud_bridge.domain.records import DepositRow, PickupRecord
 
 
 class FacilityStore(Protocol):
@@ -34,6 +34,10 @@ class FacilityStore(Protocol):
 
     def pickup_for_deposit(self, bin_id: str, seq: int) -> str | None:
         """The collected pickup that took deposit ``seq`` of ``bin_id``, if one did."""
+        ...
+
+    def get_deposit(self, bin_id: str, seq: int) -> DepositRow | None:
+        """One stored deposit event by its bin and ``seq`` (a trace starts from it)."""
         ...
 
     def collected_pickups(

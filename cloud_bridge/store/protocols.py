@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from cloud_bridge.domain.forecast import Forecast
-from cloud_bridge.store.facility_protocol import FacilityStore
 from cloud_bridge.domain.records import (
     BinRecord,
     CommandRecord,
@@ -35,6 +34,7 @@ from cloud_bridge.domain.records import (
     RejectionCount,
     TicketRecord,
 )
+from cloud_bridge.store.facility_protocol import FacilityStore
 from protocol import DepositEvent, ManifestEntry, State, Telemetry
 
 

@@ -21,7 +21,7 @@ from cloud_bridge.domain.facility import (
     InventoryMovement,
     StockLevel,
 )
-from cloud_bridge.domain.records import PickupRecord
+from cloud_bridge.domain.records import DepositRow, PickupRecord
 from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.pickups import _PICKUP_COLUMNS, PickupTableMixin
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
@@ -78,6 +78,32 @@ class FacilityTablesMixin:
             (bin_id, seq, seq),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def get_deposit(self, bin_id: str, seq: int) -> DepositRow | None:
+        """One stored deposit event by its bin and ``seq``."""
+        row = self._db.execute(
+            "SELECT bin_id, seq, deposit_id, ts, received_at, clock_synced, category, "
+            "confidence, accepted, reason, weight_g, model FROM deposits "
+            "WHERE bin_id = ? AND seq = ?",
+            (bin_id, seq),
+        ).fetchone()
+        if row is None:
+            return None
+        b, q, d, t, r, c, category, confidence, accepted, reason, grams, model = row
+        return DepositRow(
+            bin_id=b,
+            seq=q,
+            deposit_id=d,
+            ts=parse_ts(t),
+            received_at=None if r is None else parse_ts(r),
+            clock_synced=None if c is None else bool(c),
+            category=category,
+            confidence=confidence,
+            accepted=bool(accepted),
+            reason=reason,
+            weight_g=grams,
+            model=model,
+        )
 
     def collected_pickups(
         self,
