@@ -70,7 +70,7 @@ class FacilityStore(Protocol):
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Intake]:
-        """Loads by ``received_at`` (then id), filtered by facility, a bin or pickup they
+        """Loads by ``received_at`` (then the order they were recorded), filtered by facility, a bin or pickup they
         hold, and a half-open range of ``received_at``."""
         ...
 

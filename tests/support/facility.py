@@ -92,11 +92,12 @@ class Bins:
         for category, grams in deposits:
             batch.append(msg.deposit(bin_id, self._next(bin_id), category, grams=grams))
         batch.append(msg.telemetry(bin_id, self._next(bin_id), 91.0))
+        before = {p.pickup_id for p in self.store.list_pickups(bin_id=bin_id)}
         self.feed(batch)
         self.feed([msg.emptied(bin_id, self._next(bin_id))])
-        collected = [p for p in self.store.list_pickups(bin_id=bin_id) if p.status == "collected"]
-        assert collected, f"{bin_id} was not collected"
-        return collected[-1].pickup_id
+        (new,) = [p for p in self.store.list_pickups(bin_id=bin_id) if p.pickup_id not in before]
+        assert new.status == "collected", new
+        return new.pickup_id
 
     def request(self, bin_id: str, *, region: str = "north") -> str:
         """A bin that fills up: its pickup is requested, not collected."""

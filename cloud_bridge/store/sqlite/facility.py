@@ -192,7 +192,8 @@ class FacilityTablesMixin:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Intake]:
-        """Loads by the time they were received (oldest first unless ``newest_first``),
+        """Loads by the time they were received, then recorded (oldest first unless
+        ``newest_first``),
         filtered by facility, by a bin or pickup they hold, and by ``received_at``."""
         where: list[str] = []
         args: list[object] = []
@@ -215,7 +216,7 @@ class FacilityTablesMixin:
         sql = f"SELECT {_INTAKE_COLUMNS} FROM intakes"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY received_at {order}, intake_id {order}"
+        sql += f" ORDER BY received_at {order}, seq {order}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))

@@ -311,7 +311,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         CREATE INDEX pickup_spans_by_bin ON pickup_spans (bin_id, before_seq);
         CREATE TABLE intakes (
-            intake_id TEXT PRIMARY KEY,
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            intake_id TEXT NOT NULL UNIQUE,
             facility_id TEXT NOT NULL,
             received_at TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
@@ -320,7 +321,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             distance_km REAL,
             distance_estimated INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX intakes_by_received ON intakes (received_at, intake_id);
+        CREATE INDEX intakes_by_received ON intakes (received_at, seq);
         CREATE TABLE intake_pickups (
             intake_id TEXT NOT NULL,
             pickup_id TEXT NOT NULL,
