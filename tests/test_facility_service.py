@@ -199,7 +199,9 @@ def test_dispositions_stay_within_the_lot_and_reuse_can_be_restocked(rig: Rig) -
         request = DispositionRequest(lot, category, disposition, kg, count=4, restock=restock)
         return lambda s: s.record_disposition(request, "operator")
 
-    record, movement = rig.act(decide("glass", "reuse", 2.0, restock=True))  # type: ignore[misc]
+    outcome = rig.act(decide("glass", "reuse", 2.0, restock=True))
+    assert isinstance(outcome, tuple)
+    record, movement = outcome
     assert (record.value, record.disposition_id) == (0.8, 1)  # 2 kg x 0.40
     assert movement is not None
     assert (movement.kg, movement.count, movement.reason, movement.disposition_id) == (
@@ -219,7 +221,9 @@ def test_dispositions_stay_within_the_lot_and_reuse_can_be_restocked(rig: Rig) -
         "intake_id",
         lambda s: s.record_disposition(DispositionRequest("in-404", "glass", "reuse", 1.0), "op"),
     )
-    trash, _ = rig.act(decide("trash", "dispose", 2.0))  # type: ignore[misc]
+    decided = rig.act(decide("trash", "dispose", 2.0))
+    assert isinstance(decided, tuple)
+    trash = decided[0]
     assert trash.value == -0.24  # a gate fee
     (level,) = rig.store.stock("mrf-north")
     assert (level.category, level.kg, level.count) == ("glass", 2.0, 4)

@@ -19,6 +19,8 @@ from typing import get_args
 import click
 from rich.console import Console
 
+from cloud_bridge.cli.facility import register as register_facility
+from cloud_bridge.cli.reports import register as register_reports
 from cloud_bridge.cli.schedulers import register
 from cloud_bridge.cli.security import broker_config, pki_group
 from cloud_bridge.cli.support import (
@@ -229,6 +231,8 @@ cli.add_command(pki_group)
 cli.add_command(broker_config)
 register(cli)
 register_technicians(cli)
+register_facility(cli)
+register_reports(cli)
 
 
 def main() -> None:

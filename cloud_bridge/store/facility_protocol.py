@@ -70,8 +70,8 @@ class FacilityStore(Protocol):
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Intake]:
-        """Loads by ``received_at`` (then the order they were recorded), filtered by facility, a bin or pickup they
-        hold, and a half-open range of ``received_at``."""
+        """Loads by ``received_at`` (then the order they were recorded), filtered by
+        facility, a bin or pickup they hold, and a half-open range of ``received_at``."""
         ...
 
     def received_shares(self, pickup_ids: Sequence[str]) -> dict[str, float]:

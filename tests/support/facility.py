@@ -85,7 +85,7 @@ class Bins:
         lat: float = 52.52,
         lon: float = 13.41,
     ) -> str:
-        """Deposit ``(category, grams)`` items, fill the bin, empty it; the collected pickup's id."""
+        """Deposit ``(category, grams)`` items, fill the bin, empty it: the pickup's id."""
         batch = []
         if bin_id not in self.seqs:
             batch.append(msg.state(bin_id, self._next(bin_id), region=region, lat=lat, lon=lon))
