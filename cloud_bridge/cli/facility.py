@@ -1,5 +1,5 @@
 """``bin-bridge`` commands for receiving facilities: the facilities, intakes of collected
-pickups and their reconciliation, dispositions, stock, and traces.
+pickups and their reconciliation, dispositions and stock (traces: :mod:`.traceability`).
 
 Read commands open the database read-only. Write commands (``intake record``, ``intake
 dispose``, ``inventory move``) call the running bridge's API with the token in
@@ -37,13 +37,9 @@ from cloud_bridge.config.facilities import DISPOSITIONS, MATERIALS, FacilitySett
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.views.exports import parse_when
 from cloud_bridge.views.facility import (
-    bin_trace,
-    deposit_trace,
     facility_row,
     intake_rows,
     inventory,
-    lot_trace,
-    pickup_trace,
     stock_row,
 )
 from protocol import format_ts, parse_ts
@@ -257,7 +253,7 @@ def intake_show(intake_id: str, db: Path | None, config_file: Path | None, as_js
         found = store.get_intake(intake_id)
         if found is None:
             fail(f"no intake {intake_id!r}")
-        (row,) = intake_rows(store, [found], _facilities(settings))
+        (row,) = intake_rows(store, [found], facilities_of(settings))
     if as_json:
         print_json(row)
         return
@@ -269,7 +265,7 @@ def intake_show(intake_id: str, db: Path | None, config_file: Path | None, as_js
         )
 
 
-def _facilities(settings: BridgeSettings | None) -> FacilitySettings:
+def facilities_of(settings: BridgeSettings | None) -> FacilitySettings:
     """The tolerances of the settings file (the defaults with only --db)."""
     return FacilitySettings() if settings is None else settings.facilities
 
@@ -350,7 +346,7 @@ def intakes(
         found = store.list_intakes(
             facility_id=facility_id, bin_id=bin_id, pickup_id=pickup_id, since=start, until=stop
         )
-        rows = intake_rows(store, found, _facilities(settings))
+        rows = intake_rows(store, found, facilities_of(settings))
     if as_json:
         print_json(rows)
         return
@@ -438,87 +434,7 @@ def inventory_move(
         click.echo(f"movement {row['movement_id']}: {row['kg']:+g} kg {category} ({row['reason']})")
 
 
-@click.group("trace")
-def trace() -> None:
-    """Where material went (deposit, bin, pickup), or which bins fed a lot (intake)."""
-
-
-def _trace(db: Path | None, config_file: Path | None, build: Callable[[Any], Any]) -> None:
-    with domain_errors(), reader(config_file, db) as store:
-        result = build(store)
-    print_json(result)
-
-
-@trace.command("pickup")
-@click.argument("pickup_id")
-@db_option
-@config_option
-@needs_one_of("--db", "--config")
-def trace_pickup(pickup_id: str, db: Path | None, config_file: Path | None) -> None:
-    """Print (JSON) the loads that received PICKUP_ID and what its material became."""
-
-    def build(store: Any) -> Any:
-        pickup = store.get_pickup(pickup_id)
-        if pickup is None:
-            fail(f"no pickup {pickup_id!r}")
-        return pickup_trace(store, pickup)
-
-    _trace(db, config_file, build)
-
-
-@trace.command("bin")
-@click.argument("bin_id")
-@db_option
-@config_option
-@needs_one_of("--db", "--config")
-def trace_bin(bin_id: str, db: Path | None, config_file: Path | None) -> None:
-    """Print (JSON) where BIN_ID's collected material went, and its contamination rate."""
-    settings = bridge_settings(config_file, db, None) if config_file else None
-
-    def build(store: Any) -> Any:
-        if store.get_bin(bin_id) is None:
-            fail(f"no bin {bin_id!r}")
-        return bin_trace(store, bin_id, _facilities(settings))
-
-    _trace(db, config_file, build)
-
-
-@trace.command("deposit")
-@click.argument("bin_id")
-@click.argument("seq", type=click.IntRange(1, 2**63 - 1))
-@db_option
-@config_option
-@needs_one_of("--db", "--config")
-def trace_deposit(bin_id: str, seq: int, db: Path | None, config_file: Path | None) -> None:
-    """Print (JSON) the pickup that took deposit SEQ of BIN_ID and where it went."""
-
-    def build(store: Any) -> Any:
-        found = deposit_trace(store, bin_id, seq)
-        if found is None:
-            fail(f"no deposit {seq} of bin {bin_id!r}")
-        return found
-
-    _trace(db, config_file, build)
-
-
-@trace.command("intake")
-@click.argument("intake_id")
-@db_option
-@config_option
-@needs_one_of("--db", "--config")
-def trace_intake(intake_id: str, db: Path | None, config_file: Path | None) -> None:
-    """Print (JSON) which bins, through which pickups, fed lot INTAKE_ID."""
-
-    def build(store: Any) -> Any:
-        found = store.get_intake(intake_id)
-        if found is None:
-            fail(f"no intake {intake_id!r}")
-        return lot_trace(store, found)
-
-    _trace(db, config_file, build)
-
-
 def register(group: click.Group) -> None:
     """Add these commands to ``bin-bridge``."""
-    for command in (facilities, intake, intakes, inventory_group, trace):
+    for command in (facilities, intake, intakes, inventory_group):
         group.add_command(command)

@@ -36,6 +36,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
+from cloud_bridge.cli.traceability import register as register_traces
 from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
@@ -233,6 +234,7 @@ register(cli)
 register_technicians(cli)
 register_facility(cli)
 register_reports(cli)
+register_traces(cli)
 
 
 def main() -> None:
