@@ -21,6 +21,7 @@ from cloud_bridge.services.facility import (
     PickupPart,
 )
 from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.views.facility import contamination_rows
 from protocol import Ticket, decode
 from tests.support.facility import NOW, Bins, settings
 
@@ -185,6 +186,15 @@ def test_contamination_opens_a_drift_ticket_and_clean_intakes_resolve_it(rig: Ri
     assert rig.published[-1].status == "open"
     rig.processor.tick()
     assert len(rig.store.list_tickets(open_only=True, kind="classification_drift")) == 1
+    # the read model a dashboard lists bins to check with
+    (row,) = contamination_rows(rig.store, settings().facilities, ["bin-007", "bin-404"])
+    assert row == {
+        "bin_id": "bin-007",
+        "contamination_rate_pct": 50.0,
+        "intakes": 2,
+        "kg": 20.0,
+        "above_threshold": True,
+    }
 
 
 def test_dispositions_stay_within_the_lot_and_reuse_can_be_restocked(rig: Rig) -> None:

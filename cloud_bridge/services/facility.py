@@ -156,7 +156,9 @@ class FacilityService:
         distance, estimated = request.distance_km, False
         if distance is None:
             distance, estimated = self._estimate_km(site, [p.pickup_id for p in pickups]), True
-        count = len(self._store.list_intakes(facility_id=site.id, since=received_at))
+        # loads already holding the first pickup: a split recorded twice at one instant
+        # (a simulation's clock) still gets two ids
+        count = len(self._store.list_intakes(pickup_id=pickups[0].pickup_id))
         seed = f"{site.id}:{format_ts(received_at)}:{format_ts(now)}:{count}:" + ",".join(
             p.pickup_id for p in pickups
         )

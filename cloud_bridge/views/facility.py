@@ -249,6 +249,34 @@ def bin_trace(
     }
 
 
+def contamination_rows(
+    store: Store, settings: FacilitySettings, bin_ids: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Each bin's contamination rate over its newest intakes, worst first, and whether it
+    is above the threshold (what a dashboard's "bins to check" list shows)."""
+    window = settings.contamination_intakes
+    rows = []
+    for bin_id in bin_ids:
+        recent = [
+            bin_share(i, bin_id)
+            for i in store.list_intakes(bin_id=bin_id, newest_first=True, limit=window)
+        ]
+        rate = contamination_rate(recent)
+        if rate is None:
+            continue
+        rows.append(
+            {
+                "bin_id": bin_id,
+                "contamination_rate_pct": round(rate, 2),
+                "intakes": len(recent),
+                "kg": _kg(sum(share.kg for share in recent)),
+                "above_threshold": len(recent) >= window
+                and rate > settings.contamination_threshold_pct,
+            }
+        )
+    return sorted(rows, key=lambda row: (-float(row["contamination_rate_pct"]), row["bin_id"]))
+
+
 def deposit_trace(store: Store, bin_id: str, seq: int) -> dict[str, Any] | None:
     """Where one deposit went: the pickup that took it, and that pickup's trace (None
     when no such deposit is stored)."""

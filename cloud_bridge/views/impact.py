@@ -5,7 +5,7 @@ It gathers from the store, per period (and optionally region, facility, material
 
 - **collections** and **kg collected**: the pickups collected in the period (by their
   ``closed_at``) and what their manifests declared; with a facility, only the pickups
-  that facility received;
+  that facility received; with a material, only those that declared it;
 - **kg received**, **contaminated** and **per disposition**: the loads received in the
   period (``received_at``) and the decisions on them, a load's category split over the
   regions of its pickups as :func:`cloud_bridge.domain.reconciliation.region_fractions`
@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,7 @@ def impact(
             if material is None or category == material
         }
         for pickup in pickups
+        if material is None or material in pickup.manifest
     ]
     km = [
         (intake.distance_km * w, intake.distance_estimated)
@@ -200,6 +201,41 @@ def impact_report(
             {"material": name, **figures_row(figures)} for name, figures in result.materials.items()
         ],
     }
+
+
+def impact_series(
+    store: Store,
+    settings: FacilitySettings,
+    factors: FactorSet,
+    *,
+    since: datetime,
+    until: datetime,
+    step: timedelta = timedelta(days=1),
+    region: str | None = None,
+    facility_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The report's totals per step (a day by default) of ``[since, until)``, for charts
+    of received kg, diversion and CO2e over time (a dashboard page, later)."""
+    points = []
+    start = since
+    while start < until:
+        stop = min(start + step, until)
+        result = impact(
+            store, settings, factors, since=start, until=stop, region=region,
+            facility_id=facility_id,
+        )  # fmt: skip
+        points.append(
+            {
+                "from": format_ts(start),
+                "to": format_ts(stop),
+                "collections": result.collections,
+                "km_driven": round(result.km_driven, 1),
+                "co2e_net_kg": round(result.net_co2e_avoided_kg, 1),
+                **figures_row(result.totals),
+            }
+        )
+        start = stop
+    return points
 
 
 CSV_COLUMNS = [
