@@ -38,6 +38,27 @@ def cli() -> None:
 @click.option("--broker", help="Use this broker (mqtt://HOST:PORT) instead of an embedded one.")
 @click.option("--workdir", type=click.Path(path_type=Path), help="Keep the databases here.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the summary, as JSON.")
+@click.option(
+    "--contamination",
+    default=0.04,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Mean share of each load's kg the facility finds misclassified.",
+)
+@click.option(
+    "--discrepancy",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Standard deviation of a weigh-in's relative difference from the manifest.",
+)
+@click.option(
+    "--drifting-bins",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0),
+    help="How many bins (the first ones) load four times the contamination.",
+)
 def demo(
     bins: int,
     days: float,
@@ -47,6 +68,9 @@ def demo(
     broker: str | None,
     workdir: Path | None,
     as_json: bool,
+    contamination: float,
+    discrepancy: float,
+    drifting_bins: int,
 ) -> None:
     """A fleet, the bridge and a collection crew on an embedded broker, faster than life."""
     from cloud_bridge.extras import bridge_extra_message, missing_bridge_packages
@@ -56,6 +80,7 @@ def demo(
         click.echo(f"error: the demo runs the bridge: {bridge_extra_message(missing)}", err=True)
         sys.exit(1)
     from simulator.runners.demo import run_demo, summary_table
+    from simulator.runners.facility import FacilityOptions
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Alarms and faults of simulated bins are the demo's story, told through pickups;
@@ -74,6 +99,12 @@ def demo(
             workdir=workdir,
             console=console,
             quiet=as_json,
+            facility=FacilityOptions(
+                contamination=contamination,
+                discrepancy=discrepancy,
+                drifting=frozenset(f"sim-{i + 1:04d}" for i in range(min(drifting_bins, bins))),
+                seed=seed,
+            ),
         )
     except (RuntimeError, ValueError, OSError) as err:
         click.echo(f"error: {err}", err=True)

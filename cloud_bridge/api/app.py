@@ -23,16 +23,21 @@ from cloud_bridge.api.routers import (
     config,
     deposits,
     exports,
+    facilities,
+    intakes,
     pickups,
+    reports,
     routes,
     tickets,
+    trace,
     webhooks,
 )
 from cloud_bridge.errors import ActionError, InvalidAction, Unavailable
 from cloud_bridge.services.remote_config import InvalidConfig
 
 ROUTERS = (bins.router, pickups.router, deposits.router, routes.router, webhooks.router,
-           exports.router, tickets.router, commands.router, config.router)  # fmt: skip
+           exports.router, tickets.router, commands.router, config.router,
+           facilities.router, intakes.router, trace.router, reports.router)  # fmt: skip
 """Every resource's router; a new resource adds its own here."""
 
 

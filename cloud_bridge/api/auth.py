@@ -19,9 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cloud_bridge.config.api import ApiSettings, Role
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    "bins:read": frozenset({"scheduler", "technician", "admin"}),
-    "deposits:read": frozenset({"scheduler", "technician", "admin"}),
-    "pickups:read": frozenset({"scheduler", "admin"}),
+    "bins:read": frozenset({"scheduler", "technician", "admin", "facility"}),
+    "deposits:read": frozenset({"scheduler", "technician", "admin", "facility"}),
+    "pickups:read": frozenset({"scheduler", "admin", "facility"}),
     "pickups:act": frozenset({"scheduler", "admin"}),
     "routes:read": frozenset({"scheduler", "admin"}),
     "webhooks:read": frozenset({"scheduler", "admin"}),
@@ -31,9 +31,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "commands:send": frozenset({"technician", "admin"}),
     "config:read": frozenset({"technician", "admin"}),
     "config:push": frozenset({"technician", "admin"}),
+    "facility:read": frozenset({"facility", "scheduler", "admin"}),
+    "facility:act": frozenset({"facility", "admin"}),
+    "reports:read": frozenset({"facility", "scheduler", "admin"}),
 }
 """What each role may do. Technicians see bins, deposits and tickets, send commands and
-push configuration, and never act on pickups; schedulers do the opposite."""
+push configuration, and never act on pickups; schedulers do the opposite. Facility
+operators see bins, deposits and the pickups coming their way, record intakes,
+dispositions and stock movements (for their own facilities, when their token names
+them) and read the impact report; they see no tickets, commands or configuration."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,12 @@ class Principal:
 
     name: str
     role: Role
+    facilities: frozenset[str] | None = None
+    """The facilities a facility token acts for (None: every one)."""
+
+    def may_act_for(self, facility_id: str) -> bool:
+        """Whether this caller may record at ``facility_id``."""
+        return self.facilities is None or facility_id in self.facilities
 
 
 class TokenTable:
@@ -56,7 +68,14 @@ class TokenTable:
     ) -> TokenTable:
         """Read every token's digest (from the environment where the settings say so)."""
         return cls(
-            {token.digest(environ): Principal(token.name, token.role) for token in settings.tokens}
+            {
+                token.digest(environ): Principal(
+                    token.name,
+                    token.role,
+                    None if token.facilities is None else frozenset(token.facilities),
+                )
+                for token in settings.tokens
+            }
         )
 
     def __len__(self) -> int:

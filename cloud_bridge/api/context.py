@@ -19,6 +19,7 @@ from cloud_bridge.api.auth import TokenTable
 from cloud_bridge.clock import Clock
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig
+from cloud_bridge.services.facility import FacilityService
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store import Store, open_store
 
@@ -34,6 +35,10 @@ class Actions(Protocol):
 
     def retry_delivery(self, delivery_id: int) -> bool:
         """Make a dead-lettered delivery pending again."""
+        ...
+
+    def facility(self, action: Callable[[FacilityService], _T]) -> _T:
+        """Run ``action`` on the facility service in a transaction; publish what it changed."""
         ...
 
     def send_command(

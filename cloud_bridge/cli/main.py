@@ -18,7 +18,9 @@ from typing import get_args
 
 import click
 
+from cloud_bridge.cli.facility import register as register_facility
 from cloud_bridge.cli.output import print_table
+from cloud_bridge.cli.reports import register as register_reports
 from cloud_bridge.cli.schedulers import register
 from cloud_bridge.cli.security import broker_config, pki_group
 from cloud_bridge.cli.support import (
@@ -34,6 +36,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
+from cloud_bridge.cli.traceability import register as register_traces
 from cloud_bridge.runtime import BridgeRuntime
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
@@ -245,6 +248,9 @@ cli.add_command(pki_group)
 cli.add_command(broker_config)
 register(cli)
 register_technicians(cli)
+register_facility(cli)
+register_reports(cli)
+register_traces(cli)
 
 
 def main() -> None:

@@ -16,24 +16,30 @@ from pydantic import Field, StringConstraints, model_validator
 from cloud_bridge.config.base import EnvName, Name, Section
 from cloud_bridge.errors import SettingsError
 
-Role = Literal["scheduler", "technician", "admin"]
-ROLES: tuple[Role, ...] = ("scheduler", "technician", "admin")
+Role = Literal["scheduler", "technician", "admin", "facility"]
+ROLES: tuple[Role, ...] = ("scheduler", "technician", "admin", "facility")
 
 
 class ApiToken(Section):
     """One API token: who holds it, their role, and how to recognise it (never the token)."""
 
     name: Name = Field(description="Who holds the token (logged with every action).")
-    role: Role = Field(description="scheduler, technician or admin.")
+    role: Role = Field(description="scheduler, technician, facility or admin.")
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, description="Hex SHA-256 of the token."
     )
     env: EnvName | None = Field(default=None, description="Environment variable holding the token.")
+    facilities: list[Name] | None = Field(
+        default=None,
+        description="A facility token: the facilities it records for (unset: every one).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.sha256 is None) == (self.env is None):
             raise ValueError(f"token {self.name!r}: give exactly one of sha256 and env")
+        if self.facilities is not None and self.role != "facility":
+            raise ValueError(f"token {self.name!r}: only a facility token names facilities")
         return self
 
     def digest(self, environ: Mapping[str, str] | None = None) -> str:

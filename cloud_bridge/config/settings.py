@@ -23,6 +23,7 @@ from cloud_bridge.config.api import ApiSettings
 from cloud_bridge.config.base import REGION_PATTERN, Region, Section
 from cloud_bridge.config.broker import BrokerAddress, BrokerSettings, parse_broker_url
 from cloud_bridge.config.commands import CommandSettings
+from cloud_bridge.config.facilities import FacilitySettings
 from cloud_bridge.config.forecast import ForecastSettings
 from cloud_bridge.config.ingest import IngestSettings
 from cloud_bridge.config.pickups import RegionOverride, RegionSettings
@@ -92,6 +93,10 @@ class BridgeSettings(Section):
         default_factory=RemoteConfigSettings,
         description="Retained desired configurations the bridge did not issue.",
     )
+    facilities: FacilitySettings = Field(
+        default_factory=FacilitySettings,
+        description="Receiving facilities, reconciliation and impact (docs/facility.md).",
+    )
 
     @model_validator(mode="after")
     def _unique_webhook_names(self) -> Self:
@@ -99,6 +104,18 @@ class BridgeSettings(Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"webhooks: names must be unique, repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _token_facilities_exist(self) -> Self:
+        known = {site.id for site in self.facilities.sites}
+        for token in self.api.tokens:
+            unknown = sorted(set(token.facilities or ()) - known)
+            if unknown:
+                raise ValueError(
+                    f"api.tokens.{token.name}.facilities: no facility {', '.join(unknown)} "
+                    "in facilities.sites"
+                )
         return self
 
     def region(self, name: str) -> RegionSettings:
@@ -123,8 +140,14 @@ def load_settings(path: Path | str) -> BridgeSettings:
     store_path = settings.store.path.expanduser()
     if not store_path.is_absolute():
         store_path = path.resolve().parent / store_path
+    factors = settings.facilities.emission_factors
+    if factors is not None and not factors.expanduser().is_absolute():
+        factors = path.resolve().parent / factors
     return settings.model_copy(
-        update={"store": settings.store.model_copy(update={"path": store_path})}
+        update={
+            "store": settings.store.model_copy(update={"path": store_path}),
+            "facilities": settings.facilities.model_copy(update={"emission_factors": factors}),
+        }
     )
 
 

@@ -21,7 +21,7 @@ from cloud_bridge.config.tickets import TicketPolicy
 from cloud_bridge.domain.records import BinRecord, Flag
 from protocol import TicketSeverity, format_ts
 
-TicketKind = Literal[
+ConditionKind = Literal[
     "offline",
     "sensor_fault",
     "camera_fault",
@@ -31,8 +31,13 @@ TicketKind = Literal[
     "alarm",
     "config_not_applied",
 ]
+CONDITION_KINDS: tuple[str, ...] = get_args(ConditionKind)
+"""The kinds :func:`findings` decides from what the bin itself reports."""
+TicketKind = Literal[ConditionKind, "classification_drift"]
 TICKET_KINDS: tuple[str, ...] = get_args(TicketKind)
-"""Every kind of ticket the bridge opens."""
+"""Every kind of ticket the bridge opens: the bins' conditions, and
+``classification_drift``, which the receiving facilities' inspections open
+(:mod:`cloud_bridge.services.facility`)."""
 
 SENSOR_COMPONENTS: tuple[str, ...] = ("ultrasonic", "loadcell", "door", "flap")
 CAMERA_COMPONENTS: tuple[str, ...] = ("camera",)

@@ -26,6 +26,7 @@ from cloud_bridge.engine.processor import Processor
 from cloud_bridge.engine.stats import BridgeStats, StatsBoard
 from cloud_bridge.engine.writer import Writer
 from cloud_bridge.mqtt.link import MqttLink
+from cloud_bridge.services.facility import FacilityService
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store import Store, open_store
 
@@ -182,6 +183,11 @@ class Bridge:
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         """Carry out a scheduler's action on the pickups; publish what it changed."""
         return self._writer.act(lambda: action(self._processor.pickups))
+
+    def facility(self, action: Callable[[FacilityService], _T]) -> _T:
+        """Record what a receiving facility reports (an intake, a disposition, a stock
+        movement); publish the tickets it opened or resolved."""
+        return self._writer.act(lambda: action(self._processor.facility))
 
     def retry_delivery(self, delivery_id: int) -> bool:
         """Make a dead-lettered webhook delivery pending again; False if it is not dead."""

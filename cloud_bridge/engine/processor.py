@@ -24,6 +24,7 @@ from cloud_bridge.domain.fleet import Fleet
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig, Publication
 from cloud_bridge.engine.ratelimit import RateLimitedLog
+from cloud_bridge.services.facility import FacilityService
 from cloud_bridge.services.forecasts import ForecastService
 from cloud_bridge.services.notifier import Notifier
 from cloud_bridge.services.pickups import PickupService
@@ -120,6 +121,7 @@ class Processor:
         self.commands = CommandService(settings, store, clock, self.fleet, self.notifier)
         self.commands.load(store.list_commands(status="pending"))
         self.configs = ConfigService(settings, store, clock, self.fleet, self.notifier)
+        self.facility = FacilityService(settings, store, clock, self.fleet, self.tickets)
         self._seq_offsets = store.seq_offsets()
         self._touched: set[str] = set()
         self._settled: list[str] = []

@@ -154,6 +154,9 @@ class PickupLifecycle:
         pickup.manifest = self._store.manifest(
             record.bin_id, record.emptied_seq, before_seq=before_seq
         )
+        self._store.record_pickup_span(
+            pickup.pickup_id, record.bin_id, record.emptied_seq, before_seq
+        )
         pickup.status = "collected"
         if fill_before is not None:
             pickup.fill_pct = fill_before

@@ -28,7 +28,7 @@ from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.config.tickets import TicketPolicy
 from cloud_bridge.domain.fleet import Fleet
 from cloud_bridge.domain.records import BinRecord, TicketRecord
-from cloud_bridge.domain.ticket_rules import TICKET_KINDS, Finding, backlog_in, findings
+from cloud_bridge.domain.ticket_rules import CONDITION_KINDS, Finding, backlog_in, findings
 from cloud_bridge.services.notifier import Notifier
 from cloud_bridge.store.protocols import Store
 from protocol import encode, tickets_topic
@@ -115,32 +115,38 @@ class TicketService:
         """Open, update or resolve the bin's tickets to match its findings now."""
         now = self._clock() if now is None else now
         wanted = findings(record, self.policy(record.region), now)
-        for kind in TICKET_KINDS:
-            finding = wanted.get(kind)
-            ticket = self._open.get((record.bin_id, kind))
-            if finding is not None and ticket is None:
-                self._open_ticket(record, finding, now)
-            elif finding is not None and ticket is not None:
-                if (finding.severity, list(finding.causes)) != (ticket.severity, ticket.causes):
-                    ticket.severity = finding.severity
-                    ticket.causes = list(finding.causes)
-                    ticket.detail = _clip(finding.detail)
-                    logger.info(
-                        "ticket %s (%s, bin %s) updated: %s",
-                        ticket.ticket_id,
-                        kind,
-                        record.bin_id,
-                        finding.detail,
-                    )
-                    self._publish(ticket, now)
-            elif ticket is not None:
-                ticket.status = "resolved"
-                ticket.resolved_at = now
-                del self._open[(record.bin_id, kind)]
+        for kind in CONDITION_KINDS:
+            self.reconcile(record, kind, wanted.get(kind), now)
+
+    def reconcile(
+        self, record: BinRecord, kind: str, finding: Finding | None, now: datetime
+    ) -> None:
+        """Open, update or resolve the bin's ticket of ``kind`` to match ``finding``
+        (None: the cause has cleared). :meth:`evaluate` does this for the kinds the
+        bin's own reports decide; other services (the facility's inspections) call it
+        for theirs."""
+        ticket = self._open.get((record.bin_id, kind))
+        if finding is not None and ticket is None:
+            self._open_ticket(record, finding, now)
+        elif finding is not None and ticket is not None:
+            if (finding.severity, list(finding.causes)) != (ticket.severity, ticket.causes):
+                ticket.severity = finding.severity
+                ticket.causes = list(finding.causes)
+                ticket.detail = _clip(finding.detail)
                 logger.info(
-                    "ticket %s (%s, bin %s) resolved", ticket.ticket_id, kind, ticket.bin_id
+                    "ticket %s (%s, bin %s) updated: %s",
+                    ticket.ticket_id,
+                    kind,
+                    record.bin_id,
+                    finding.detail,
                 )
                 self._publish(ticket, now)
+        elif ticket is not None:
+            ticket.status = "resolved"
+            ticket.resolved_at = now
+            del self._open[(record.bin_id, kind)]
+            logger.info("ticket %s (%s, bin %s) resolved", ticket.ticket_id, kind, ticket.bin_id)
+            self._publish(ticket, now)
 
     def tick(self) -> None:
         """Re-evaluate every bin (time-based causes open their tickets here)."""

@@ -34,6 +34,7 @@ from cloud_bridge.domain.records import (
     RejectionCount,
     TicketRecord,
 )
+from cloud_bridge.store.facility_protocol import FacilityStore
 from protocol import DepositEvent, ManifestEntry, State, Telemetry
 
 
@@ -213,7 +214,7 @@ class TechnicianStore(Protocol):
         ...
 
 
-class Store(DeliveryStore, TechnicianStore, Protocol):
+class Store(DeliveryStore, TechnicianStore, FacilityStore, Protocol):
     """What the bridge needs of a database (the delivery queue and the technicians'
     tables included)."""
 

@@ -1,8 +1,11 @@
-"""``bin-sim demo``: a broker, a fleet, the bridge and a crew, on one virtual clock.
+"""``bin-sim demo``: a broker, a fleet, the bridge, a crew and a receiving facility, on
+one virtual clock.
 
 Starts an embedded broker (unless one is given), the real cloud bridge on the
 simulation's clock, and a fleet of simulated bins running the real agent; prints
-pickups as the crew receives them and a summary at the end.
+pickups as the crew receives them; the loads the crew collects are received at a
+simulated facility (:mod:`simulator.runners.facility`), and the summary at the end says
+what they became (the bridge's own impact report).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +24,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent.clock import ManualClock
-from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.runtime import BridgeRuntime
+from cloud_bridge.store import open_store
+from cloud_bridge.views.impact import impact_report, load_factor_set
 from protocol.transport import BrokerUrl, parse_broker_url
 from simulator.runners.embedded_broker import EmbeddedBroker
-from simulator.runners.fleet import FleetOptions, FleetSim, PickupNotice
+from simulator.runners.facility import FacilityOptions, SimFacility, site_settings
+from simulator.runners.fleet import CITY_CENTRE, FleetOptions, FleetSim, PickupNotice
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +98,10 @@ def run_demo(
     workdir: Path | None,
     console: Console,
     quiet: bool = False,
+    facility: FacilityOptions | None = None,
 ) -> DemoResult:
     """Run the whole demo and return its figures."""
+    facility = facility or FacilityOptions(seed=options.seed)
     clock = ManualClock()
     with broker_for(broker_url) as endpoint, work_directory(workdir) as directory:
         settings = validate_settings(
@@ -106,18 +115,34 @@ def run_demo(
                 "store": {"path": str(directory / "bridge.db"), "synchronous": "NORMAL"},
                 "default_region": options.regions[0],
                 "pickups": {"pickup_threshold_pct": 80.0, "due_hours": 24.0},
+                "facilities": {
+                    "sites": [site_settings(CITY_CENTRE[0] + 0.05, CITY_CENTRE[1] - 0.1)],
+                    "contamination_intakes": 2,
+                    "prices": {"glass": {"reuse": 0.3, "recycle": 0.03},
+                               "metal": {"recycle": 0.4}, "trash": {"dispose": -0.1}},
+                },
+                "routing": {
+                    "regions": {
+                        region: {"depot": {"lat": CITY_CENTRE[0], "lon": CITY_CENTRE[1]}}
+                        for region in options.regions
+                    }
+                },
             },
             source="demo",
-        )
+        )  # fmt: skip
+        started = clock.now()
         bridge = BridgeRuntime(settings, clock=clock.now)
         bridge.start()
         try:
             if not bridge.wait_ready(15):
                 raise RuntimeError(f"the bridge could not connect to {endpoint}")
 
+            receiving = SimFacility(facility, bridge.bridge)
+
             def on_pickup(notice: PickupNotice) -> None:
                 if not quiet:
                     console.print(describe_pickup(notice), overflow="ellipsis", no_wrap=True)
+                receiving.receive(notice.pickup)
 
             fleet = FleetSim(options, endpoint, directory, clock=clock, on_pickup=on_pickup)
             fleet.start()
@@ -147,13 +172,53 @@ def run_demo(
                 timeout=30,
             )
             fleet.read_pickups()
+            summary = fleet.summary()
+            summary["facility"] = facility_summary(
+                settings.store.path, settings, started, clock.now(), receiving
+            )
             return DemoResult(
-                summary=fleet.summary(),
+                summary=summary,
                 bridge_bins=len(bridge.store.load_bins()),
                 bridge_pickups=len(bridge.store.list_pickups()),
             )
         finally:
             bridge.stop()
+
+
+def facility_summary(
+    path: Path,
+    settings: BridgeSettings,
+    since: datetime,
+    until: datetime,
+    receiving: SimFacility,
+) -> dict[str, Any]:
+    """What the facility received and what it became: the bridge's impact report of the
+    run, read from its database, and the drift tickets the inspections opened."""
+    store = open_store(path, readonly=True)
+    try:
+        report = impact_report(
+            store,
+            settings.facilities,
+            load_factor_set(),
+            since=since,
+            until=until + timedelta(seconds=1),
+        )
+        drift = store.list_tickets(kind="classification_drift")
+    finally:
+        store.close()
+    totals = report["totals"]
+    return {
+        "intakes": receiving.counters.intakes,
+        "kg_collected": totals["kg_collected"],
+        "kg_received": totals["kg_received"],
+        "contamination_rate_pct": totals["contamination_rate_pct"],
+        "diversion_rate_pct": totals["diversion_rate_pct"],
+        "kg_by_disposition": totals["kg_by_disposition"],
+        "km_driven": report["km_driven"],
+        "co2e_avoided_kg": totals["co2e_avoided_kg"],
+        "co2e_net_kg": report["co2e_net_kg"],
+        "drift_tickets": sorted({t.bin_id for t in drift}),
+    }
 
 
 def summary_table(result: DemoResult) -> Table:
@@ -173,6 +238,26 @@ def summary_table(result: DemoResult) -> Table:
         ("hours any bin was full (summed over bins)", f"{s['hours_full']:.1f}"),
         ("visitors turned away by a full bin", str(s["turned_away"])),
     ]
+    f = s.get("facility")
+    if f:
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f} %"
+
+        drift = ", ".join(f["drift_tickets"]) or "none"
+        rows += [
+            ("loads received at the facility", str(f["intakes"])),
+            ("  kg received (kg declared by the bins)",
+             f"{f['kg_received']:.1f} ({f['kg_collected']:.1f})"),
+            ("  contamination found", pct(f["contamination_rate_pct"])),
+            ("  diversion rate (not disposed of)", pct(f["diversion_rate_pct"])),
+            ("  kg reused / recycled / recovered / disposed",
+             " / ".join(f"{f['kg_by_disposition'][d]:.0f}"
+                        for d in ("reuse", "recycle", "recover", "dispose"))),
+            ("  kg CO2e avoided (net of trucks)",
+             f"{f['co2e_avoided_kg']:.0f} ({f['co2e_net_kg']:.0f})"),
+            ("  classification_drift tickets", drift),
+        ]  # fmt: skip
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -300,6 +300,78 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX seq_resets_pending ON seq_resets (id) WHERE applied_at IS NULL;
         """,
     ),
+    (
+        "012_facility_intakes",
+        """
+        CREATE TABLE pickup_spans (
+            pickup_id TEXT PRIMARY KEY,
+            bin_id TEXT NOT NULL,
+            after_seq INTEGER NOT NULL,
+            before_seq INTEGER NOT NULL
+        );
+        CREATE INDEX pickup_spans_by_bin ON pickup_spans (bin_id, before_seq);
+        CREATE TABLE intakes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            intake_id TEXT NOT NULL UNIQUE,
+            facility_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT,
+            distance_km REAL,
+            distance_estimated INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX intakes_by_received ON intakes (received_at, seq);
+        CREATE TABLE intake_pickups (
+            intake_id TEXT NOT NULL,
+            pickup_id TEXT NOT NULL,
+            bin_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            share REAL NOT NULL,
+            declared TEXT NOT NULL,
+            PRIMARY KEY (intake_id, pickup_id)
+        );
+        CREATE INDEX intake_pickups_by_pickup ON intake_pickups (pickup_id);
+        CREATE INDEX intake_pickups_by_bin ON intake_pickups (bin_id);
+        CREATE TABLE intake_lines (
+            intake_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            kg REAL NOT NULL,
+            item_count INTEGER,
+            contaminated_kg REAL NOT NULL,
+            PRIMARY KEY (intake_id, category)
+        );
+        CREATE TABLE dispositions (
+            disposition_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            intake_id TEXT NOT NULL,
+            facility_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            kg REAL NOT NULL,
+            item_count INTEGER,
+            grade TEXT,
+            note TEXT,
+            value REAL NOT NULL,
+            decided_at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        );
+        CREATE INDEX dispositions_by_intake ON dispositions (intake_id, category);
+        CREATE TABLE inventory_movements (
+            movement_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            facility_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            kg REAL NOT NULL,
+            item_count INTEGER,
+            reason TEXT NOT NULL,
+            intake_id TEXT,
+            disposition_id INTEGER,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT
+        );
+        CREATE INDEX inventory_by_facility ON inventory_movements (facility_id, category);
+        """,
+    ),
 )
 
 

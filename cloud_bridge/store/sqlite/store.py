@@ -21,6 +21,7 @@ from cloud_bridge.errors import StoreError, StoreUnavailable
 from cloud_bridge.store.sqlite.bins import BinTableMixin
 from cloud_bridge.store.sqlite.connection import Connection, store_error
 from cloud_bridge.store.sqlite.deliveries import DeliveryQueueMixin
+from cloud_bridge.store.sqlite.facility import FacilityTablesMixin
 from cloud_bridge.store.sqlite.forecasts import ForecastTableMixin
 from cloud_bridge.store.sqlite.messages import MessageTablesMixin
 from cloud_bridge.store.sqlite.migrations import apply_migrations, check_migrations
@@ -41,6 +42,7 @@ class SQLiteStore(
     SeqResetTableMixin,
     DeliveryQueueMixin,
     TechnicianTablesMixin,
+    FacilityTablesMixin,
 ):
     """The bridge's store in one SQLite file (or in memory, for tests).
 
