@@ -11,10 +11,16 @@ from cloud_bridge.api.deps import Context, Reader
 from cloud_bridge.api.facility_schemas import Facility, Inventory, MovementBody, MovementRow
 from cloud_bridge.api.params import LimitParam, check_limit
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.services.facility import MovementRequest
 from cloud_bridge.views.facility import facility_row, inventory, movement_row
 
-router = APIRouter(prefix="/v1/facilities", tags=["facilities"], responses=errors(401, 403))
+router = APIRouter(
+    prefix="/v1/facilities",
+    tags=["facilities"],
+    responses=errors(401, 403),
+    route_class=StrictJsonRoute,
+)
 
 FacilityReader = Annotated[Principal, Depends(require("facility:read"))]
 FacilityActor = Annotated[Principal, Depends(require("facility:act"))]
@@ -49,8 +55,9 @@ async def get_inventory(
     limit: LimitParam = None,
 ) -> dict[str, Any]:
     """Stock per category (the sums of its movements) and the newest ``limit`` movements."""
+    rows = check_limit(request, limit)  # a bad query is a 422 whichever facility it names
     _known(ctx, facility_id)
-    return inventory(store, facility_id, check_limit(request, limit))
+    return inventory(store, facility_id, rows)
 
 
 @router.post(

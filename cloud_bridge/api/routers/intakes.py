@@ -26,6 +26,7 @@ from cloud_bridge.api.params import (
     date_range,
 )
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.domain.facility import Intake, IntakeLine
 from cloud_bridge.services.facility import DispositionRequest, IntakeRequest, PickupPart
 from cloud_bridge.store.protocols import Store
@@ -37,7 +38,12 @@ from cloud_bridge.views.facility import (
     movement_row,
 )
 
-router = APIRouter(prefix="/v1/intakes", tags=["facilities"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/intakes",
+    tags=["facilities"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 FacilityReader = Annotated[Principal, Depends(require("facility:read"))]
 FacilityActor = Annotated[Principal, Depends(require("facility:act"))]

@@ -13,6 +13,7 @@ from cloud_bridge.api.deps import Context, Reader
 from cloud_bridge.api.facility_schemas import ImpactReport
 from cloud_bridge.api.params import REGION, FromParam, ToParam, date_range
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.config.facilities import Material
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.impact import impact_csv, impact_report, load_factor_set
@@ -20,7 +21,12 @@ from cloud_bridge.views.report_html import render_html
 
 # The CSV and HTML routes return their Response themselves; their response class is
 # plain Response so their JSON errors are documented as JSON (see routers/exports.py).
-router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=errors(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/reports",
+    tags=["reports"],
+    responses=errors(401, 403, 422),
+    route_class=StrictJsonRoute,
+)
 
 ReportsReader = Annotated[Principal, Depends(require("reports:read"))]
 RegionQuery = Annotated[str | None, Query(pattern=REGION, description="Only this region.")]

@@ -13,9 +13,15 @@ from cloud_bridge.api.deps import Context, Reader
 from cloud_bridge.api.facility_schemas import BinTrace, DepositTrace, PickupTrace
 from cloud_bridge.api.params import BIN_ID, MAX_ID, PICKUP_ID, FromParam, ToParam, date_range
 from cloud_bridge.api.responses import errors
+from cloud_bridge.api.strict_json import StrictJsonRoute
 from cloud_bridge.views.facility import bin_trace, deposit_trace, pickup_trace
 
-router = APIRouter(prefix="/v1/trace", tags=["facilities"], responses=errors(401, 403, 404, 422))
+router = APIRouter(
+    prefix="/v1/trace",
+    tags=["facilities"],
+    responses=errors(401, 403, 404, 422),
+    route_class=StrictJsonRoute,
+)
 
 FacilityReader = Annotated[Principal, Depends(require("facility:read"))]
 BinIdPath = Annotated[str, Path(pattern=BIN_ID, description="The bin's id.")]
