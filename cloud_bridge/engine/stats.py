@@ -36,6 +36,8 @@ class BridgeStats:
     """Policy ticks run (forecasts, escalation)."""
     actions: int = 0
     """Schedulers' and technicians' actions carried out."""
+    acked: int = 0
+    """Bin messages (``seq`` values) named in the acks published to their bins."""
 
     @property
     def processed(self) -> int:
@@ -79,6 +81,7 @@ class StatsBoard:
                 dropped=self.dropped,
                 ticks=self._ticks,
                 actions=self._actions,
+                acked=committed.acked,
             )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
@@ -104,6 +107,7 @@ class StatsBoard:
                 rejected=rejected,
                 batches=committed.batches + 1,
                 published=committed.published,
+                acked=committed.acked + outcome.acked,
             )
             self._changed.notify_all()
 
@@ -117,6 +121,7 @@ class StatsBoard:
                 rejected=committed.rejected,
                 batches=committed.batches,
                 published=committed.published + confirmed,
+                acked=committed.acked,
             )
             self._changed.notify_all()
 
