@@ -7,7 +7,9 @@ publishes the matching retained birth. Reconnects back off exponentially with ji
 the backoff resets only after a connection has stayed up for a while.
 
 A publisher thread hands messages to paho strictly from the outbox, in ``seq`` order,
-with a bounded number in flight; an outbox row is deleted when its PUBACK arrives.
+with a bounded number in flight. Its PUBACK marks a row sent, and the bridge's ``ack``
+deletes it (or, with ``broker.confirm = "broker"``, the PUBACK deletes it): see
+:mod:`agent.link.confirm`, which also decides when sent rows go again.
 An MQTT 5 PUBACK with a failure reason code (>= 0x80) keeps the row: it is published
 again after a backoff. paho re-sends in-flight messages after a reconnect; after a
 restart of the process the outbox itself is replayed from its oldest row, and the
@@ -40,11 +42,13 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import Clock
 from agent.errors import AgentError
+from agent.link.confirm import Confirmations
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
 from protocol.backoff import Backoff
 from protocol.mqtt_client import ClientOptions, ClientSetupError, TlsFiles, new_client
+from protocol.topics import TopicKind, bin_topic
 from protocol.transport import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -124,6 +128,14 @@ class MqttLink:
         self._refused = 0
         self._state_mids: set[int] = set()
         self._early_acks: set[int] = set()
+        self.confirmations = Confirmations(
+            outbox,
+            clock,
+            bin_id=bin_id,
+            end_to_end=broker.confirm == "bridge",
+            timeout_s=broker.confirm_timeout_s,
+            ack_topic=bin_topic(bin_id, TopicKind.ACK, prefix=broker.topic_prefix),
+        )
 
         self.client = self._make_client()
 
@@ -289,6 +301,8 @@ class MqttLink:
         log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
+        if self.confirmations.end_to_end:
+            client.subscribe(self.confirmations.ack_topic, qos=1)
         # The birth goes first: the publisher hands outbox rows to paho only once the
         # link is marked connected below, so no message of this connection precedes it
         # (the bridge registers a new bin's region from its birth).
@@ -302,7 +316,9 @@ class MqttLink:
             if self._ever_connected:
                 self._reconnects += 1
             self._ever_connected = True
+            handed = self._handed_seq
             self._cv.notify_all()
+        self.confirmations.reconnected(handed)
         self._note_link_state(True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -374,6 +390,10 @@ class MqttLink:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
+            if message.topic == self.confirmations.ack_topic:
+                self.confirmations.receive(bytes(message.payload))
+                self.wake()
+                return
             self.on_message(message.topic, bytes(message.payload))
         except Exception:
             log.exception("handler failed for message on %s", message.topic)
@@ -383,8 +403,7 @@ class MqttLink:
     def _flush_acks(self) -> None:
         with self._cv:
             acked, self._acked = self._acked, []
-        if acked:
-            self.outbox.acknowledge(acked)
+        self.confirmations.settle(acked)
 
     def _publish_loop(self) -> None:
         while not self._stopping.is_set():
@@ -446,10 +465,20 @@ class MqttLink:
         room -= len(retries)
         if room <= 0:
             return
+        with self._cv:
+            inflight, handed = set(self._inflight.values()), self._handed_seq
+        again = self.confirmations.resend(room, inflight, handed)
+        for row in again:
+            if self._stopping.is_set() or not self.status().connected or not self._hand(row):
+                return
+        room -= len(again)
+        if room <= 0 or self.confirmations.resending:
+            return  # new rows follow once the older ones went again: seq order
         rows = self.outbox.pending(self._handed_seq, room)
         if not rows:
             with self._cv:
                 idle = not self._acked and self._link_state is None and not retries
+                idle = idle and not again and not self.confirmations.waiting()
                 if idle and self.outbox.last_seq <= self._handed_seq:
                     self._cv.wait(timeout=0.5)
             return
