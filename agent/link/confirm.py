@@ -7,12 +7,12 @@ is deleted when the bridge's ``ack`` (``{prefix}/{bin_id}/ack``, docs/protocol.m
 names its ``seq``. Sent rows are published again, in ``seq`` order:
 
 - after every reconnect, all of them (the broker may have restarted without them);
-- while connected, those the broker took more than ``broker.confirm_timeout_s`` ago,
-  at most once per that period, and only while the bridge is acknowledging others
-  (it is alive, so they were lost on the way: a broker queue that overflowed, an ack
-  lost in a bridge crash). While no ack comes at all (the bridge is down, or does not
-  send acks) nothing is sent again but on a reconnect, so a long bridge outage does not
-  fill the broker's queue for it with copies. The bridge deduplicates on
+- while connected, those the broker took more than ``broker.confirm_timeout_s`` ago
+  and before the bridge's latest ack, at most once per that period: the bridge has
+  acknowledged something since, so it is alive and they were lost on the way (a broker
+  queue that overflowed, an ack lost in a bridge crash). While no ack comes (the bridge
+  is down, or does not send acks) nothing is sent again but on a reconnect, so a long
+  bridge outage does not fill the broker's queue for it with copies. The bridge deduplicates on
   ``(bin_id, seq)`` and acknowledges a copy like the original.
 
 With ``broker.confirm = "broker"`` a PUBACK deletes the row, as before the ack existed:
@@ -138,7 +138,7 @@ class Confirmations:
         """Up to ``room`` sent rows to publish again now, in seq order (none: no round).
 
         Rows still in flight (paho re-sends those itself) are skipped. A round that
-        comes to its end is over; :attr:`resending` says whether one is going on, during
+        comes to its end is over; :meth:`resending` says whether one is going on, during
         which new rows wait, so the bridge still gets them in seq order.
         """
         self._maybe_start_round(handed_seq)
@@ -170,7 +170,6 @@ class Confirmations:
         self.resent += len(rows)
         return rows
 
-    @property
     def resending(self) -> bool:
         """Whether a round of sending unconfirmed rows again is going on."""
         with self._lock:
@@ -190,14 +189,16 @@ class Confirmations:
         stats = self.outbox.stats()
         if stats.unconfirmed == 0 or stats.unconfirmed_oldest_s < self.timeout_s:
             return
-        if last_ack is None or now - last_ack > self.timeout_s:
+        if last_ack is None or last_ack < now - stats.unconfirmed_oldest_s:
+            # No ack since the broker took the oldest: the bridge may just be down.
             self._warn(stats.unconfirmed, stats.unconfirmed_oldest_s, now, heard=last_ack)
             return
         if since_round < self.timeout_s:
             return
         with self._lock:
             if self._round is None:
-                self._round = _Round("unconfirmed", handed_seq, now - self.timeout_s)
+                sent_before = min(now - self.timeout_s, last_ack)
+                self._round = _Round("unconfirmed", handed_seq, sent_before)
                 self._last_round = now
 
     def _warn(self, count: int, age_s: float, now: float, *, heard: float | None) -> None:
@@ -218,8 +219,8 @@ class Confirmations:
         else:
             log.warning(
                 "%s: %d messages the broker took %.0f s ago are not confirmed, and no ack "
-                "came for %.0f s: is the bridge down? They stay in the outbox and are sent "
-                "again once it acknowledges",
+                "came for %.0f s: is the bridge down? They stay in the outbox, and go again "
+                "after a reconnect or once it acknowledges others",
                 self.bin_id,
                 count,
                 age_s,

@@ -472,7 +472,7 @@ class MqttLink:
             if self._stopping.is_set() or not self.status().connected or not self._hand(row):
                 return
         room -= len(again)
-        if room <= 0 or self.confirmations.resending:
+        if room <= 0 or self.confirmations.resending():
             return  # new rows follow once the older ones went again: seq order
         rows = self.outbox.pending(self._handed_seq, room)
         if not rows:
