@@ -171,14 +171,24 @@ def confirmations(outbox: Outbox, clock: ManualClock, *, end_to_end: bool = True
 def test_the_pubacks_delete_in_broker_mode_and_mark_in_bridge_mode(tmp_path: Path) -> None:
     clock = ManualClock()
     outbox = open_outbox(tmp_path / "a.db", clock)
-    s1, s2 = fill(outbox, 2)
+    s1, s2, s3 = fill(outbox, 3)
     confirmations(outbox, clock, end_to_end=False).settle([s1])
-    assert seqs_in(outbox) == [s2]
+    assert seqs_in(outbox) == [s2, s3]
     bridge_mode = confirmations(outbox, clock)
+    # A row the bridge confirms right after its PUBACK is deleted in one write, never
+    # marked sent (the sent state waits MARK_AFTER_S for the ack).
     bridge_mode.settle([s2])
-    assert outbox.stats().unconfirmed == 1
     bridge_mode.receive(ack((s2, s2)))
     assert bridge_mode.waiting()
+    bridge_mode.settle([])
+    assert seqs_in(outbox) == [s3]
+    assert outbox.unconfirmed == 0
+    # One the bridge does not confirm (yet) is marked sent, and stays.
+    bridge_mode.settle([s3])
+    assert outbox.unconfirmed == 0
+    bridge_mode.settle([], final=True)
+    assert outbox.unconfirmed == 1
+    bridge_mode.receive(ack((s3, s3)))
     bridge_mode.settle([])
     assert outbox.stats().depth == 0
 
@@ -201,24 +211,26 @@ def test_a_reconnect_sends_every_unconfirmed_row_again_in_seq_order(tmp_path: Pa
     clock = ManualClock()
     outbox = open_outbox(tmp_path / "a.db", clock)
     seqs = fill(outbox, 6)
-    outbox.mark_sent(seqs[:5])  # the sixth is still waiting for its PUBACK
     link = confirmations(outbox, clock)
-    link.reconnected(handed_seq=seqs[5])
-    assert link.resending()
+    outbox.mark_sent(seqs[:4])
+    link.settle([seqs[4]])  # PUBACKed just before the drop: not yet marked, goes too
+    link.reconnected(handed_seq=seqs[5])  # the sixth is still in flight
     # Two at a time; the one paho still holds in flight (it re-sends it itself) is skipped.
-    inflight = {seqs[2]}
+    inflight = {seqs[2], seqs[5]}
     assert [r.seq for r in link.resend(2, inflight, seqs[5])] == seqs[:2]
-    assert [r.seq for r in link.resend(2, inflight, seqs[5])] == seqs[3:5]
+    assert link.resending()
+    assert [r.seq for r in link.resend(2, inflight, seqs[5])] == [seqs[3], seqs[4]]
     assert link.resend(2, inflight, seqs[5]) == []
     assert not link.resending()
     assert link.resent == 4
     # In broker mode there is nothing to send again.
     broker_mode = confirmations(outbox, clock, end_to_end=False)
     broker_mode.reconnected(handed_seq=seqs[5])
+    assert broker_mode.resend(10, set(), seqs[5]) == []
     assert not broker_mode.resending()
 
 
-def test_unconfirmed_rows_go_again_only_once_the_bridge_acknowledges_others(
+def test_unconfirmed_rows_go_again_once_the_bridge_acknowledged_newer_ones(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="agent.link.confirm")
@@ -231,19 +243,22 @@ def test_unconfirmed_rows_go_again_only_once_the_bridge_acknowledges_others(
     # Past the timeout, but no ack came since: the bridge may be down. Nothing goes
     # (copies would only fill the broker's queue for it); the log says why.
     assert link.resend(10, set(), lost[-1]) == []
-    assert "no ack came" in caplog.text
-    # A later message is stored and acknowledged: the bridge is alive, so the three it
-    # never confirmed were lost on the way. They go again at the next check.
-    (later,) = fill(outbox, 1)
-    outbox.mark_sent([later])
+    assert "no ack came on bins/v1/bin-001/ack since the start" in caplog.text
+    # A later message is stored and acknowledged: the bridge, which gets a bin's
+    # messages in order, went past the three, so they were lost on the way. A newer
+    # one it has not acknowledged yet may simply not have reached it: it waits.
+    later, newer = fill(outbox, 2)
+    outbox.mark_sent([later, newer])
     link.receive(ack((later, later)))
     link.settle([])
-    assert link.resend(10, set(), later) == []  # checked every timeout/4 at most
+    assert link.resend(10, set(), newer) == []  # checked every timeout/4 at most
     clock.advance(15)
-    assert [r.seq for r in link.resend(10, set(), later)] == lost
+    assert [r.seq for r in link.resend(10, set(), newer)] == lost
+    assert link.resend(10, set(), newer) == []
     assert "published 3 unconfirmed messages again (unconfirmed)" in caplog.text
-    # At most once per timeout.
+    link.settle(lost, final=True)  # the broker took them again
+    # At most once per timeout after the broker last took them.
     clock.advance(30)
-    assert link.resend(10, set(), later) == []
+    assert link.resend(10, set(), newer) == []
     clock.advance(31)
-    assert [r.seq for r in link.resend(10, set(), later)] == lost
+    assert [r.seq for r in link.resend(10, set(), newer)] == lost

@@ -7,22 +7,26 @@ is deleted when the bridge's ``ack`` (``{prefix}/{bin_id}/ack``, docs/protocol.m
 names its ``seq``. Sent rows are published again, in ``seq`` order:
 
 - after every reconnect, all of them (the broker may have restarted without them);
-- while connected, those the broker took more than ``broker.confirm_timeout_s`` ago
-  and before the bridge's latest ack, at most once per that period: the bridge has
-  acknowledged something since, so it is alive and they were lost on the way (a broker
-  queue that overflowed, an ack lost in a bridge crash). While no ack comes (the bridge
-  is down, or does not send acks) nothing is sent again but on a reconnect, so a long
-  bridge outage does not fill the broker's queue for it with copies. The bridge deduplicates on
-  ``(bin_id, seq)`` and acknowledges a copy like the original.
+- while connected, those the broker last took more than ``broker.confirm_timeout_s``
+  ago and that the bridge has overtaken: it acknowledged a higher ``seq`` of this bin,
+  and it receives a bin's messages in order, so these were lost on the way (a broker
+  queue that overflowed, a broker that dropped them) or their ack was (a bridge crash
+  between its commit and the ack). While no ack comes, or only for older messages (the
+  bridge is down, or catching up on a backlog), nothing is sent again but on a
+  reconnect, so copies do not pile up in the broker's queue for it. The bridge
+  deduplicates on ``(bin_id, seq)`` and acknowledges a copy like the original.
 
 With ``broker.confirm = "broker"`` a PUBACK deletes the row, as before the ack existed:
 for a consumer that never sends one. In "bridge" mode a bin whose rows stay
 unconfirmed says so in its log, with that hint, and in ``health`` and ``bin-agent
 status``; its events stay in the outbox (only telemetry is ever dropped, counted).
 
-Paho's thread only queues what arrives (:meth:`Confirmations.receive`,
-:meth:`Confirmations.reconnected`); the publisher thread writes the outbox
-(:meth:`Confirmations.settle`) and asks what to send again (:meth:`Confirmations.resend`).
+Writing a row's sent state waits ``MARK_AFTER_S``: with the bridge online its ack comes
+within milliseconds of the PUBACK, and the row is then deleted in one write, as the
+PUBACK alone did before. Paho's thread only queues what arrives
+(:meth:`Confirmations.receive`, :meth:`Confirmations.reconnected`); the publisher thread
+writes the outbox (:meth:`Confirmations.settle`) and asks what to send again
+(:meth:`Confirmations.resend`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass
 
 from agent.clock import Clock
@@ -42,6 +47,9 @@ log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 3600.0
 """How often, at most, the log repeats that rows stay unconfirmed."""
+MARK_AFTER_S = 2.0
+"""Real seconds a PUBACKed row waits in memory for its ack before its sent state is
+written (one write instead of two for a row the bridge confirms at once)."""
 
 
 @dataclass(slots=True)
@@ -77,10 +85,13 @@ class Confirmations:
         self.ack_topic = ack_topic
         self._lock = threading.Lock()
         self._ranges: list[tuple[int, int]] = []
+        self._marks: list[tuple[int, float]] = []  # PUBACKed seq, real time: to mark sent
         self._last_ack: float | None = None
+        self._acked_top: int | None = None  # the highest seq the bridge acknowledged
+        self._reconnect: int | None = None  # a reconnect's handed seq, round to start
         self._round: _Round | None = None
         self._last_round = -math.inf
-        self._next_check = 0.0
+        self._next_check = -math.inf
         self._warned_at = -math.inf
         self.acks_received = 0
         """How many ``ack`` messages arrived (for tests and diagnostics)."""
@@ -105,13 +116,12 @@ class Confirmations:
         """A connection is up again: everything sent up to ``handed_seq`` goes again.
 
         The broker may have lost what it acknowledged (a crash before its save); rows
-        handed to paho but not acknowledged yet are re-sent by paho itself.
+        handed to paho but not acknowledged yet are re-sent by paho itself. The round
+        starts on the publisher thread (:meth:`resend`).
         """
-        if not self.end_to_end or handed_seq <= 0:
-            return
-        with self._lock:
-            self._round = _Round("reconnect", handed_seq, math.inf)
-            self._last_round = self.clock.monotonic()
+        if self.end_to_end and handed_seq > 0:
+            with self._lock:
+                self._reconnect = handed_seq
 
     # -- the publisher thread ------------------------------------------------------------
 
@@ -120,19 +130,32 @@ class Confirmations:
         with self._lock:
             return bool(self._ranges)
 
-    def settle(self, acked: list[int]) -> None:
-        """Apply the broker's acknowledgements (``acked`` seqs) and the bridge's ranges."""
+    def settle(self, acked: list[int], *, final: bool = False) -> None:
+        """Apply the broker's acknowledgements (``acked`` seqs) and the bridge's ranges.
+
+        In "bridge" mode a PUBACKed row is marked sent after ``MARK_AFTER_S`` unless an
+        ack deleted it meanwhile (``final``: mark every one now, the link stops).
+        """
         with self._lock:
             ranges, self._ranges = self._ranges, []
-        if acked:
-            if self.end_to_end:
-                self.outbox.mark_sent(acked)
-            else:
-                self.outbox.acknowledge(acked)
         if ranges:
             # A bridge that acknowledges is always right to: also in "broker" mode (a
             # persistent session may still hold the ack subscription of an earlier run).
             self.outbox.confirm(ranges)
+        if not self.end_to_end:
+            self.outbox.acknowledge(acked)
+            return
+        now = time.monotonic()
+        marks = self._marks + [(seq, now) for seq in acked]
+        if ranges:
+            top = max(last for _, last in ranges)
+            with self._lock:
+                self._acked_top = max(self._acked_top or 0, top)
+            marks = [m for m in marks if not any(a <= m[0] <= b for a, b in ranges)]
+        due = marks if final else [m for m in marks if now - m[1] >= MARK_AFTER_S]
+        self._marks = marks[len(due) :] if not final else []
+        if due:
+            self.outbox.mark_sent(seq for seq, _ in due)
 
     def resend(self, room: int, inflight: set[int], handed_seq: int) -> list[OutboxRow]:
         """Up to ``room`` sent rows to publish again now, in seq order (none: no round).
@@ -176,41 +199,50 @@ class Confirmations:
             return self._round is not None
 
     def _maybe_start_round(self, handed_seq: int) -> None:
-        """Start a timeout round when one is due (checked every few seconds)."""
+        """Start the round a reconnect asked for, or a timeout round when one is due."""
         if not self.end_to_end:
             return
+        with self._lock:
+            reconnect, self._reconnect = self._reconnect, None
         now = self.clock.monotonic()
+        if reconnect is not None:
+            self.settle([], final=True)  # rows PUBACKed before the drop are sent ones
+            with self._lock:
+                self._round = _Round("reconnect", reconnect, math.inf)
+                self._last_round = now
+            return
         with self._lock:
             if self._round is not None or now < self._next_check:
                 return
             self._next_check = now + min(self.timeout_s / 4.0, 30.0)
-            last_ack = self._last_ack
-            since_round = now - self._last_round
-        stats = self.outbox.stats()
-        if stats.unconfirmed == 0 or stats.unconfirmed_oldest_s < self.timeout_s:
+            last_ack, top, since_round = self._last_ack, self._acked_top, now - self._last_round
+        if self.outbox.unconfirmed == 0:
             return
-        if last_ack is None or last_ack < now - stats.unconfirmed_oldest_s:
-            # No ack since the broker took the oldest: the bridge may just be down.
-            self._warn(stats.unconfirmed, stats.unconfirmed_oldest_s, now, heard=last_ack)
+        oldest = self.outbox.oldest_sent_mono()
+        if oldest is None or now - oldest < self.timeout_s:
             return
-        if since_round < self.timeout_s:
+        if last_ack is None or top is None or now - last_ack > self.timeout_s:
+            self._warn(now - oldest, now, heard=last_ack)
+        if top is None or since_round < self.timeout_s:
             return
         with self._lock:
             if self._round is None:
-                sent_before = min(now - self.timeout_s, last_ack)
-                self._round = _Round("unconfirmed", handed_seq, sent_before)
+                until = min(handed_seq, top - 1)
+                self._round = _Round("unconfirmed", until, now - self.timeout_s)
                 self._last_round = now
 
-    def _warn(self, count: int, age_s: float, now: float, *, heard: float | None) -> None:
+    def _warn(self, age_s: float, now: float, *, heard: float | None) -> None:
         if now - self._warned_at < WARN_EVERY_S:
             return
         self._warned_at = now
+        count = self.outbox.unconfirmed
         if heard is None:
             log.warning(
-                "%s: %d messages the broker took %.0f s ago are not confirmed, and no ack "
-                "came on %s since the start: is the bridge down or older than the ack, or "
-                "does the broker's ACL not let this bin read it? They stay in the outbox "
-                '(broker.confirm = "broker" deletes them at the broker\'s PUBACK instead)',
+                "%s: %d messages the broker took are not confirmed (the oldest %.0f s ago), "
+                "and no ack came on %s since the start: is the bridge down or older than "
+                "the ack, or does the broker's ACL not let this bin read it? They stay in "
+                'the outbox (broker.confirm = "broker" deletes them at the broker\'s '
+                "PUBACK instead)",
                 self.bin_id,
                 count,
                 age_s,
@@ -218,9 +250,9 @@ class Confirmations:
             )
         else:
             log.warning(
-                "%s: %d messages the broker took %.0f s ago are not confirmed, and no ack "
-                "came for %.0f s: is the bridge down? They stay in the outbox, and go again "
-                "after a reconnect or once it acknowledges others",
+                "%s: %d messages the broker took are not confirmed (the oldest %.0f s ago), "
+                "and no ack came for %.0f s: is the bridge down? They stay in the outbox, "
+                "and go again after a reconnect or once it acknowledges newer ones",
                 self.bin_id,
                 count,
                 age_s,

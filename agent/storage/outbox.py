@@ -73,7 +73,7 @@ class OutboxStats:
     unconfirmed: int = 0
     """Rows the broker acknowledged that the bridge has not confirmed (part of depth)."""
     unconfirmed_oldest_s: float = 0.0
-    """How long ago the broker acknowledged the oldest of them."""
+    """How long ago the broker first acknowledged the oldest of them (wall clock)."""
 
 
 class Outbox:
@@ -323,25 +323,44 @@ class Outbox:
 
     def mark_sent(self, seqs: Iterable[int]) -> int:
         """Note that the broker acknowledged these rows (``broker.confirm = "bridge"``):
-        they stay, unconfirmed, until the bridge confirms them. The first
-        acknowledgement's time is kept. Returns how many rows became sent."""
-        batch = [(seq,) for seq in seqs]
+        they stay, unconfirmed, until the bridge confirms them. ``sent_at`` keeps the
+        first acknowledgement's wall-clock time (what ``status`` and ``health`` age);
+        ``sent_mono`` the latest's (when a row is due to go again). Returns how many
+        rows became sent."""
+        batch = list(seqs)
         if not batch:
             return 0
         with self._lock:
             marked = 0
             now_mono, now_at = self.clock.monotonic(), format_ts(self.clock.now())
             with self.db.transaction(durable=False) as tx:
-                for (seq,) in batch:
-                    cursor = tx.execute(
-                        "UPDATE outbox SET sent_mono = ?, sent_at = ? "
-                        "WHERE seq = ? AND sent_mono IS NULL",
+                for seq in batch:
+                    row = tx.execute(
+                        "SELECT sent_mono IS NULL FROM outbox WHERE seq = ?", (seq,)
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    tx.execute(
+                        "UPDATE outbox SET sent_mono = ?, sent_at = COALESCE(sent_at, ?) "
+                        "WHERE seq = ?",
                         (now_mono, now_at, seq),
                     )
-                    marked += cursor.rowcount
+                    marked += int(row[0])
             self._unconfirmed += marked
             self._drained.notify_all()
             return marked
+
+    @property
+    def unconfirmed(self) -> int:
+        """How many stored rows are sent and wait for the bridge (read without the lock)."""
+        return self._unconfirmed
+
+    def oldest_sent_mono(self) -> float | None:
+        """The monotonic time of the least recent broker acknowledgement of a sent row."""
+        (oldest,) = self.db.query("SELECT MIN(sent_mono) FROM outbox WHERE sent_mono IS NOT NULL")[
+            0
+        ]
+        return None if oldest is None else float(oldest)
 
     def wait_drained(self, timeout: float) -> bool:
         """Block until the broker acknowledged every stored message; False after ``timeout``.
@@ -376,10 +395,13 @@ class Outbox:
         """Depth, size, age of the oldest row, drops, the seq counter and the rows the
         bridge has not confirmed yet."""
         (oldest,) = self.db.query("SELECT MIN(created_mono) FROM outbox")[0]
-        (oldest_sent,) = self.db.query(
-            "SELECT MIN(sent_mono) FROM outbox WHERE sent_mono IS NOT NULL"
-        )[0]
+        oldest_sent = self.oldest_sent_at()
         now = self.clock.monotonic()
+        sent_age = (
+            0.0
+            if oldest_sent is None
+            else max((self.clock.now() - oldest_sent).total_seconds(), 0.0)
+        )
         with self._lock:
             return OutboxStats(
                 depth=self._rows,
@@ -389,7 +411,5 @@ class Outbox:
                 last_seq=self._last_seq,
                 over_limit=self._over_limit,
                 unconfirmed=self._unconfirmed,
-                unconfirmed_oldest_s=(
-                    0.0 if oldest_sent is None else max(now - float(oldest_sent), 0.0)
-                ),
+                unconfirmed_oldest_s=sent_age,
             )
