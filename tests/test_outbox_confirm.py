@@ -196,6 +196,7 @@ def test_the_pubacks_delete_in_broker_mode_and_mark_in_bridge_mode(tmp_path: Pat
 def test_an_ack_that_cannot_be_read_is_ignored(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="agent.link.confirm")
     clock = ManualClock()
     outbox = open_outbox(tmp_path / "a.db", clock)
     (seq,) = fill(outbox, 1)

@@ -211,7 +211,7 @@ class MqttLink:
                 info.wait_for_publish(timeout=timeout)
             except (RuntimeError, ValueError):
                 log.warning("shutdown state of %s not acknowledged", self.bin_id)
-        self._flush_acks()
+        self._flush_acks(final=True)
         self._persist_link_state()
         self.client.disconnect()
         self.client.loop_stop()
@@ -400,10 +400,10 @@ class MqttLink:
 
     # -- publisher thread ---------------------------------------------------------------
 
-    def _flush_acks(self) -> None:
+    def _flush_acks(self, *, final: bool = False) -> None:
         with self._cv:
             acked, self._acked = self._acked, []
-        self.confirmations.settle(acked)
+        self.confirmations.settle(acked, final=final)
 
     def _publish_loop(self) -> None:
         while not self._stopping.is_set():
