@@ -19,6 +19,7 @@ from agent.clock import Clock
 from agent.hardware.devices import BinHardware
 from agent.intake import DepositClassifier
 from agent.link.connection import MqttLink
+from agent.link.identity import check_certificate_name
 from agent.link.messages import MessageFactory, new_boot_id
 from agent.ops.instance_lock import InstanceLock
 from agent.remote.commands import RemoteCommands
@@ -72,7 +73,10 @@ class Agent:
         ``config`` is the configuration file's; a remote configuration applied earlier
         is re-applied on top of it from the database. ``config_path`` is the file it
         came from, where a remote ``tare`` writes the new zero (None: memory only).
+        Raises :class:`~agent.link.identity.CertificateMismatch` when the client
+        certificate names another bin: the broker would drop all this bin publishes.
         """
+        check_certificate_name(config.broker, config.identity.bin_id)
         file_config = config
         endpoint = endpoint or BrokerUrl(
             config.broker.host, config.broker.port, config.broker.tls.enabled

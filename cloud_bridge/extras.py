@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 
-BRIDGE_PACKAGES = ("fastapi", "uvicorn", "httpx", "ortools", "cryptography", "jinja2")
+BRIDGE_PACKAGES = ("fastapi", "uvicorn", "httpx", "ortools", "jinja2")
 
 
 def missing_bridge_packages() -> list[str]:

@@ -22,6 +22,7 @@ from protocol.errors import (
 )
 from protocol.messages import (
     PROTOCOL_VERSION,
+    Ack,
     AlarmEvent,
     AlarmKind,
     BinMessage,
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
+    "Ack",
     "AlarmEvent",
     "AlarmKind",
     "BinIdMismatch",

@@ -28,6 +28,7 @@ from protocol.errors import (
 )
 from protocol.messages import (
     PROTOCOL_VERSION,
+    Ack,
     AlarmEvent,
     BinMessage,
     Command,
@@ -62,6 +63,7 @@ _KIND_MODELS: dict[TopicKind, type[BaseModel]] = {
     TopicKind.CMD_RESULT: CommandResult,
     TopicKind.CONFIG_DESIRED: ConfigDesired,
     TopicKind.CMD: Command,
+    TopicKind.ACK: Ack,
 }
 
 

@@ -267,6 +267,11 @@ class Health(Envelope):
     """Optional: the tray's net weight read while the bin was idle with its door closed
     and its tray known empty (so ideally 0 g; a steady offset is tare drift); null when
     it could not be read then."""
+    outbox_unconfirmed: Count | None = None
+    """Optional: outbox rows the broker took that the bridge has not confirmed yet (part
+    of ``outbox_depth``; always 0 on a bin that deletes rows at the broker's PUBACK)."""
+    outbox_unconfirmed_oldest_s: NonNegative | None = None
+    """Optional: how long ago the broker took the oldest of them (0 when there is none)."""
 
 
 class ConfigReported(Envelope):
@@ -315,6 +320,33 @@ class Command(WireModel):
     def expired(self, now: datetime) -> bool:
         """Whether the command must no longer be executed at ``now``."""
         return now >= self.expires_at
+
+
+MAX_ACK_RANGES = 1000
+"""The most ranges one ``ack`` carries (about 45 KB at worst); more take several."""
+
+
+def _ordered_range(value: tuple[int, int]) -> tuple[int, int]:
+    if value[0] > value[1]:
+        raise ValueError(f"a range runs from its first seq to its last, not {list(value)}")
+    return value
+
+
+SeqRange = Annotated[tuple[Seq, Seq], AfterValidator(_ordered_range)]
+"""``[first, last]``: every ``seq`` from ``first`` to ``last``, both included."""
+
+
+class Ack(Versioned):
+    """The bridge's end-to-end acknowledgement to one bin (no envelope; optional extension).
+
+    It names exactly the ``seq`` values the bridge has stored from that bin (or found
+    stored already, or rejected for good), as ranges: a bin deletes those outbox rows
+    only then, not at the broker's PUBACK, so a broker that loses what it acknowledged
+    loses nothing. It never names a state message, whose ``seq`` is not its own.
+    """
+
+    ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_ACK_RANGES)]
+    ts: Timestamp
 
 
 class ManifestEntry(WireModel):

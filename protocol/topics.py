@@ -31,6 +31,8 @@ class TopicKind(StrEnum):
     CONFIG_REPORTED = "config/reported"
     CMD = "cmd"
     CMD_RESULT = "cmd/result"
+    ACK = "ack"
+    """Cloud to bin: what the bridge stored (optional extension, docs/protocol.md)."""
 
 
 _SUFFIXES = {kind.value: kind for kind in TopicKind if kind is not TopicKind.EVENT}

@@ -44,8 +44,19 @@ def test_status_reports_outbox_fill_and_connection(tmp_path: Path) -> None:
     assert report["last_seq"] - origin == report["outbox_depth"]
     assert report["fill_pct"] == test_bin.agent.runtime.state.fill_pct
     assert report["active_alarms"] == ["tamper"]
+    assert report["outbox_unconfirmed"] == 0
+    # The broker took the alarm; the bridge has not confirmed it (a bridge down, or a
+    # broker that drops what it took): status says so, and for how long.
+    alarm = test_bin.agent.outbox.last_seq
+    test_bin.agent.outbox.mark_sent([alarm])
+    report = json.loads(
+        CliRunner().invoke(cli, ["status", "--config", str(config_file), "--json"]).output
+    )
+    assert report["outbox_unconfirmed"] == 1
+    assert report["outbox_depth"] == report["last_seq"] - origin  # still stored
     text = CliRunner().invoke(cli, ["status", "--config", str(config_file)])
     assert "outbox" in text.output
+    assert "unconfirmed    1 taken by the broker, not yet confirmed by the bridge" in text.output
     assert "tamper" in text.output
     test_bin.agent.db.close()
     test_bin.agent.instance_lock.release()

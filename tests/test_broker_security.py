@@ -141,6 +141,26 @@ def test_a_bin_cannot_read_another_bins_commands(deployment: Deployment) -> None
         bridge.publish("bins/v1/bin-002/config/desired", b"", retain=True)  # clear it
 
 
+def test_only_the_bridge_acknowledges_and_each_bin_hears_only_its_own(
+    deployment: Deployment,
+) -> None:
+    with (
+        connected(deployment, deployment.bridge(), "bridge-ack") as bridge,
+        connected(deployment, deployment.bin("bin-001"), "bin-001") as bin1,
+        connected(deployment, deployment.bin("bin-002"), "bin-002") as bin2,
+    ):
+        bin1.subscribe("bins/v1/bin-002/ack")
+        bin1.subscribe("bins/v1/bin-001/ack")
+        # A forged ack would make a bin delete messages the bridge never stored.
+        bin2.publish("bins/v1/bin-001/ack", b"forged by another bin")
+        bin1.publish("bins/v1/bin-001/ack", b"forged by itself")
+        bridge.publish("bins/v1/bin-002/ack", b"for bin-002")
+        bridge.publish("bins/v1/bin-001/ack", b"sentinel")
+        message = bin1.next()
+        assert (message.topic, message.payload) == ("bins/v1/bin-001/ack", b"sentinel")
+        assert bin1.messages.empty()
+
+
 def test_a_bin_reads_its_own_retained_configuration(deployment: Deployment) -> None:
     with connected(deployment, deployment.bridge(), "bridge-d") as bridge:
         bridge.publish("bins/v1/bin-001/config/desired", b'{"version": 1}', retain=True)

@@ -55,8 +55,9 @@ def test_birth_outbox_order_and_graceful_death(mosquitto: Mosquitto, tmp_path: P
         assert births[0].region == "north"
         assert seqs_of(seen.messages, "events/alarm") == list(range(base + 1, base + 51))
         agent.link.wait_connected(5)
-        # every acknowledged row is deleted
-        eventually(lambda: agent.outbox.stats().depth == 0)
+        # every row the broker acknowledged waits for the bridge (none runs here)
+        eventually(lambda: agent.outbox.stats().unconfirmed == 50)
+        assert agent.outbox.stats().depth == 50
         bd_seq = births[0].bd_seq
         agent.stop()
         final = seen.wait_for(lambda ms: any(not s.online for s in states(ms)))
@@ -132,7 +133,7 @@ def test_broker_outage_loses_nothing_and_keeps_seq_contiguous(tmp_path: Path) ->
             unique.setdefault(event.seq - b, event.detail)
         assert sorted(unique) == list(range(1, 61))
         assert [unique[s] for s in range(1, 61)] == [f"a{i}" for i in range(60)]
-        eventually(lambda: agent.outbox.stats().depth == 0)
+        eventually(lambda: agent.outbox.stats().unconfirmed == agent.outbox.stats().depth)
         assert agent.link.status().reconnects >= 1
     finally:
         seen.close()
@@ -235,6 +236,9 @@ def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
     writer.start()
     assert building.wait(5)
 
+    acked = agent.outbox.last_seq
+    ack = {"v": 1, "ranges": [[acked, acked]], "ts": "2026-11-21T10:00:00.000Z"}
+
     def callbacks() -> None:
         # The callbacks of a live connection (arming the next Will after a disconnect
         # writes its bd_seq first: see test_bd_seq_is_persisted_before_its_will_is_armed).
@@ -243,6 +247,9 @@ def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
         message = mqtt.MQTTMessage(topic=b"bins/v1/bin-001/cmd")
         message.payload = b"{}"
         link._on_message(link.client, None, message)
+        confirmation = mqtt.MQTTMessage(topic=b"bins/v1/bin-001/ack")
+        confirmation.payload = json.dumps(ack).encode()
+        link._on_message(link.client, None, confirmation)
 
     with agent.db.transaction():
         paho_thread = threading.Thread(target=callbacks, daemon=True)
@@ -252,7 +259,8 @@ def test_callbacks_never_wait_for_the_disk(tmp_path: Path) -> None:
     release.set()
     writer.join(5)
     assert not blocked, "a paho callback waited for the database"
-    # The publisher thread does the writes afterwards: the row goes, the state is kept.
+    # The publisher thread does the writes afterwards: the row the bridge confirmed
+    # goes, the state is kept.
     link._publish_once()
     assert agent.outbox.stats().depth == 1  # only the row stored meanwhile
     assert agent.db.get("link")["connected"] is True
@@ -323,6 +331,15 @@ def test_a_negative_puback_keeps_the_row_for_a_retry(
     link._publish_once()
     assert fake.published[sent + 1][1] == payload
     link._on_publish(link.client, None, fake.published[sent + 1][2], puback(0), None)
+    link._publish_once()
+    # The broker took it: it waits for the bridge's confirmation.
+    assert payload in [r.payload for r in agent.outbox.pending(0, 10)]
+    seq = json.loads(payload)["seq"]
+    confirmation = mqtt.MQTTMessage(topic=b"bins/v1/bin-001/ack")
+    confirmation.payload = json.dumps(
+        {"v": 1, "ranges": [[seq, seq]], "ts": "2026-11-21T10:00:00.000Z"}
+    ).encode()
+    link._on_message(link.client, None, confirmation)
     link._publish_once()
     assert payload not in [r.payload for r in agent.outbox.pending(0, 10)]
     agent.db.close()

@@ -131,7 +131,7 @@ def test_acl_uses_the_certificate_identity_not_the_client_id() -> None:
     text = acl_text(readers=("scheduler.north",))
     rules = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert "%c" not in "\n".join(rules)
-    assert rules[:8] == [
+    assert rules[:9] == [
         "pattern write bins/v1/%u/state",
         "pattern write bins/v1/%u/telemetry",
         "pattern write bins/v1/%u/events/+",
@@ -140,8 +140,10 @@ def test_acl_uses_the_certificate_identity_not_the_client_id() -> None:
         "pattern write bins/v1/%u/cmd/result",
         "pattern read bins/v1/%u/config/desired",
         "pattern read bins/v1/%u/cmd",
+        "pattern read bins/v1/%u/ack",
     ]
     assert "user revloop-bridge" in rules
+    assert "topic write bins/v1/+/ack" in rules
     assert rules[-2:] == ["user scheduler.north", "topic read fleet/v1/#"]
     with pytest.raises(PkiError, match="must contain a dot"):
         acl_text(readers=("bin-001",))
@@ -162,6 +164,7 @@ def test_mosquitto_conf_requires_certificates() -> None:
         "acl_file /etc/mosquitto/revloop.acl",
         "max_queued_messages 100000",
         f"max_queued_bytes {64 * 1024 * 1024}",
+        "autosave_interval 30",
     ):
         assert required in lines
     # listener options apply only after the listener line (before it, Mosquitto opens
@@ -169,6 +172,9 @@ def test_mosquitto_conf_requires_certificates() -> None:
     assert lines.index("use_username_as_clientid true") > lines.index("listener 8883 0.0.0.0")
     with pytest.raises(PkiError, match="max_queued_bytes"):
         BrokerLayout(max_queued_bytes=0)
+    with pytest.raises(PkiError, match="autosave_interval_s"):
+        BrokerLayout(autosave_interval_s=0)
+    assert "autosave_interval 10" in mosquitto_conf(BrokerLayout(autosave_interval_s=10))
     assert not any(line.startswith("persistence") for line in lines)
     with_persistence = mosquitto_conf(BrokerLayout(persistence_dir=Path("/var/lib/mosquitto")))
     assert "persistence_location /var/lib/mosquitto/" in with_persistence

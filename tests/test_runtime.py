@@ -72,6 +72,16 @@ def test_periodic_telemetry_and_health(sim: tuple[SimulatedBin, ManualClock]) ->
     assert isinstance(report, Health)
     assert report.sensors["ultrasonic"] == "ok"
     assert report.outbox_depth >= 1
+    assert (report.outbox_unconfirmed, report.outbox_unconfirmed_oldest_s) == (0, 0.0)
+    # Rows the broker took and the bridge has not confirmed are reported, with the age
+    # of the oldest.
+    test_bin.agent.outbox.mark_sent([rows[0].seq, rows[1].seq])
+    clock.advance(30)
+    test_bin.agent.runtime.emit_health()
+    newest = test_bin.agent.outbox.pending(0, 1000)[-1]
+    _, again = decode_bin_message(newest.topic, newest.payload)
+    assert isinstance(again, Health)
+    assert (again.outbox_unconfirmed, again.outbox_unconfirmed_oldest_s) == (2, 30.0)
     seqs = [json.loads(r.payload)["seq"] for r in rows]
     assert seqs == sorted(seqs)
 

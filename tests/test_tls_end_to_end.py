@@ -111,6 +111,10 @@ def test_agent_and_bridge_through_the_tls_broker(deployment: Deployment, tmp_pat
         bridge.start()
         assert bridge.wait_ready(15)
         eventually(lambda: len(stored(bridge, "telemetry")) >= 1, 20, "telemetry stored")
+        # The bridge's acks reach the bin through the generated ACL: what was sent while
+        # the bridge was away is confirmed and leaves the outbox.
+        eventually(lambda: test_bin.agent.link.confirmations.acks_received >= 1, 20, "acks")
+        eventually(lambda: test_bin.agent.outbox.stats().unconfirmed_oldest_s < 5, 20, "confirmed")
         (record,) = bridge.store.load_bins()
         assert record.bin_id == "bin-001"
         assert record.online

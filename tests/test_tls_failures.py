@@ -150,7 +150,7 @@ CASES = {
 }
 
 
-def _case(brokers: Brokers, case: str) -> tuple[int, Identity, str]:
+def _case(brokers: Brokers, case: str) -> tuple[int, str, Identity, str]:
     broker, bin_id, twist, expected = CASES[case]
     port = free_port() if broker == "closed" else getattr(brokers, broker).port
     if twist == "foreign-ca":
@@ -159,14 +159,15 @@ def _case(brokers: Brokers, case: str) -> tuple[int, Identity, str]:
         identity = brokers.bin(bin_id, pki=brokers.foreign)
     else:
         identity = brokers.bin(bin_id)
-    return port, identity, expected
+    return port, bin_id, identity, expected
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_bin_says_why_it_cannot_connect(brokers: Brokers, case: str, tmp_path: Path) -> None:
-    port, identity, expected = _case(brokers, case)
-    config = bin_config(
+    port, bin_id, identity, expected = _case(brokers, case)
+    config = bin_config(  # the bin the certificate names: a bin refuses another's
         tmp_path,
+        bin_id,
         **{
             "broker.tls": f'enabled = true\nca_file = "{identity.ca}"\n'
             f'cert_file = "{identity.cert}"\nkey_file = "{identity.key}"'
@@ -178,7 +179,7 @@ def test_the_bin_says_why_it_cannot_connect(brokers: Brokers, case: str, tmp_pat
         try:
             record = logs.wait_for(expected)
             assert record.getMessage().startswith(
-                f"bin-001 cannot connect to mqtt://127.0.0.1:{port}"
+                f"{bin_id} cannot connect to mqtt://127.0.0.1:{port}"
             )
             assert record.levelno == logging.WARNING
             assert expected in (test_bin.agent.link.status().last_error or "")
@@ -191,6 +192,7 @@ def test_bin_agent_status_shows_the_last_connection_error(brokers: Brokers, tmp_
     identity = brokers.bin("bin-002")  # revoked
     config = bin_config(
         tmp_path,
+        "bin-002",
         **{
             "broker.tls": f'enabled = true\nca_file = "{identity.ca}"\n'
             f'cert_file = "{identity.cert}"\nkey_file = "{identity.key}"'
@@ -217,7 +219,7 @@ def test_bin_agent_status_shows_the_last_connection_error(brokers: Brokers, tmp_
     "case", ["wrong CA file", "plain-text port", "revoked certificate", "nothing listening"]
 )
 def test_the_bridge_says_why_it_cannot_connect(brokers: Brokers, case: str) -> None:
-    port, identity, expected = _case(brokers, case)
+    port, _, identity, expected = _case(brokers, case)
     settings = validate_settings(
         {
             "broker": {

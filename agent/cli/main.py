@@ -19,6 +19,8 @@ from agent.cli.support import fail, load_or_exit
 from agent.cli.technicians import calibrate_group, selftest_command
 from agent.clock import SystemClock
 from agent.errors import AgentError
+from agent.link.identity import KEY as CERT_KEY
+from agent.link.identity import check_certificate_name
 from agent.ops.status import read_status, render_status
 from protocol.transport import parse_broker_url
 
@@ -40,8 +42,22 @@ def config_group() -> None:
 @config_group.command("validate")
 @click.argument("file", type=click.Path(path_type=Path))
 def config_validate(file: Path) -> None:
-    """Validate FILE; print every error with its key path and exit 1 if there is any."""
+    """Validate FILE; print every error with its key path and exit 1 if there is any.
+
+    The client certificate, when the file names one and it exists here, must name the
+    bin (its CN is the bin_id); one that is not here is only reported (a file checked
+    before the bin's certificates are installed).
+    """
     config = load_or_exit(file)
+    cert_file = config.broker.tls.cert_file
+    if cert_file is not None and not cert_file.exists():
+        click.echo(f"{file}: {CERT_KEY}: {cert_file} is not here; not checked", err=True)
+    else:
+        try:
+            check_certificate_name(config.broker, config.identity.bin_id)
+        except AgentError as err:
+            click.echo(f"{file}: {err}", err=True)
+            sys.exit(1)
     click.echo(f"{file}: valid configuration for bin {config.identity.bin_id}")
 
 

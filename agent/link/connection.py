@@ -7,7 +7,9 @@ publishes the matching retained birth. Reconnects back off exponentially with ji
 the backoff resets only after a connection has stayed up for a while.
 
 A publisher thread hands messages to paho strictly from the outbox, in ``seq`` order,
-with a bounded number in flight; an outbox row is deleted when its PUBACK arrives.
+with a bounded number in flight. Its PUBACK marks a row sent, and the bridge's ``ack``
+deletes it (or, with ``broker.confirm = "broker"``, the PUBACK deletes it): see
+:mod:`agent.link.confirm`, which also decides when sent rows go again.
 An MQTT 5 PUBACK with a failure reason code (>= 0x80) keeps the row: it is published
 again after a backoff. paho re-sends in-flight messages after a reconnect; after a
 restart of the process the outbox itself is replayed from its oldest row, and the
@@ -39,19 +41,18 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.clock import Clock
-from agent.errors import AgentError
+from agent.link.client import bin_client
+from agent.link.confirm import Confirmations
+from agent.link.refusals import RefusedRows
 from agent.storage.localdb import LocalDb
 from agent.storage.outbox import Outbox, OutboxRow, counter_origin
 from firmware_config.schema import Broker
 from protocol.backoff import Backoff
 from protocol.mqtt_client import (
-    ClientOptions,
-    ClientSetupError,
     ConnectFailure,
     ConnectFailures,
-    TlsFiles,
-    new_client,
 )
+from protocol.topics import TopicKind, bin_topic
 from protocol.transport import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,6 @@ class MqttLink:
             broker.backoff_min_s, max(broker.backoff_max_s, broker.backoff_min_s), rng
         )
         self.window = broker.inflight
-        self.refused_retry_s = refused_retry_s
 
         self._cv = threading.Condition()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
@@ -127,36 +127,35 @@ class MqttLink:
         stored = db.get("bd_seq")
         self._bd_seq = int(stored) if stored is not None else counter_origin(clock)
         self._link_state: dict[str, Any] | None = None  # to be written by the publisher
-        self._retry_at: dict[int, float] = {}  # refused seq -> when to publish it again
-        self._refusals: dict[int, int] = {}  # refused seq -> refusals so far
+        self._refused = RefusedRows(refused_retry_s, broker.backoff_max_s, clock.monotonic)
         self._publisher: threading.Thread | None = None
-        self._refused = 0
         self._state_mids: set[int] = set()
         self._early_acks: set[int] = set()
+        self.confirmations = Confirmations(
+            outbox,
+            clock,
+            bin_id=bin_id,
+            end_to_end=broker.confirm == "bridge",
+            timeout_s=broker.confirm_timeout_s,
+            ack_topic=bin_topic(bin_id, TopicKind.ACK, prefix=broker.topic_prefix),
+        )
 
         self.client = self._make_client()
 
     # -- setup -------------------------------------------------------------------------
 
+    @property
+    def refused_retry_s(self) -> float:
+        """First delay before a row the broker refused goes again (it doubles after)."""
+        return self._refused.first_s
+
+    @refused_retry_s.setter
+    def refused_retry_s(self, seconds: float) -> None:
+        self._refused.first_s = seconds
+
     def _make_client(self) -> mqtt.Client:
-        tls = self.broker.tls
-        files = (
-            TlsFiles("broker.tls", tls.ca_file, tls.cert_file, tls.key_file)
-            if tls.enabled or self.endpoint.tls
-            else None
-        )
-        options = ClientOptions(
-            client_id=self.bin_id,
-            mqtt5=self.broker.protocol == "5",
-            tls=files,
-            username=self.broker.username,
-            password=self.broker.password() if self.broker.username is not None else None,
-        )
-        try:
-            client = new_client(options)
-        except ClientSetupError as err:
-            raise AgentError(str(err)) from err
-        self._failures = ConnectFailures(client, tls=files is not None)
+        client, tls = bin_client(self.bin_id, self.broker, self.endpoint)
+        self._failures = ConnectFailures(client, tls=tls)
         client.max_inflight_messages_set(self.window)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
@@ -209,7 +208,7 @@ class MqttLink:
                 info.wait_for_publish(timeout=timeout)
             except (RuntimeError, ValueError):
                 log.warning("shutdown state of %s not acknowledged", self.bin_id)
-        self._flush_acks()
+        self._flush_acks(final=True)
         self._persist_link_state()
         self.client.disconnect()
         self.client.loop_stop()
@@ -305,6 +304,8 @@ class MqttLink:
         log.info("%s connected to %s (bd_seq %d)", self.bin_id, self.endpoint, bd_seq)
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
+        if self.confirmations.end_to_end:
+            client.subscribe(self.confirmations.ack_topic, qos=1)
         # The birth goes first: the publisher hands outbox rows to paho only once the
         # link is marked connected below, so no message of this connection precedes it
         # (the bridge registers a new bin's region from its birth).
@@ -318,7 +319,9 @@ class MqttLink:
             if self._ever_connected:
                 self._reconnects += 1
             self._ever_connected = True
+            handed = self._handed_seq
             self._cv.notify_all()
+        self.confirmations.reconnected(handed)
         self._note_link_state(True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -384,12 +387,7 @@ class MqttLink:
             if reason_code.is_failure:
                 # MQTT 5 negative PUBACK: the broker did not take the message; keep the
                 # row and publish it again after a backoff.
-                self._refused += 1
-                attempts = self._refusals.get(seq, 0) + 1
-                self._refusals[seq] = attempts
-                longest = max(self.refused_retry_s, self.broker.backoff_max_s)
-                delay = min(self.refused_retry_s * 2 ** min(attempts - 1, 10), longest)
-                self._retry_at[seq] = self.clock.monotonic() + delay
+                delay = self._refused.refuse(seq)
                 log.error(
                     "broker refused %s seq %d (reason 0x%02X %s); retrying in %.0f s",
                     self.bin_id,
@@ -399,23 +397,26 @@ class MqttLink:
                     delay,
                 )
             else:
-                self._refusals.pop(seq, None)
+                self._refused.accepted(seq)
                 self._acked.append(seq)
             self._cv.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
+            if message.topic == self.confirmations.ack_topic:
+                self.confirmations.receive(bytes(message.payload))
+                self.wake()
+                return
             self.on_message(message.topic, bytes(message.payload))
         except Exception:
             log.exception("handler failed for message on %s", message.topic)
 
     # -- publisher thread ---------------------------------------------------------------
 
-    def _flush_acks(self) -> None:
+    def _flush_acks(self, *, final: bool = False) -> None:
         with self._cv:
             acked, self._acked = self._acked, []
-        if acked:
-            self.outbox.acknowledge(acked)
+        self.confirmations.settle(acked, final=final)
 
     def _publish_loop(self) -> None:
         while not self._stopping.is_set():
@@ -427,9 +428,8 @@ class MqttLink:
 
     def _due_retries(self, room: int) -> list[OutboxRow]:
         """Refused rows whose backoff has passed (still stored), oldest first."""
-        now = self.clock.monotonic()
         with self._cv:
-            due = sorted(seq for seq, at in self._retry_at.items() if at <= now)[:room]
+            due = self._refused.due(room)
         rows = []
         for seq in due:
             found = self.outbox.pending(seq - 1, 1)
@@ -437,8 +437,7 @@ class MqttLink:
                 rows.append(found[0])
             else:
                 with self._cv:  # acknowledged or dropped meanwhile
-                    self._retry_at.pop(seq, None)
-                    self._refusals.pop(seq, None)
+                    self._refused.forget(seq)
         return rows
 
     def _hand(self, row: OutboxRow) -> bool:
@@ -471,16 +470,26 @@ class MqttLink:
             if self._stopping.is_set() or not self.status().connected:
                 return
             with self._cv:
-                self._retry_at.pop(row.seq, None)
+                self._refused.taken(row.seq)
             if not self._hand(row):
                 return
         room -= len(retries)
         if room <= 0:
             return
+        with self._cv:
+            inflight, handed = set(self._inflight.values()), self._handed_seq
+        again = self.confirmations.resend(room, inflight, handed)
+        for row in again:
+            if self._stopping.is_set() or not self.status().connected or not self._hand(row):
+                return
+        room -= len(again)
+        if room <= 0 or self.confirmations.resending():
+            return  # new rows follow once the older ones went again: seq order
         rows = self.outbox.pending(self._handed_seq, room)
         if not rows:
             with self._cv:
                 idle = not self._acked and self._link_state is None and not retries
+                idle = idle and not again and not self.confirmations.waiting()
                 if idle and self.outbox.last_seq <= self._handed_seq:
                     self._cv.wait(timeout=0.5)
             return

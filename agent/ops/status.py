@@ -30,6 +30,10 @@ class StatusReport:
     outbox_bytes: int
     outbox_oldest_s: float
     outbox_dropped: int
+    outbox_unconfirmed: int
+    """Rows the broker took that the bridge has not confirmed (part of the depth)."""
+    outbox_unconfirmed_s: float
+    """How long ago the broker took the oldest of them, by the wall clock."""
     last_seq: int
     fill_pct: float | None
     fill_mm: float | None
@@ -65,8 +69,10 @@ def read_status(config: DeviceConfig) -> StatusReport:
             database=str(path),
             outbox_depth=stats.depth,
             outbox_bytes=stats.bytes,
-            outbox_oldest_s=round(_oldest_wall_age(outbox), 1),
+            outbox_oldest_s=round(_wall_age(outbox.oldest_created_at()), 1),
             outbox_dropped=stats.dropped,
+            outbox_unconfirmed=stats.unconfirmed,
+            outbox_unconfirmed_s=round(_wall_age(outbox.oldest_sent_at()), 1),
             last_seq=stats.last_seq,
             fill_pct=state.fill_pct,
             fill_mm=state.fill_mm,
@@ -83,9 +89,8 @@ def read_status(config: DeviceConfig) -> StatusReport:
         db.close()
 
 
-def _oldest_wall_age(outbox: Outbox) -> float:
-    """Age of the oldest unsent message by wall clock (monotonic stamps are per process)."""
-    oldest = outbox.oldest_created_at()
+def _wall_age(oldest: datetime | None) -> float:
+    """Age of a stored time by the wall clock (monotonic stamps are per process)."""
     if oldest is None:
         return 0.0
     return max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
@@ -113,6 +118,9 @@ def render_status(report: StatusReport, *, as_json: bool) -> str:
         *([f"last error     {report.last_error}"] if report.last_error else []),
         f"outbox         {report.outbox_depth} messages, {report.outbox_bytes} bytes, "
         f"oldest {report.outbox_oldest_s:.0f} s, {report.outbox_dropped} telemetry dropped",
+        f"unconfirmed    {report.outbox_unconfirmed} taken by the broker, not yet confirmed "
+        "by the bridge"
+        + (f" (oldest {report.outbox_unconfirmed_s:.0f} s)" if report.outbox_unconfirmed else ""),
         f"last seq       {report.last_seq}",
         f"last fill      {fill}"
         + (f" ({report.fill_mm:.0f} mm)" if report.fill_mm is not None else ""),

@@ -107,6 +107,8 @@ class Reports:
                 outbox_depth=stats.depth,
                 outbox_oldest_s=round(stats.oldest_age_s, 1),
                 outbox_dropped=stats.dropped,
+                outbox_unconfirmed=stats.unconfirmed,
+                outbox_unconfirmed_oldest_s=round(stats.unconfirmed_oldest_s, 1),
                 reconnects=reconnects,
                 agent_version=__version__,
                 config_version=config.config_version,

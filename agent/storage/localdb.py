@@ -60,11 +60,20 @@ def _m004_commands_seen(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_outbox_sent(db: sqlite_utils.Database) -> None:
+    # When the broker first acknowledged a row (NULL: not yet); the row stays until the
+    # bridge confirms it stored the message (broker.confirm = "bridge").
+    db.execute("ALTER TABLE outbox ADD COLUMN sent_at TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN sent_mono REAL")
+    db.execute("CREATE INDEX outbox_sent ON outbox (sent_mono) WHERE sent_mono IS NOT NULL")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_outbox", _m001_outbox),
     ("002_meta", _m002_meta),
     ("003_outbox_retain", _m003_outbox_retain),
     ("004_commands_seen", _m004_commands_seen),
+    ("005_outbox_sent", _m005_outbox_sent),
 ]
 
 

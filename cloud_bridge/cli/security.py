@@ -18,6 +18,7 @@ import click
 from cloud_bridge.cli.output import print_table, table_console
 from cloud_bridge.cli.tables import certificates_table
 from cloud_bridge.security.broker_config import (
+    AUTOSAVE_INTERVAL_S,
     MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
     BrokerLayout,
@@ -272,6 +273,13 @@ def pki_list(directory: Path) -> None:
     show_default=True,
     help="Payload bytes kept for one offline client.",
 )
+@click.option(
+    "--autosave-interval",
+    type=click.IntRange(min=1),
+    default=AUTOSAVE_INTERVAL_S,
+    show_default=True,
+    help="Seconds between two saves of the broker's sessions and queues.",
+)
 def broker_config(
     directory: Path,
     port: int,
@@ -286,6 +294,7 @@ def broker_config(
     topic_prefix: str,
     max_queued_messages: int,
     max_queued_bytes: int,
+    autosave_interval: int,
 ) -> None:
     """Write the Mosquitto TLS listener configuration, its topic ACL and the broker's
     TLS files, with install.sh to install them on the broker host.
@@ -303,6 +312,7 @@ def broker_config(
         topic_prefix=topic_prefix,
         max_queued_messages=max_queued_messages,
         max_queued_bytes=max_queued_bytes,
+        autosave_interval_s=autosave_interval,
     )
     with _pki_errors():
         bundle = write_bundle(

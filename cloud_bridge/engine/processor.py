@@ -4,8 +4,11 @@ The processor is the whole ingest path except the network: it validates each
 message, rejects bad ones with a counted, logged reason, stores good ones once per
 ``(bin_id, seq)``, moves each bin's state and presence forward and lets the pickup
 service react; then the ticket service re-evaluates the bins whose condition moved,
-and command results are correlated with the commands the bridge sent. Nothing here
-knows about MQTT, so the tests drive it directly.
+and command results are correlated with the commands the bridge sent. Last, it
+composes each bin's ``ack``: the ``seq`` values of the batch that the bridge stored,
+found stored already, or rejected for good (docs/protocol.md), which the writer
+publishes after the commit. Nothing here knows about MQTT, so the tests drive it
+directly.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ from protocol import (
     UnknownTopic,
     decode_bin_message,
 )
+from protocol.acks import acks_for
+from protocol.codec import MAX_PAYLOAD_BYTES, encode
 from protocol.messages import MAX_SEQ
-from protocol.topics import parse_bin_topic, valid_region
+from protocol.topics import bin_topic, parse_bin_topic, valid_bin_id, valid_region
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +89,10 @@ class BatchOutcome:
     unknown_desired: int = 0
     """Desired configurations seen on the broker that the bridge had not issued (adopted
     or cleared; not counted as stored, duplicate or rejected)."""
+    acks: list[tuple[str, bytes]] = field(default_factory=list)
+    """``(topic, payload)`` of the bins' ``ack`` messages, published after the commit."""
+    acked: int = 0
+    """How many ``seq`` values those acks name."""
 
 
 @dataclass(slots=True)
@@ -158,6 +167,7 @@ class Processor:
             )
         telemetry: list[tuple[Telemetry, datetime]] = []
         new: list[StoredMessage] = []
+        acked: dict[str, set[int]] = {}
         self._touched.clear()
         self._settled.clear()
         with self._store.transaction():
@@ -173,13 +183,18 @@ class Processor:
                             fields=["region"],
                             topic=item.topic,
                         )
+                    raw_seq = message.seq
                     offset = self._seq_offsets.get(message.bin_id)
                     if offset:
                         message = self._shifted(message, offset, item.topic)
                 except ProtocolError as err:
                     self._reject(rejections, err.reason, item.topic, str(err))
+                    self._ack_rejected(acked, item)
                     continue
                 result = self._apply(message, item, now, telemetry, new)
+                if result != _SEQ_REUSED and not isinstance(message, State):
+                    # The bin's own seq, not the one a reset shifted it to.
+                    acked.setdefault(message.bin_id, set()).add(raw_seq)
                 if result == _STORED:
                     outcome.stored += 1
                 elif result == _DUPLICATE:
@@ -208,6 +223,10 @@ class Processor:
         outcome.rejected = {reason: entry.count for reason, entry in rejections.items()}
         outcome.publications, outcome.webhooks = self.notifier.take()
         outcome.settled = list(self._settled)
+        for bin_id in sorted(acked):
+            topic = bin_topic(bin_id, TopicKind.ACK, prefix=self._prefix)
+            outcome.acks += [(topic, encode(ack)) for ack in acks_for(acked[bin_id], now)]
+            outcome.acked += len(acked[bin_id])
         return outcome
 
     def _desired(self, item: Inbound) -> int:
@@ -217,6 +236,31 @@ class Processor:
         if parsed.kind is not TopicKind.CONFIG_DESIRED:
             raise UnknownTopic("not a config/desired topic", topic=item.topic)
         return int(self.configs.on_desired(parsed.bin_id, item.topic, item.payload))
+
+    def _ack_rejected(self, acked: dict[str, set[int]], item: Inbound) -> None:
+        """Acknowledge a rejected message whose bin and ``seq`` can still be read.
+
+        It will never be stored, so a bin that kept it until the bridge confirms would
+        keep it forever and send it again and again. Not acknowledged: a state message
+        (its ``seq`` is the bin's counter, not its own), one under no bin's topic, one
+        whose payload is not a JSON object with a valid ``seq``; and, elsewhere, a
+        ``seq_reused`` message (stored after ``bin-bridge bin reset``, so the bin keeps
+        it until then) or one the bridge failed on (``internal``: a fixed bridge stores
+        it when the bin sends it again).
+        """
+        head = self._prefix + "/"
+        if not item.topic.startswith(head) or len(item.payload) > MAX_PAYLOAD_BYTES:
+            return
+        bin_id, _, kind = item.topic[len(head) :].partition("/")
+        if not valid_bin_id(bin_id) or kind in ("", TopicKind.STATE.value):
+            return
+        try:
+            data = json.loads(item.payload)
+        except (ValueError, RecursionError):
+            return
+        seq = data.get("seq") if isinstance(data, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ:
+            acked.setdefault(bin_id, set()).add(seq)
 
     def tick(self) -> BatchOutcome:
         """Time-based policy in one transaction: forecasts, escalation, priorities,

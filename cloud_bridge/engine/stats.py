@@ -40,6 +40,8 @@ class BridgeStats:
     unknown_desired: int = 0
     """Desired configurations found on the broker that the bridge had not issued
     (adopted or cleared, as ``remote_config.unknown_desired`` says)."""
+    acked: int = 0
+    """Bin messages (``seq`` values) named in the acks published to their bins."""
 
     @property
     def processed(self) -> int:
@@ -85,6 +87,7 @@ class StatsBoard:
                 ticks=self._ticks,
                 actions=self._actions,
                 unknown_desired=committed.unknown_desired,
+                acked=committed.acked,
             )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
@@ -111,6 +114,7 @@ class StatsBoard:
                 rejected=rejected,
                 batches=committed.batches + 1,
                 unknown_desired=committed.unknown_desired + outcome.unknown_desired,
+                acked=committed.acked + outcome.acked,
             )
             self._changed.notify_all()
 

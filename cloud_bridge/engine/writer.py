@@ -2,8 +2,9 @@
 
 The paho network thread only queues what arrives (:meth:`Writer.receive`); the writer
 takes the queue in batches, commits each batch in one transaction through the
-:class:`~cloud_bridge.engine.processor.Processor`, then acknowledges its messages and
-publishes the pickups, tickets and commands it decided. Between batches it runs the
+:class:`~cloud_bridge.engine.processor.Processor`, then acknowledges its messages to
+the broker, publishes each bin's ``ack`` (what of it is now stored) and the pickups,
+tickets and commands it decided. Between batches it runs the
 policy tick on the bridge's clock and the calls other threads (the API) queue with
 :meth:`Writer.call`: the writer owns the in-memory fleet and pickups and the database
 connection, so nothing else needs a lock on them.
@@ -299,6 +300,11 @@ class Writer:
             return
         for item in inbound:
             self._outlet.ack(item)
+        # The bins' acks are not kept in the store's outbox: one lost (a crash now) is
+        # made good when the bin sends the messages again and they are acked as
+        # duplicates.
+        for topic, payload in outcome.acks:
+            self._outlet.publish(topic, payload)
         self._after(outcome)
         self._board.count_batch(outcome)
 
@@ -367,6 +373,8 @@ class Writer:
             total.webhooks += outcome.webhooks
             total.settled.extend(outcome.settled)
             total.unknown_desired += outcome.unknown_desired
+            total.acks.extend(outcome.acks)
+            total.acked += outcome.acked
         return total
 
     def _publish(self, publications: Sequence[Publication]) -> None:

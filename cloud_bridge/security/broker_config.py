@@ -8,9 +8,9 @@ contract allows it:
 
 - a bin (user name = its ``bin_id``) may publish only its own state, telemetry, events,
   health, ``config/reported`` and ``cmd/result``, and read only its own
-  ``config/desired`` and ``cmd``;
-- the bridge reads every bin topic, writes ``config/desired`` and ``cmd`` of any bin,
-  and publishes ``fleet/v1/...``;
+  ``config/desired``, ``cmd`` and ``ack``;
+- the bridge reads every bin topic, writes ``config/desired``, ``cmd`` and ``ack`` of
+  any bin, and publishes ``fleet/v1/...``;
 - readers (schedulers' systems) only read ``fleet/v1/...``.
 
 The bins' rules are ``pattern`` lines with ``%u``, the user name the broker took from
@@ -28,6 +28,13 @@ Each client's queue of messages waiting for it while it is offline (its persiste
 session) is bounded in messages and in bytes. The bridge's session is the big one: it
 holds the whole fleet's messages while the bridge is down, so the limits are sized for
 it (``docs/operations.md``); what exceeds them is dropped by the broker.
+
+The broker saves its sessions and queues every ``autosave_interval`` seconds (30 here;
+Mosquitto's default is 1 800) when persistence is on: what it acknowledged since the
+last save is lost if it is killed. Bins keep each message until the bridge confirms it
+(the ``ack`` topic), so that costs bins nothing; the shorter interval narrows what
+else a crash loses (commands and fleet messages queued for offline clients) at the
+price of writing the queues to disk more often.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ about three hours of a 1 000-bin fleet)."""
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
 """Default bound of one offline client's queue, in payload bytes (100 000 messages of
 about 600 bytes)."""
+AUTOSAVE_INTERVAL_S = 30
+"""Default seconds between two saves of the broker's persistent state."""
 
 BIN_PUBLISHES = (
     "state",
@@ -54,7 +63,7 @@ BIN_PUBLISHES = (
     "cmd/result",
 )
 """What a bin may publish under its own ``{prefix}/{bin_id}/``."""
-BIN_READS = ("config/desired", "cmd")
+BIN_READS = ("config/desired", "cmd", "ack")
 """What a bin may read under its own ``{prefix}/{bin_id}/``."""
 
 
@@ -75,8 +84,12 @@ class BrokerLayout:
     """How many QoS 1 messages the broker keeps for one offline client (0: no bound)."""
     max_queued_bytes: int = MAX_QUEUED_BYTES
     """How many payload bytes the broker keeps for one offline client (0: no bound)."""
+    autosave_interval_s: int = AUTOSAVE_INTERVAL_S
+    """Seconds between two saves of the persistent state (sessions, queues, retained)."""
 
     def __post_init__(self) -> None:
+        if self.autosave_interval_s < 1:
+            raise PkiError("autosave_interval_s must be at least 1 s (0 would never save)")
         for name in ("max_queued_messages", "max_queued_bytes"):
             if getattr(self, name) < 1:
                 raise PkiError(f"{name} must be at least 1: an unbounded queue can fill memory")
@@ -100,17 +113,19 @@ def acl_text(
         "# used: a bin could otherwise connect with another bin's id and speak for it.",
         "",
         "# Every bin: publish only under its own topics, read only its own desired",
-        "# configuration and commands.",
+        "# configuration, commands and the bridge's acknowledgements.",
     ]
     lines += [f"pattern write {topic_prefix}/%u/{suffix}" for suffix in BIN_PUBLISHES]
     lines += [f"pattern read {topic_prefix}/%u/{suffix}" for suffix in BIN_READS]
     lines += [
         "",
-        "# The bridge: every bin's messages in; configuration, commands and fleet out.",
+        "# The bridge: every bin's messages in; configuration, commands, acknowledgements",
+        "# and fleet out.",
         f"user {bridge}",
         f"topic read {topic_prefix}/#",
         f"topic write {topic_prefix}/+/config/desired",
         f"topic write {topic_prefix}/+/cmd",
+        f"topic write {topic_prefix}/+/ack",
         f"topic readwrite {fleet_prefix}/#",
     ]
     for reader in readers:
@@ -142,6 +157,10 @@ def mosquitto_conf(layout: BrokerLayout, *, generated_at: datetime | None = None
         "# in messages and in bytes; the broker drops what exceeds either bound.",
         f"max_queued_messages {layout.max_queued_messages}",
         f"max_queued_bytes {layout.max_queued_bytes}",
+        "# With persistence on, save sessions and queues this often (Mosquitto's default is",
+        "# 1800 s): a killed broker loses what it took since. Bins keep every message until",
+        "# the bridge confirms it, so this bounds what else is lost, at the price of writes.",
+        f"autosave_interval {layout.autosave_interval_s}",
     ]
     if layout.persistence_dir is not None:
         lines += ["persistence true", f"persistence_location {layout.persistence_dir}/"]

@@ -73,6 +73,23 @@ class Broker(Section):
     inflight: int = Field(
         default=20, ge=1, le=1000, description="Unacknowledged publishes in flight at once."
     )
+    confirm: Literal["bridge", "broker"] = Field(
+        default="bridge",
+        description=(
+            "When an outbox row may go: 'bridge' once the bridge's ack says it is stored "
+            "(survives a broker that loses what it acknowledged), 'broker' at the "
+            "broker's PUBACK (for a consumer that sends no ack)."
+        ),
+    )
+    confirm_timeout_s: float = Field(
+        default=600.0,
+        ge=5.0,
+        le=86_400.0,
+        description=(
+            "Publish a message again when the bridge, while acknowledging others, has "
+            "not confirmed it this long after the broker took it."
+        ),
+    )
     tls: Tls = Field(default_factory=Tls, description="TLS settings.")
 
     def password(self) -> str | None:

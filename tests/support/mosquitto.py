@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -118,6 +119,21 @@ class Mosquitto:
                 self._process.kill()
                 self._process.wait(timeout=10)
         self._process = None
+
+    def kill(self) -> None:
+        """Kill the broker with SIGKILL (power loss, the OOM killer): it saves nothing."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def reload(self) -> None:
+        """Send SIGHUP: Mosquitto reads its ACL (and password) files again."""
+        assert self._process is not None
+        assert self._process.poll() is None
+        self._process.send_signal(signal.SIGHUP)
 
     def restart(self) -> None:
         """Stop and start again on the same port."""

@@ -58,6 +58,15 @@ class Client:
                 raise AssertionError(f"received {len(taken)} of {count} messages") from None
         return taken
 
+    def take_nowait(self) -> list[mqtt.MQTTMessage]:
+        """Whatever was received and not taken yet, without waiting."""
+        taken = []
+        while True:
+            try:
+                taken.append(self.messages.get_nowait())
+            except queue.Empty:
+                return taken
+
     def close(self) -> None:
         """Disconnect and stop the network thread."""
         self.client.disconnect()
