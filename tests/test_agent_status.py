@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from agent.cli.main import cli
 from agent.clock import ManualClock
+from agent.storage.localdb import MIGRATIONS, LocalDb
 from agent.storage.outbox import counter_origin
 from tests.support.bins import bin_config, make_bin
 
@@ -84,3 +86,18 @@ def test_missing_tls_files_are_named_and_release_the_database(tmp_path: Path) ->
     fixed = make_bin(bin_config(tmp_path), port=1)
     fixed.agent.db.close()
     fixed.agent.instance_lock.release()
+
+
+def test_status_on_a_database_an_older_agent_wrote_asks_for_a_restart(tmp_path: Path) -> None:
+    config_file = write_config(tmp_path)
+    database = tmp_path / "bin-001.db"
+    LocalDb(database).close()
+    with sqlite3.connect(database) as conn:  # as the agent before the newest migration left it
+        newest = MIGRATIONS[-1][0]
+        conn.execute("DELETE FROM _migrations WHERE name = ?", (newest,))
+    result = CliRunner().invoke(cli, ["status", "--config", str(config_file)])
+    assert result.exit_code == 1
+    assert "written by an older agent" in result.output
+    assert newest in result.output
+    assert "restart the agent" in result.output
+    assert "Traceback" not in result.output

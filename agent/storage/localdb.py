@@ -99,7 +99,9 @@ class LocalDb:
                 )
             self.conn = conn
             self.db = sqlite_utils.Database(conn)
-            if not readonly:
+            if readonly:
+                self._check_migrated()
+            else:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 self._migrate()
@@ -107,6 +109,23 @@ class LocalDb:
             raise StorageError(f"cannot open the agent database {self.path}: {err}") from err
         except OSError as err:
             raise StorageError(f"cannot create the agent database {self.path}: {err}") from err
+
+    def _check_migrated(self) -> None:
+        """A reader cannot upgrade the file: say so instead of failing on a missing column.
+
+        After an upgrade, the new ``bin-agent status`` may meet a database the running
+        (old) agent has not migrated yet; the agent migrates it when it starts.
+        """
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master")}
+        done: set[str] = set()
+        if "_migrations" in tables:
+            done = {row[0] for row in self.conn.execute("SELECT name FROM _migrations")}
+        missing = [name for name, _ in MIGRATIONS if name not in done]
+        if missing:
+            raise StorageError(
+                f"the agent database {self.path} was written by an older agent (migrations "
+                f"{', '.join(missing)} not applied yet): restart the agent to upgrade it"
+            )
 
     def _migrate(self) -> None:
         with self.transaction():
