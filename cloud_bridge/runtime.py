@@ -12,6 +12,7 @@ broker link, then webhook delivery) and stops them the other way round.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.engine.stats import BridgeStats
 from cloud_bridge.errors import ApiError
 from cloud_bridge.store import Store, open_store
+from cloud_bridge.web.app import dashboard_mounter
 from cloud_bridge.webhooks.worker import WebhookWorker
 
 
@@ -92,7 +94,12 @@ class BridgeRuntime:
             self.api: ApiServer | None = None
             """The API server, when ``api.port`` is set."""
             if settings.api.port is not None:
-                self.api = serve_api(settings, self.bridge, clock)
+                self.api = serve_api(
+                    settings,
+                    self.bridge,
+                    clock,
+                    extend=dashboard_mounter(settings, clock, os.environ),
+                )
         except BaseException:
             self._close()
             raise

@@ -1,7 +1,9 @@
 """The FastAPI application: routers per resource, auth, errors as JSON, OpenAPI served.
 
-``/openapi.json`` and ``/docs`` describe the API and need no token (they hold no
-data); ``/healthz`` answers without one too. Everything under ``/v1`` needs a token
+``/openapi.json`` describes the API and needs no token (it holds no data);
+``/healthz`` answers without one too. ``/docs`` (Swagger UI on vendored files) is
+added with the dashboard by :mod:`cloud_bridge.web`, since FastAPI's own loads its
+scripts from a CDN. Everything under ``/v1`` needs a token
 whose role holds the route's permission (see :mod:`cloud_bridge.api.auth`).
 """
 
@@ -60,6 +62,8 @@ def create_app(context: ApiContext) -> FastAPI:
         description="Bins, fill forecasts, pickups and their manifests, deposits, routes, "
         "webhook deliveries, CSV exports, and for technicians tickets, remote commands and "
         "remote configuration. Authenticate with `Authorization: Bearer TOKEN`.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     for router in ROUTERS:

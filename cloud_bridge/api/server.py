@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,6 +29,7 @@ from cloud_bridge.api.context import Actions, ApiContext, ReaderPool
 from cloud_bridge.clock import Clock
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.errors import ApiError
+from cloud_bridge.store.protocols import Store
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +121,20 @@ class ApiServer:
             self._readers.close()
 
 
-def serve_api(settings: BridgeSettings, actions: Actions, clock: Clock) -> ApiServer:
+Extension = Callable[[FastAPI, Callable[[], Store], TokenTable], None]
+"""What adds more routes to the API's app before it serves (the dashboard): given the
+app, the function answering this thread's reader, and the token table."""
+
+
+def serve_api(
+    settings: BridgeSettings, actions: Actions, clock: Clock, *, extend: Extension | None = None
+) -> ApiServer:
     """The API of a running bridge, not yet started: it reads from the database file
     and carries out actions through ``actions`` (the engine's writer).
 
     The start-up wiring (:mod:`cloud_bridge.runtime`) calls this beside the engine, so
-    the engine never builds its own web server.
+    the engine never builds its own web server; it hands the dashboard in as
+    ``extend``, so the API never imports it.
     """
     assert settings.api.port is not None
     tokens = TokenTable.from_settings(settings.api, os.environ)
@@ -138,4 +148,7 @@ def serve_api(settings: BridgeSettings, actions: Actions, clock: Clock) -> ApiSe
         clock=clock,
         tokens=tokens,
     )
-    return ApiServer(create_app(context), settings.api.host, settings.api.port, on_stop=readers)
+    app = create_app(context)
+    if extend is not None:
+        extend(app, readers.get, tokens)
+    return ApiServer(app, settings.api.host, settings.api.port, on_stop=readers)

@@ -32,6 +32,7 @@ from cloud_bridge.config.routing import RoutingSettings
 from cloud_bridge.config.store import StoreSettings
 from cloud_bridge.config.tickets import TicketOverride, TicketSettings
 from cloud_bridge.config.timers import TimerSettings
+from cloud_bridge.config.web import WebSettings
 from cloud_bridge.config.webhooks import DeliverySettings, WebhookEndpoint
 from cloud_bridge.errors import SettingsError
 
@@ -80,6 +81,9 @@ class BridgeSettings(Section):
         default_factory=DeliverySettings, description="Webhook retries and dead letters."
     )
     api: ApiSettings = Field(default_factory=ApiSettings, description="The REST API.")
+    web: WebSettings = Field(
+        default_factory=WebSettings, description="The web dashboard (served on api.port)."
+    )
     routing: RoutingSettings = Field(
         default_factory=RoutingSettings, description="Depots and vehicles for route planning."
     )

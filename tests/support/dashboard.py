@@ -1,0 +1,109 @@
+"""A seeded bridge store with the API and the dashboard on one app, for the web tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from fastapi import FastAPI
+
+from cloud_bridge.api.app import create_app
+from cloud_bridge.api.auth import TokenTable
+from cloud_bridge.api.context import Actions, ApiContext, ReaderPool
+from cloud_bridge.config.settings import BridgeSettings, validate_settings
+from cloud_bridge.domain.inbound import Inbound
+from cloud_bridge.engine.processor import Processor
+from cloud_bridge.store.sqlite.store import SQLiteStore
+from cloud_bridge.web.app import mount_dashboard
+from tests.support import bin_messages as msg
+from tests.support.bin_messages import T0
+
+NOW = T0 + timedelta(hours=3)
+KEY = b"k" * 32
+TOKENS = {"sched": "scheduler", "tech": "technician", "admin": "admin", "fac": "facility"}
+HOSTILE = '<script>alert("x")</script>'
+"""Markup a bin reports as a fault code: the page must show it as text."""
+BINS = ("bin-001", "bin-002", "bin-003", "bin-004")
+
+
+class NoActions:
+    """The dashboard's pages only read: any action is a test failure."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the dashboard asked the bridge to act: {name}")
+
+
+def token(name: str) -> str:
+    """The token of holder ``name`` in these settings."""
+    return f"{name}-token-0123456789"
+
+
+def web_settings(path: Path, **web: Any) -> BridgeSettings:
+    """Settings with a token per role and the given ``[web]`` section."""
+    return validate_settings(
+        {
+            "store": {"path": str(path)},
+            "api": {
+                "port": 0,
+                "tokens": [
+                    {
+                        "name": name,
+                        "role": role,
+                        "sha256": hashlib.sha256(token(name).encode()).hexdigest(),
+                    }
+                    for name, role in TOKENS.items()
+                ],
+            },
+            "forecast": {"interval_s": 0},
+            "web": web,
+        }
+    )
+
+
+def seed(settings: BridgeSettings, store: SQLiteStore) -> None:
+    """Four bins: one full with a pickup, one offline, one with a hostile fault code,
+    one nearly empty."""
+    processor = Processor(settings, store, lambda: NOW)
+    batch = [
+        msg.state("bin-001", 1, region="north", lat=52.52, lon=13.40),
+        msg.telemetry("bin-001", 2, 93.0, door="locked"),
+        msg.state("bin-002", 1, region="south", lat=52.50, lon=13.45),
+        msg.telemetry("bin-002", 2, 40.0),
+        msg.state("bin-002", 3, online=False),
+        msg.state("bin-003", 1, region="north", lat=52.53, lon=13.38),
+        msg.telemetry("bin-003", 2, 60.0),
+        msg.fault("bin-003", 3, "camera", HOSTILE, detail=HOSTILE),
+        msg.state("bin-004", 1, region="south", lat=52.49, lon=13.42),
+        msg.telemetry("bin-004", 2, 5.0),
+    ]
+    processor.process([Inbound(topic, payload) for topic, payload in batch])
+    processor.tick()
+
+
+@contextmanager
+def dashboard_app(tmp_path: Path, **web: Any) -> Iterator[FastAPI]:
+    """The API and the dashboard over a seeded store."""
+    path = tmp_path / "bridge.db"
+    settings = web_settings(path, **web)
+    store = SQLiteStore(path)
+    seed(settings, store)
+    readers = ReaderPool.sqlite(str(path))
+    tokens = TokenTable.from_settings(settings.api)
+    context = ApiContext(
+        settings=settings,
+        readers=readers,
+        actions=cast(Actions, NoActions()),
+        clock=lambda: NOW,
+        tokens=tokens,
+    )
+    app = create_app(context)
+    mount_dashboard(app, readers.get, tokens, settings=settings, clock=lambda: NOW, key=KEY)
+    try:
+        yield app
+    finally:
+        readers.close()
+        store.close()
