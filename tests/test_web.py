@@ -55,11 +55,11 @@ def test_pages_without_a_session_redirect_to_the_sign_in(client: TestClient, pat
 def test_sign_in_static_and_docs_need_no_session(client: TestClient) -> None:
     assert client.get("/login").status_code == 200
     assert client.get("/static/fleet.js").status_code == 200
-    assert client.get("/static/vendor/swagger-ui-4.15.5/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/vendor/swagger-ui-5.32.6/swagger-ui-bundle.js").status_code == 200
     docs = client.get("/docs")
     assert docs.status_code == 200
     # Swagger UI from the bridge's own files, never from a CDN
-    assert "/static/vendor/swagger-ui-4.15.5/swagger-ui-bundle.js" in docs.text
+    assert "/static/vendor/swagger-ui-5.32.6/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
     assert "<script>" not in docs.text
 
@@ -200,3 +200,30 @@ def test_session_key_from_the_environment() -> None:
     assert len(session_key("K", {})) == 32  # made for this process, with a warning
     with pytest.raises(SettingsError, match="at least 32"):
         session_key("K", {"K": "short"})
+
+
+def test_tile_host_joins_the_csp_and_the_map(tmp_path: Path) -> None:
+    tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    with (
+        dashboard_app(tmp_path, tile_url=tiles, tile_attribution="<b>Tiles</b>") as app,
+        TestClient(app, base_url=BASE) as test_client,
+    ):
+        sign_in(test_client)
+        page = test_client.get("/")
+        assert (
+            "img-src 'self' data: https://tiles.example.org;"
+            in (page.headers["content-security-policy"])
+        )
+        assert f'data-tile-url="{tiles}"' in page.text
+        assert "&lt;b&gt;Tiles&lt;/b&gt;" in page.text
+
+
+def test_disabled_dashboard_keeps_docs_and_static(tmp_path: Path) -> None:
+    with (
+        dashboard_app(tmp_path, enabled=False) as app,
+        TestClient(app, base_url=BASE) as test_client,
+    ):
+        assert test_client.get("/", follow_redirects=False).status_code == 404
+        assert test_client.get("/login").status_code == 404
+        assert test_client.get("/docs").status_code == 200
+        assert test_client.get("/static/vendor/VENDORED.md").status_code == 200

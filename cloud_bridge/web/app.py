@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_FORM_BYTES = 4096
 """The largest sign-in or sign-out form read (a token is far shorter)."""
 
-SWAGGER = "/static/vendor/swagger-ui-4.15.5"
+SWAGGER = "/static/vendor/swagger-ui-5.32.6"
 """Where the vendored Swagger UI is served."""
 
 Mounter = Callable[[FastAPI, Callable[[], Store], TokenTable], None]

@@ -11,7 +11,9 @@ what they became (the bridge's own impact report).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,6 +105,7 @@ def run_demo(
     """Run the whole demo and return its figures."""
     facility = facility or FacilityOptions(seed=options.seed)
     clock = ManualClock()
+    token = secrets.token_urlsafe(24)
     with broker_for(broker_url) as endpoint, work_directory(workdir) as directory:
         settings = validate_settings(
             {
@@ -127,6 +130,9 @@ def run_demo(
                         for region in options.regions
                     }
                 },
+                # the dashboard and the API on a port the system picks, one admin token
+                "api": {"port": 0, "tokens": [{"name": "demo", "role": "admin",
+                        "sha256": hashlib.sha256(token.encode()).hexdigest()}]},
             },
             source="demo",
         )  # fmt: skip
@@ -136,6 +142,11 @@ def run_demo(
         try:
             if not bridge.wait_ready(15):
                 raise RuntimeError(f"the bridge could not connect to {endpoint}")
+            if bridge.api is not None and not quiet:
+                console.print(
+                    f"Dashboard: [bold]{bridge.api.url}/[/bold]  (sign in with the demo "
+                    f"token [bold]{token}[/bold]; it lasts as long as the demo runs)"
+                )
 
             receiving = SimFacility(facility, bridge.bridge)
 

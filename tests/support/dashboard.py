@@ -73,7 +73,7 @@ def seed(settings: BridgeSettings, store: SQLiteStore) -> None:
         msg.telemetry("bin-001", 2, 93.0, door="locked"),
         msg.state("bin-002", 1, region="south", lat=52.50, lon=13.45),
         msg.telemetry("bin-002", 2, 40.0),
-        msg.state("bin-002", 3, online=False),
+        msg.state("bin-002", 3, online=False, region="south"),
         msg.state("bin-003", 1, region="north", lat=52.53, lon=13.38),
         msg.telemetry("bin-003", 2, 60.0),
         msg.fault("bin-003", 3, "camera", HOSTILE, detail=HOSTILE),
