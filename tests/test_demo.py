@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def test_demo_fills_bins_raises_pickups_and_the_crew_collects() -> None:
     assert summary["pickups"] >= 2
     assert summary["collected"] >= 1
     assert summary["emptied"] >= 1
+
+
+def test_demo_prints_the_dashboard_url_and_a_token() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--bins", "1", "--days", "0.02", "--speed", "0"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Dashboard: http://127\.0\.0\.1:\d+/", result.output), result.output
+    assert re.search(r"Demo token \(admin[^)]*\): \S{20,}", result.output), result.output
 
 
 def test_the_embedded_broker_takes_many_clients_subscribing_at_once(

@@ -143,9 +143,11 @@ def run_demo(
             if not bridge.wait_ready(15):
                 raise RuntimeError(f"the bridge could not connect to {endpoint}")
             if bridge.api is not None and not quiet:
+                console.print(f"Dashboard: [bold]{bridge.api.url}/[/bold]")
                 console.print(
-                    f"Dashboard: [bold]{bridge.api.url}/[/bold]  (sign in with the demo "
-                    f"token [bold]{token}[/bold]; it lasts as long as the demo runs)"
+                    f"Demo token (admin, while the demo runs; --speed 300 leaves time to "
+                    f"look): [bold]{token}[/bold]",
+                    soft_wrap=True,
                 )
 
             receiving = SimFacility(facility, bridge.bridge)
