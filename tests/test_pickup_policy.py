@@ -278,9 +278,14 @@ def test_a_pickup_past_due_is_escalated_once(store: SQLiteStore, clock: FakeNow)
     assert escalated.due_by == requested.due_by
     clock.advance(hours=1)
     assert tick(p) == []
-    # a scheduler takes it on: scheduled, and not escalated again
+    # a scheduler takes it on: scheduled, and not escalated again; past due_by, any
+    # time is late, so the scheduler confirms it (without: refused, nothing changes)
     when = clock.now + timedelta(hours=2)
-    p.act(lambda s: s.schedule(requested.pickup_id, when, "dispatch"))
+    with pytest.raises(Conflict, match="after the pickup's due_by") as late:
+        p.act(lambda s: s.schedule(requested.pickup_id, when, "dispatch"))
+    assert late.value.field == "confirm"
+    assert store.list_pickups()[0].status == "escalated"
+    p.act(lambda s: s.schedule(requested.pickup_id, when, "dispatch", confirm=True))
     clock.advance(hours=5)
     assert tick(p) == []
     assert store.list_pickups()[0].status == "scheduled"

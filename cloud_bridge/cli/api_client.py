@@ -83,11 +83,15 @@ class ApiClient:
         result: dict[str, Any] = self._post(f"/v1/pickups/{pickup_id}/acknowledge")
         return result
 
-    def schedule(self, pickup_id: str, when: datetime, note: str | None) -> dict[str, Any]:
-        """Schedule a pickup for ``when``."""
+    def schedule(
+        self, pickup_id: str, when: datetime, note: str | None, confirm: bool = False
+    ) -> dict[str, Any]:
+        """Schedule a pickup for ``when`` (after its due_by only with ``confirm``)."""
         body: dict[str, Any] = {"scheduled_for": format_ts(when)}
         if note is not None:
             body["note"] = note
+        if confirm:
+            body["confirm"] = True
         result: dict[str, Any] = self._post(f"/v1/pickups/{pickup_id}/schedule", body)
         return result
 

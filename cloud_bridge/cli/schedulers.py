@@ -300,7 +300,8 @@ def ack(pickup_id: str, api_url: str | None, token_env: str, as_json: bool) -> N
 @pickup.command("schedule")
 @click.argument("pickup_id")
 @click.option("--at", "when", required=True, help="Planned collection time (RFC 3339).")
-@click.option("--note", help="A note for the log.")
+@click.option("--note", help="A note, kept with the pickup.")
+@click.option("--confirm", is_flag=True, help="Schedule after the pickup's due_by on purpose.")
 @api_option
 @token_option
 @json_option
@@ -308,6 +309,7 @@ def schedule(
     pickup_id: str,
     when: str,
     note: str | None,
+    confirm: bool,
     api_url: str | None,
     token_env: str,
     as_json: bool,
@@ -317,7 +319,7 @@ def schedule(
         at = parse_ts(when)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--at") from None
-    _act(api_url, token_env, as_json, lambda c: c.schedule(pickup_id, at, note))
+    _act(api_url, token_env, as_json, lambda c: c.schedule(pickup_id, at, note, confirm))
 
 
 @pickup.command("cancel")

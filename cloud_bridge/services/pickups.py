@@ -290,15 +290,29 @@ class PickupService:
         return pickup
 
     def schedule(
-        self, pickup_id: str, when: datetime, actor: str, note: str | None = None
+        self,
+        pickup_id: str,
+        when: datetime,
+        actor: str,
+        note: str | None = None,
+        *,
+        confirm: bool = False,
     ) -> PickupRecord:
-        """A scheduler plans the collection for ``when``."""
+        """A scheduler plans the collection for ``when``: never in the past (422), and
+        after ``due_by`` only when ``confirm`` says the lateness is meant (409 otherwise).
+        The API and the dashboard both come here, so they refuse the same times."""
         record, pickup = self._actionable(pickup_id, "schedule")
         now = self._clock()
         if when < now - SCHEDULE_PAST_TOLERANCE:
             raise InvalidAction(
                 f"scheduled_for {when.isoformat()} is in the past (now {now.isoformat()})",
                 field="scheduled_for",
+            )
+        if when > pickup.due_by and not confirm:
+            raise Conflict(
+                f"scheduled_for {when.isoformat()} is after the pickup's due_by "
+                f"{pickup.due_by.isoformat()}: confirm to schedule it late",
+                field="confirm",
             )
         pickup.status = "scheduled"
         pickup.scheduled_for = when

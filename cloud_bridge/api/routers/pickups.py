@@ -44,7 +44,13 @@ class ScheduleBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     scheduled_for: AwareDatetime = Field(description="Planned collection time (RFC 3339).")
-    note: str | None = Field(default=None, max_length=500, description="For the log.")
+    note: str | None = Field(
+        default=None, max_length=500, description="The scheduler's note, kept with the pickup."
+    )
+    confirm: bool = Field(
+        default=False,
+        description="Schedule after the pickup's due_by on purpose (without it: 409).",
+    )
 
     @field_validator("scheduled_for")
     @classmethod
@@ -141,9 +147,14 @@ def acknowledge(who: PickupsActor, ctx: Context, pickup_id: PickupIdPath) -> Pic
 def schedule(
     who: PickupsActor, ctx: Context, pickup_id: PickupIdPath, body: ScheduleBody
 ) -> Pickup:
-    """Status becomes ``scheduled`` with ``scheduled_for``; the change is published."""
+    """Status becomes ``scheduled`` with ``scheduled_for``; the change is published.
+
+    A time more than an hour in the past is refused with 422; a time after the pickup's
+    ``due_by`` with 409 unless ``confirm`` is true (the dashboard asks the same)."""
     record = ctx.actions.pickups(
-        lambda service: service.schedule(pickup_id, body.scheduled_for, who.name, body.note)
+        lambda service: service.schedule(
+            pickup_id, body.scheduled_for, who.name, body.note, confirm=body.confirm
+        )
     )
     return record.message()
 
