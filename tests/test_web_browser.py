@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloud_bridge.api.server import ApiServer
-from tests.support.dashboard import BINS, HOSTILE, dashboard_app, token
+from tests.support.dashboard import BINS, HOSTILE, NOW, WriterActions, dashboard_app, token
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "fleet.png"
+IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
+SCREENSHOT = IMAGES / "fleet.png"
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -35,7 +37,8 @@ sync_api = pytest.importorskip(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with dashboard_app(tmp_path) as app:
+    writer: list[WriterActions] = []  # the board's forms act through the seeded processor
+    with dashboard_app(tmp_path, writer=writer) as app:
         api = ApiServer(app, "127.0.0.1", 0)
         api.start()
         try:
@@ -112,3 +115,46 @@ def test_docs_draws_swagger_ui_from_local_files(page: Any, server: str) -> None:
     assert "Revloop bridge API" in page.locator(".swagger-ui .info").text_content()
     assert all(url.startswith((server, "data:")) for url in requested), requested
     assert errors == []  # the CSP refused nothing Swagger UI needs
+
+
+def sign_in(page: Any, name: str = "sched") -> None:
+    """Sign in through the form as ``name``."""
+    page.goto("/login")
+    page.fill("#token", token(name))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+
+def test_scheduler_acknowledges_and_schedules_a_pickup_on_the_board(page: Any) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    sign_in(page)
+    page.click("nav.pages >> text=Pickups")
+    page.wait_for_url("**/pickups")
+    card = page.locator("#col-requested article.card")
+    assert card.count() == 1
+    pickup_id = card.get_attribute("data-pickup")
+    assert "bin-001" in card.text_content()
+    assert card.locator(".acknowledged").text_content() == "no"
+
+    card.locator("button", has_text="Acknowledge").click()
+    page.wait_for_url("**/pickups?done=acknowledged*")
+    assert "acknowledged" in page.locator(".notice").text_content()
+    card = page.locator(f'#col-requested article[data-pickup="{pickup_id}"]')
+    assert card.locator(".acknowledged").text_content() != "no"
+    assert card.locator("button", has_text="Acknowledge").count() == 0
+
+    when = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    card.locator('input[name="scheduled_for"]').fill(when)
+    card.locator('input[name="note"]').fill("truck 2")
+    card.locator("button", has_text="Schedule").click()
+    page.wait_for_url("**/pickups?done=scheduled*")
+    assert page.locator("#col-requested article.card").count() == 0
+    moved = page.locator(f'#col-scheduled article[data-pickup="{pickup_id}"]')
+    assert moved.locator(".note").text_content() == "truck 2"
+    assert moved.locator(".scheduled-for").text_content().startswith(when)
+
+    if os.environ.get("REVLOOP_SCREENSHOT"):
+        page.screenshot(path=str(IMAGES / "pickups.png"), full_page=True)
+    assert errors == []

@@ -29,6 +29,7 @@ from cloud_bridge.config.web import WebSettings
 from cloud_bridge.domain.access import Principal, TokenTable, allowed, digest_of
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.fleet import fleet_overview
+from cloud_bridge.web.actions import PickupActions
 from cloud_bridge.web.headers import SecurityHeaders
 from cloud_bridge.web.session import COOKIE, Session, SessionSigner, session_key
 
@@ -61,6 +62,8 @@ class Dashboard:
     signer: SessionSigner
     wall: Clock = system_clock
     """Sessions expire on the wall clock even when the bridge runs on simulated time."""
+    actions: PickupActions | None = None
+    """The bridge's writer, for the schedulers' actions (None: the pages only read)."""
 
     @property
     def ttl(self) -> timedelta:
@@ -255,27 +258,38 @@ def mount_dashboard(
     clock: Clock,
     key: bytes,
     wall: Clock = system_clock,
+    actions: PickupActions | None = None,
 ) -> None:
     """Add the dashboard, ``/docs`` and ``/static`` to ``app`` (before it serves)."""
+    # the pages import this module's guards, so they are imported once it is loaded
+    from cloud_bridge.web.pages import pickups
+
     web = settings.web
-    app.state.dashboard = Dashboard(web, tokens, read, clock, SessionSigner(key), wall)
+    app.state.dashboard = Dashboard(
+        web, tokens, read, clock, SessionSigner(key), wall, actions=actions
+    )
     app.mount("/static", StaticFiles(directory=str(files("cloud_bridge.web") / "static")))
     if web.enabled:
         app.include_router(router)
+        app.include_router(pickups.router)
     else:
         app.add_api_route("/docs", docs, include_in_schema=False)
     app.add_middleware(SecurityHeaders, tile_url=web.tile_url)
 
 
 def dashboard_mounter(
-    settings: BridgeSettings, clock: Clock, environ: Mapping[str, str]
+    settings: BridgeSettings,
+    clock: Clock,
+    environ: Mapping[str, str],
+    actions: PickupActions | None = None,
 ) -> Mounter:
     """What :func:`cloud_bridge.api.server.serve_api` calls to add the dashboard; reads
-    the session key now, so a bad key fails the start."""
+    the session key now, so a bad key fails the start. ``actions`` is the bridge's
+    writer, through which the board's forms act."""
     key = session_key(settings.web.session_key_env, environ)
 
     def mount(app: FastAPI, read: Callable[[], Store], tokens: TokenTable) -> None:
-        mount_dashboard(app, read, tokens, settings=settings, clock=clock, key=key)
+        mount_dashboard(app, read, tokens, settings=settings, clock=clock, key=key, actions=actions)
 
     return mount
 

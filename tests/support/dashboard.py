@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI
 
@@ -17,11 +17,13 @@ from cloud_bridge.api.context import Actions, ApiContext, ReaderPool
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.processor import Processor
+from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from cloud_bridge.web.app import mount_dashboard
 from tests.support import bin_messages as msg
 from tests.support.bin_messages import T0
 
+_T = TypeVar("_T")
 NOW = T0 + timedelta(hours=3)
 KEY = b"k" * 32
 TOKENS = {"sched": "scheduler", "tech": "technician", "admin": "admin", "fac": "facility"}
@@ -64,13 +66,16 @@ def web_settings(path: Path, **web: Any) -> BridgeSettings:
     )
 
 
-def seed(settings: BridgeSettings, store: SQLiteStore) -> None:
+def seed(settings: BridgeSettings, store: SQLiteStore) -> Processor:
     """Four bins: one full with a pickup, one offline, one with a hostile fault code,
     one nearly empty."""
     processor = Processor(settings, store, lambda: NOW)
     batch = [
         msg.state("bin-001", 1, region="north", lat=52.52, lon=13.40),
-        msg.telemetry("bin-001", 2, 93.0, door="locked"),
+        msg.deposit("bin-001", 2, "glass", grams=500),
+        msg.deposit("bin-001", 3, "plastic", grams=30),
+        msg.deposit("bin-001", 4, "metal", grams=40, accepted=False),
+        msg.telemetry("bin-001", 5, 93.0, door="locked"),
         msg.state("bin-002", 1, region="south", lat=52.50, lon=13.45),
         msg.telemetry("bin-002", 2, 40.0),
         msg.state("bin-002", 3, online=False, region="south"),
@@ -82,15 +87,37 @@ def seed(settings: BridgeSettings, store: SQLiteStore) -> None:
     ]
     processor.process([Inbound(topic, payload) for topic, payload in batch])
     processor.tick()
+    return processor
+
+
+class WriterActions:
+    """The bridge's action path without MQTT: the processor runs each action in a
+    transaction; ``calls`` counts them, so a test can see that none ran."""
+
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+        self.calls = 0
+
+    def pickups(self, action: Callable[[PickupService], _T]) -> _T:
+        self.calls += 1
+        result, _ = self.processor.act(action)
+        return result
 
 
 @contextmanager
-def dashboard_app(tmp_path: Path, **web: Any) -> Iterator[FastAPI]:
-    """The API and the dashboard over a seeded store."""
+def dashboard_app(
+    tmp_path: Path, *, writer: list[WriterActions] | None = None, **web: Any
+) -> Iterator[FastAPI]:
+    """The API and the dashboard over a seeded store. With ``writer`` (a list the
+    writer is put into), the dashboard's forms act through the seeded processor."""
     path = tmp_path / "bridge.db"
     settings = web_settings(path, **web)
     store = SQLiteStore(path)
-    seed(settings, store)
+    processor = seed(settings, store)
+    actions = None
+    if writer is not None:
+        actions = WriterActions(processor)
+        writer.append(actions)
     readers = ReaderPool.sqlite(str(path))
     tokens = TokenTable.from_settings(settings.api)
     context = ApiContext(
@@ -101,7 +128,9 @@ def dashboard_app(tmp_path: Path, **web: Any) -> Iterator[FastAPI]:
         tokens=tokens,
     )
     app = create_app(context)
-    mount_dashboard(app, readers.get, tokens, settings=settings, clock=lambda: NOW, key=KEY)
+    mount_dashboard(
+        app, readers.get, tokens, settings=settings, clock=lambda: NOW, key=KEY, actions=actions
+    )
     try:
         yield app
     finally:

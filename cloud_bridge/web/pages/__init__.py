@@ -1,0 +1,1 @@
+"""The dashboard's pages beyond the fleet, one module per page, each with its router."""
