@@ -158,3 +158,28 @@ def test_scheduler_acknowledges_and_schedules_a_pickup_on_the_board(page: Any) -
     if os.environ.get("REVLOOP_SCREENSHOT"):
         page.screenshot(path=str(IMAGES / "pickups.png"), full_page=True)
     assert errors == []
+
+
+def test_scheduler_opens_a_bin_from_the_fleet_table_and_sees_its_chart(page: Any) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    sign_in(page)
+    page.click('#bins tr[data-bin="bin-003"] a')
+    page.wait_for_url("**/bins/bin-003")
+    chart = page.locator("#fill-chart")
+    assert chart.is_visible()
+    assert "predicted" in chart.get_attribute("aria-label")
+    assert chart.locator("polyline.fill-line").count() == 1
+    assert chart.locator("polygon.band").count() == 1
+    assert chart.locator("g.mark-E text").text_content() == "E"
+    assert page.locator("#health").text_content().count("degraded") == 1
+    # the bin's own words are text, never run
+    assert HOSTILE in page.locator("#flags").text_content()
+    if os.environ.get("REVLOOP_SCREENSHOT"):
+        page.screenshot(path=str(IMAGES / "bin.png"), full_page=True)
+    # and back: the map's markers open bin pages too
+    page.goto("/")
+    page.locator('#map a g.bin[data-bin="bin-001"]').click()
+    page.wait_for_url("**/bins/bin-001")
+    assert errors == []

@@ -262,7 +262,7 @@ def mount_dashboard(
 ) -> None:
     """Add the dashboard, ``/docs`` and ``/static`` to ``app`` (before it serves)."""
     # the pages import this module's guards, so they are imported once it is loaded
-    from cloud_bridge.web.pages import pickups
+    from cloud_bridge.web.pages import bins, pickups
 
     web = settings.web
     app.state.dashboard = Dashboard(
@@ -272,6 +272,7 @@ def mount_dashboard(
     if web.enabled:
         app.include_router(router)
         app.include_router(pickups.router)
+        app.include_router(bins.router)
     else:
         app.add_api_route("/docs", docs, include_in_schema=False)
     app.add_middleware(SecurityHeaders, tile_url=web.tile_url)

@@ -30,6 +30,8 @@ TOKENS = {"sched": "scheduler", "tech": "technician", "admin": "admin", "fac": "
 HOSTILE = '<script>alert("x")</script>'
 """Markup a bin reports as a fault code: the page must show it as text."""
 BINS = ("bin-001", "bin-002", "bin-003", "bin-004")
+HISTORY = ((1800, 20.0), (3600, 33.0), (5400, 47.0), (7200, 60.0))
+"""bin-003's readings (seq = seconds after T0) since its emptying, for the bin page."""
 
 
 class NoActions:
@@ -80,8 +82,14 @@ def seed(settings: BridgeSettings, store: SQLiteStore) -> Processor:
         msg.telemetry("bin-002", 2, 40.0),
         msg.state("bin-002", 3, online=False, region="south"),
         msg.state("bin-003", 1, region="north", lat=52.53, lon=13.38),
-        msg.telemetry("bin-003", 2, 60.0),
-        msg.fault("bin-003", 3, "camera", HOSTILE, detail=HOSTILE),
+        # a history: full, emptied, then filling again over the last two hours
+        msg.telemetry("bin-003", 2, 70.0),
+        msg.emptied("bin-003", 20),
+        msg.telemetry("bin-003", 30, 4.0),
+        *(msg.telemetry("bin-003", seq, fill) for seq, fill in HISTORY),
+        msg.fault("bin-003", 7300, "camera", HOSTILE, detail=HOSTILE),
+        msg.health("bin-003", 7301, sensors={"ultrasonic": "ok", "camera": "degraded"}),
+        msg.config_reported("bin-003", 7302, 3, "applied"),
         msg.state("bin-004", 1, region="south", lat=52.49, lon=13.42),
         msg.telemetry("bin-004", 2, 5.0),
     ]

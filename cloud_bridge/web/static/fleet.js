@@ -114,7 +114,10 @@
         group.appendChild(el("rect", { x: -9, y: -9, width: 18, height: 18, class: "band-" + bin.band }));
         group.appendChild(el("text", { y: 4, class: "mark" }, MARK[bin.status]));
       }
-      svg.appendChild(group);
+      // each marker opens its bin's page
+      const link = el("a", { href: "/bins/" + encodeURIComponent(bin.bin_id) });
+      link.appendChild(group);
+      svg.appendChild(link);
     });
 
     // scale bar: Web Mercator metres per pixel at the map's centre latitude
