@@ -10,15 +10,17 @@ the API refuse the same things (a time in the past, a time after ``due_by`` with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from cloud_bridge.domain.access import Principal, allowed
+from cloud_bridge.domain.records import PickupRecord
 from cloud_bridge.errors import ActionError, Unavailable
+from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.views.pickup_board import COLUMNS, pickup_board
 from cloud_bridge.web.app import Dashboard, _form, _refused, _same_origin, _viewer
 from cloud_bridge.web.session import Session
@@ -116,7 +118,11 @@ async def act(request: Request, pickup_id: str, action: str) -> Response:
     return RedirectResponse(f"/pickups?done={done[action]}&pickup={pickup_id}", status_code=303)
 
 
-def _action(action: str, pickup_id: str, form: dict[str, str], actor: str) -> Any:
+Action = Callable[[PickupService], PickupRecord]
+"""A scheduler's action as the bridge's writer runs it."""
+
+
+def _action(action: str, pickup_id: str, form: dict[str, str], actor: str) -> Action:
     """The service call the form asks for (its fields read and checked first)."""
     if action == "acknowledge":
         return lambda service: service.acknowledge(pickup_id, actor)
