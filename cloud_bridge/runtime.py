@@ -98,7 +98,7 @@ class BridgeRuntime:
                     settings,
                     self.bridge,
                     clock,
-                    extend=dashboard_mounter(settings, clock, os.environ),
+                    extend=dashboard_mounter(settings, clock, os.environ, self.bridge),
                 )
         except BaseException:
             self._close()
