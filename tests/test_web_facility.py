@@ -15,7 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.runtime import BridgeRuntime
 from tests.support.dashboard import HOSTILE, token
+from tests.support.facility import facility_settings
 from tests.support.facility_dashboard import FacilityBridge, facility_dashboard
 from tests.test_web import BASE, FORM, csrf_of
 
@@ -399,3 +402,17 @@ def test_a_bad_period_names_the_field(client: TestClient, query: str, field: str
         assert response.status_code == 422
         assert error_of(response.text)[0] == field
         assert "<script>" not in response.text.split("<main>")[1]
+
+
+def test_the_runtime_hands_the_engines_writer_to_the_dashboard(tmp_path: Path) -> None:
+    """``bin-bridge run`` records intakes from the form through the engine's single writer
+    (the pages above run on a stand-in with the same method)."""
+    settings = validate_settings(facility_settings(tmp_path / "bridge.db", api={"port": 0}))
+    runtime = BridgeRuntime(settings)
+    try:
+        assert runtime.api is not None
+        dashboard = runtime.api._app.state.dashboard
+        assert dashboard.actions is runtime.bridge
+        assert [site.id for site in dashboard.facilities.sites] == ["mrf-north", "glassworks"]
+    finally:
+        runtime._close()  # built, never started
