@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from cloud_bridge.config.settings import validate_settings
+from cloud_bridge.errors import Unavailable
 from cloud_bridge.runtime import BridgeRuntime
 from tests.support.dashboard import HOSTILE, token
 from tests.support.facility import facility_settings
@@ -209,6 +210,9 @@ def test_a_post_without_the_csrf_token_or_from_another_origin_is_refused(
         ),
         ({"facility_id": "glassworks", "kg-plastic": "1"}, "lines", "does not accept plastic"),
         ({"distance_km": "far"}, "distance_km", "distance_km: 'far' is not a number"),
+        ({"distance_km": "1e6"}, "distance_km", "distance_km: at most 100000"),
+        ({"count-glass": "1" * 11}, "count", "is not a whole number"),
+        ({"note": "n" * 501}, "note", "note: at most 500 characters"),
     ],
 )
 def test_bad_input_shows_the_form_again_naming_the_field_and_records_nothing(
@@ -416,3 +420,23 @@ def test_the_runtime_hands_the_engines_writer_to_the_dashboard(tmp_path: Path) -
         assert [site.id for site in dashboard.facilities.sites] == ["mrf-north", "glassworks"]
     finally:
         runtime._close()  # built, never started
+
+
+class StoppedBridge:
+    """A writer that has stopped: every action is refused as the engine refuses it."""
+
+    def facility(self, action: Any) -> Any:
+        raise Unavailable("the bridge is stopping: try again when it runs")
+
+
+@pytest.mark.parametrize(("actions", "words"), [(None, "only reads"), (StoppedBridge(), "stop")])
+def test_a_bridge_that_cannot_record_answers_503_and_records_nothing(
+    bridge: FacilityBridge, client: TestClient, actions: Any, words: str
+) -> None:
+    bridge.app.state.dashboard.actions = actions
+    csrf = sign_in(client, "fac")
+    before = bridge.snapshot()
+    response = post(client, intake_form(bridge, csrf))
+    assert response.status_code == 503
+    assert words in error_of(response.text)[1]
+    assert bridge.snapshot() == before

@@ -20,11 +20,12 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from cloud_bridge.config.facilities import MATERIALS, FacilitySite
 from cloud_bridge.domain.access import Principal, allowed
 from cloud_bridge.domain.facility import DRIFT_KIND, IntakeLine
-from cloud_bridge.errors import ActionError
+from cloud_bridge.errors import ActionError, Unavailable
 from cloud_bridge.services.facility import IntakeRequest, PickupPart
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.facility import contamination_rows, intake_rows, lot_trace, stock_row
@@ -38,6 +39,8 @@ RECENT_INTAKES = 30
 """How many intakes the facility page lists."""
 PICKUPS_OFFERED = 200
 """How many collected pickups, newest first, the form offers."""
+MOST_KG, MOST_ITEMS, MOST_KM, MOST_NOTE = 1e9, 10**9, 100_000.0, 500
+"""The bounds ``POST /v1/intakes``'s body states (its schema; the service checks the rest)."""
 
 router = APIRouter(include_in_schema=False)
 
@@ -104,10 +107,12 @@ class IntakeForm:
             share = _number(share_text, f"share of {pickup_id}", "share") if share_text else None
             parts.append(PickupPart(pickup_id, share))
         distance = (
-            _number(self.distance_km, "distance_km", "distance_km") if self.distance_km else None
+            _number(self.distance_km, "distance_km", "distance_km", MOST_KM)
+            if self.distance_km
+            else None
         )
-        if len(self.note) > 500:
-            raise FormError("note: at most 500 characters", "note")
+        if len(self.note) > MOST_NOTE:
+            raise FormError(f"note: at most {MOST_NOTE} characters", "note")
         return IntakeRequest(
             facility_id=self.facility_id,
             pickups=parts,
@@ -117,18 +122,20 @@ class IntakeForm:
         )
 
 
-def _number(text: str, label: str, name: str) -> float:
+def _number(text: str, label: str, name: str, most: float = MOST_KG) -> float:
     try:
         value = float(text)
     except ValueError:
         raise FormError(f"{label}: {text!r} is not a number", name) from None
     if not math.isfinite(value):
         raise FormError(f"{label}: {text!r} is not a finite number", name)
+    if value > most:
+        raise FormError(f"{label}: at most {most:g}", name)
     return value
 
 
 def _count(text: str, label: str) -> int:
-    if not text.isdigit() or len(text) > 10:
+    if not text.isdigit() or int(text) > MOST_ITEMS:
         raise FormError(f"{label}: {text!r} is not a whole number of items", "count")
     return int(text)
 
@@ -210,7 +217,9 @@ def intake_form(request: Request) -> Response:
 
 @router.post("/facility/intakes/new")
 async def record_intake(request: Request) -> Response:
-    """Record the load through the facility service, then show its reconciliation."""
+    """Record the load through the facility service, then show its reconciliation (the
+    body is read here; the recording waits for the writer on a worker thread, never on
+    the event loop)."""
     seen = _viewer(request, "facility:act")
     if isinstance(seen, Response):
         return seen
@@ -220,13 +229,18 @@ async def record_intake(request: Request) -> Response:
     if not _same_origin(request) or fields is None or not session.csrf_matches(csrf):
         return _refused(dashboard, "The intake did not come from this dashboard's form.")
     form = IntakeForm.parse(fields)
-    if dashboard.actions is None:
-        return _form_page(
-            dashboard, principal, session.csrf, form, status=503,
-            error="This dashboard only reads: the bridge is not running here.",
-        )  # fmt: skip
     if form.facility_id and not principal.may_act_for(form.facility_id):
         return _refused(dashboard, f"This token does not act for facility {form.facility_id}.")
+    return await run_in_threadpool(_record, dashboard, session.csrf, principal, form)
+
+
+def _record(dashboard: Dashboard, csrf: str, principal: Principal, form: IntakeForm) -> Response:
+    """Hand the load to the bridge's writer; the form again, saying why, if refused."""
+    if dashboard.actions is None:
+        return _form_page(
+            dashboard, principal, csrf, form, status=503,
+            error="This dashboard only reads: the bridge is not running here.",
+        )  # fmt: skip
     try:
         intake_request = form.request()
         intake = dashboard.actions.facility(
@@ -236,16 +250,17 @@ async def record_intake(request: Request) -> Response:
         )
     except FormError as err:
         return _form_page(
-            dashboard, principal, session.csrf, form, status=422,
-            error=str(err), error_field=err.field,
-        )  # fmt: skip
+            dashboard, principal, csrf, form, status=422, error=str(err), error_field=err.field
+        )
     except ActionError as err:
         if err.status == 403:
             return _refused(dashboard, str(err))
         return _form_page(
-            dashboard, principal, session.csrf, form, status=err.status,
+            dashboard, principal, csrf, form, status=err.status,
             error=f"{err.field}: {err}" if err.field else str(err), error_field=err.field,
         )  # fmt: skip
+    except Unavailable as err:
+        return _form_page(dashboard, principal, csrf, form, status=503, error=str(err))
     logger.info("dashboard: %s recorded intake %s", principal.name, intake.intake_id)
     return RedirectResponse(f"/facility/intakes/{intake.intake_id}?recorded=1", status_code=303)
 
