@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.resources import files
 from typing import Any
@@ -24,12 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cloud_bridge.clock import Clock, system_clock
+from cloud_bridge.config.facilities import FacilitySettings
 from cloud_bridge.config.settings import BridgeSettings
 from cloud_bridge.config.web import WebSettings
 from cloud_bridge.domain.access import Principal, TokenTable, allowed, digest_of
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.fleet import fleet_overview
-from cloud_bridge.web.actions import PickupActions
+from cloud_bridge.web.actions import WebActions
 from cloud_bridge.web.headers import SecurityHeaders
 from cloud_bridge.web.session import COOKIE, Session, SessionSigner, session_key
 
@@ -49,6 +50,7 @@ _templates = Environment(
     loader=PackageLoader("cloud_bridge.web", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
+_templates.globals["may"] = allowed  # the pages' links follow the permission table
 
 
 @dataclass
@@ -62,8 +64,10 @@ class Dashboard:
     signer: SessionSigner
     wall: Clock = system_clock
     """Sessions expire on the wall clock even when the bridge runs on simulated time."""
-    actions: PickupActions | None = None
-    """The bridge's writer, for the schedulers' actions (None: the pages only read)."""
+    actions: WebActions | None = None
+    """The bridge's writer, for the pages that act or record (None: the pages only read)."""
+    facilities: FacilitySettings = field(default_factory=FacilitySettings)
+    """The receiving facilities, their tolerances and emission factors (facility pages)."""
 
     @property
     def ttl(self) -> timedelta:
@@ -258,21 +262,20 @@ def mount_dashboard(
     clock: Clock,
     key: bytes,
     wall: Clock = system_clock,
-    actions: PickupActions | None = None,
+    actions: WebActions | None = None,
 ) -> None:
     """Add the dashboard, ``/docs`` and ``/static`` to ``app`` (before it serves)."""
-    # the pages import this module's guards, so they are imported once it is loaded
-    from cloud_bridge.web.pages import bins, pickups
+    from cloud_bridge.web.pages import routers  # the pages import this module's helpers
 
     web = settings.web
     app.state.dashboard = Dashboard(
-        web, tokens, read, clock, SessionSigner(key), wall, actions=actions
+        web, tokens, read, clock, SessionSigner(key), wall, actions, settings.facilities
     )
     app.mount("/static", StaticFiles(directory=str(files("cloud_bridge.web") / "static")))
     if web.enabled:
         app.include_router(router)
-        app.include_router(pickups.router)
-        app.include_router(bins.router)
+        for pages in routers():
+            app.include_router(pages)
     else:
         app.add_api_route("/docs", docs, include_in_schema=False)
     app.add_middleware(SecurityHeaders, tile_url=web.tile_url)
@@ -282,11 +285,12 @@ def dashboard_mounter(
     settings: BridgeSettings,
     clock: Clock,
     environ: Mapping[str, str],
-    actions: PickupActions | None = None,
+    actions: WebActions | None = None,
 ) -> Mounter:
     """What :func:`cloud_bridge.api.server.serve_api` calls to add the dashboard; reads
-    the session key now, so a bad key fails the start. ``actions`` is the bridge's
-    writer, through which the board's forms act."""
+    the session key now, so a bad key fails the start. ``actions`` (the engine's
+    writer) lets the board's forms and the pages that record hand their changes to
+    the bridge."""
     key = session_key(settings.web.session_key_env, environ)
 
     def mount(app: FastAPI, read: Callable[[], Store], tokens: TokenTable) -> None:

@@ -4,7 +4,9 @@ A pure ASGI middleware (no request body buffering, no thread hop) that adds head
 every response outside ``/v1``, so the API's JSON and long polls pass untouched.
 The policy allows only the bridge's own scripts, styles and images (no inline script,
 nothing from a CDN); the map's tile host is added to ``img-src`` when a tile URL is
-set. ``/docs`` (Swagger UI) also needs inline styles and ``data:`` images.
+set. ``/docs`` (Swagger UI) also needs inline styles and ``data:`` images, and so does
+the one-page impact report (``/reports/impact.html``, a self-contained file with its
+``<style>``); neither gets any script beyond the bridge's own files.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+INLINE_STYLES = frozenset({"/docs", "/reports/impact.html"})
+"""The pages that may carry inline styles (still no inline script)."""
 
 
 def content_security_policy(tile_url: str | None, *, docs: bool = False) -> str:
@@ -49,7 +54,7 @@ class SecurityHeaders:
         if scope["type"] != "http" or path.startswith("/v1/") or path == "/v1":
             await self.app(scope, receive, send)
             return
-        policy = self._docs if path == "/docs" else self._page
+        policy = self._docs if path in INLINE_STYLES else self._page
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

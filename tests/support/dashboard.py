@@ -17,6 +17,7 @@ from cloud_bridge.api.context import Actions, ApiContext, ReaderPool
 from cloud_bridge.config.settings import BridgeSettings, validate_settings
 from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.processor import Processor
+from cloud_bridge.services.facility import FacilityService
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.store.sqlite.store import SQLiteStore
 from cloud_bridge.web.app import mount_dashboard
@@ -109,6 +110,11 @@ class WriterActions:
     def pickups(self, action: Callable[[PickupService], _T]) -> _T:
         self.calls += 1
         result, _ = self.processor.act(action)
+        return result
+
+    def facility(self, action: Callable[[FacilityService], _T]) -> _T:
+        self.calls += 1
+        result, _ = self.processor.run(lambda: action(self.processor.facility))
         return result
 
 
