@@ -206,13 +206,22 @@ def _windows(
     if span / width < 2 * options.min_points:
         return times_h, fills
     index = np.floor((times_h - times_h[0]) / width).astype(np.int64)
-    edges = np.flatnonzero(np.diff(index)) + 1
-    t_groups = np.split(times_h, edges)
-    f_groups = np.split(fills, edges)
-    return (
-        np.array([float(np.median(g)) for g in t_groups]),
-        np.array([float(np.median(g)) for g in f_groups]),
-    )
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(index)) + 1))
+    return _group_medians(times_h, index, starts), _group_medians(fills, index, starts)
+
+
+def _group_medians(
+    values: FloatArray, group: npt.NDArray[np.int64], starts: npt.NDArray[np.intp]
+) -> FloatArray:
+    """The median of each run of equal ``group`` (runs begin at ``starts``), as
+    ``np.median`` gives it, in one sort instead of a call per window: the forecast runs
+    for every bin at every tick, and per-window calls were most of its time."""
+    ordered = values[np.lexsort((values, group))]
+    counts = np.diff(np.concatenate((starts, [len(values)])))
+    low = starts + (counts - 1) // 2
+    high = starts + counts // 2
+    result: FloatArray = (ordered[low] + ordered[high]) / 2.0
+    return result
 
 
 def _sen_slope(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -33,6 +33,12 @@ EARTH_RADIUS_KM = 6371.0088
 _DROP_PENALTY = {"normal": 10_000_000, "high": 100_000_000, "urgent": 1_000_000_000}
 _LATE_PENALTY_PER_S = 100
 _SCALE = 10  # litres and kg are modelled in tenths
+
+RouteSearch = Literal["guided", "descent"]
+"""How the solver improves its first plan: ``guided`` local search until the time limit
+(the best plans; how far it gets depends on the machine's speed), or ``descent`` to the
+first local optimum (a few percent longer, usually well within the limit, and the same
+plan on every machine and run: what a simulation comparing policies needs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +212,7 @@ def plan_routes(
     service_minutes: float,
     time_limit_s: float,
     unassigned: list[Unassigned] | None = None,
+    search: RouteSearch = "guided",
 ) -> RoutePlan:
     """Solve the vehicle routing problem for ``stops`` from the region's depot."""
     began = time.perf_counter()
@@ -230,16 +237,13 @@ def plan_routes(
     manager = pywrapcp.RoutingIndexManager(len(stops) + 1, fleet.vehicles, 0)
     routing = pywrapcp.RoutingModel(manager)
 
-    def distance(i: int, j: int) -> int:
-        return int(metres[manager.IndexToNode(i), manager.IndexToNode(j)])
-
-    def travel(i: int, j: int) -> int:
-        a, b = manager.IndexToNode(i), manager.IndexToNode(j)
-        return int(drive_s[a, b]) + (service_s if a != 0 else 0)
-
-    cost = routing.RegisterTransitCallback(distance)
+    # Matrices, not Python callbacks: the solver reads them without calling back into
+    # Python, which lets it search several times as far within its time limit.
+    cost = routing.RegisterTransitMatrix(metres.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost)
-    time_cb = routing.RegisterTransitCallback(travel)
+    travel_s = drive_s.copy()
+    travel_s[1:, :] += service_s  # the service at a stop, before leaving it
+    time_cb = routing.RegisterTransitMatrix(travel_s.tolist())
     routing.AddDimension(time_cb, horizon, horizon, True, "time")
     time_dim = routing.GetDimensionOrDie("time")
 
@@ -249,9 +253,7 @@ def plan_routes(
         ("volume", volumes, fleet.vehicle_volume_l),
         ("kg", weights, fleet.vehicle_kg),
     ):
-        callback = routing.RegisterUnaryTransitCallback(
-            lambda i, d=demand: d[manager.IndexToNode(i)]
-        )
+        callback = routing.RegisterUnaryTransitVector(demand)
         routing.AddDimensionWithVehicleCapacity(
             callback, 0, [int(capacity * _SCALE)] * fleet.vehicles, True, name
         )
@@ -269,6 +271,8 @@ def plan_routes(
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        if search == "guided"
+        else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     )
     parameters.time_limit.FromMilliseconds(int(time_limit_s * 1000))
     solution = routing.SolveWithParameters(parameters)
