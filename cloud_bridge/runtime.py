@@ -19,6 +19,7 @@ from collections.abc import Callable
 from cloud_bridge.api.server import ApiServer, serve_api
 from cloud_bridge.clock import Clock, system_clock
 from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.engine.stats import BridgeStats
 from cloud_bridge.errors import ApiError
@@ -71,6 +72,7 @@ class BridgeRuntime:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         webhook_store: Store | None = None,
+        on_receive: Callable[[Inbound], None] | None = None,
     ) -> None:
         self.settings = settings
         self._owns_store = store is None
@@ -87,6 +89,7 @@ class BridgeRuntime:
                 rng=rng,
                 monotonic=monotonic,
                 wake_webhooks=None if self.webhooks is None else self.webhooks.wake,
+                on_receive=on_receive,
             )
             """The engine: broker link, processor and single writer."""
             self.api: ApiServer | None = None

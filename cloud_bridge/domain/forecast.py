@@ -237,13 +237,26 @@ def _sen_slope(x: FloatArray, y: FloatArray) -> tuple[float, float, float]:
     spread = _Z80 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
     lo = int(max(0, math.floor((count - spread) / 2.0)))
     hi = int(min(count - 1, math.ceil((count + spread) / 2.0)))
-    return float(np.median(slopes)), float(slopes[lo]), float(slopes[hi])
+    return _median(slopes, ordered=True), float(slopes[lo]), float(slopes[hi])
 
 
 def _robust_sd(values: FloatArray) -> float:
     if len(values) == 0:
         return 0.0
-    return float(_MAD_SIGMA * np.median(np.abs(values - np.median(values))))
+    return float(_MAD_SIGMA * _median(np.abs(values - _median(values))))
+
+
+def _median(values: FloatArray, *, ordered: bool = False) -> float:
+    """``np.median`` of a short 1-d array, exactly, without its overhead (a dozen of
+    these per forecast, and a forecast per bin and reading, were a third of its time)."""
+    ranked = values if ordered else np.sort(values)
+    n = len(ranked)
+    if n == 0:
+        return math.nan
+    middle = n // 2
+    if n % 2:
+        return float(ranked[middle])
+    return float((ranked[middle - 1] + ranked[middle]) / 2.0)
 
 
 def forecast_full(
@@ -292,8 +305,8 @@ def forecast_full(
     s_now = float(warp.forward(np.array([warp.clock_hours(now)]))[0])
     recent = max(options.recent_windows, len(s_win) // 4)
     projected = y_win[-recent:] + slope * (s_now - s_win[-recent:])
-    level = float(np.median(projected))
-    residuals = y_win - (float(np.median(y_win - slope * s_win)) + slope * s_win)
+    level = _median(projected)
+    residuals = y_win - (_median(y_win - slope * s_win) + slope * s_win)
     level_sd = _robust_sd(residuals[-recent:]) / math.sqrt(min(recent, len(residuals)))
     rate = slope  # per activity hour = per clock hour on average over the week
 

@@ -63,6 +63,7 @@ class FleetOptions:
             vehicle_kg=self.kg,
             speed_kmh=self.speed_kmh / self.circuity,
             shift_hours=self.shift_hours,
+            overdue_within_hours=self.shift_hours / 2,
         )
 
 

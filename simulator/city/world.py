@@ -81,9 +81,11 @@ class WorldOptions:
     core_share: float = 0.6
     core_sd_km: float = 2.0
     containers: tuple[Container, ...] = CONTAINERS
-    median_days_to_full: float = 4.0
-    days_to_full_sigma: float = 0.6
-    days_to_full_range: tuple[float, float] = (1.2, 28.0)
+    median_days_to_full: float = 7.0
+    days_to_full_sigma: float = 1.0
+    """From bins a busy square fills daily to park bins that take a month (5-95 %: 1.4
+    to 36 days)."""
+    days_to_full_range: tuple[float, float] = (1.0, 42.0)
     city_day_sigma: float = 0.15
     bin_day_sigma: float = 0.25
     initial_fill_pct: tuple[float, float] = (0.0, 60.0)

@@ -15,7 +15,8 @@ from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.migrations import READING_AT as _AT
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
-from protocol import ManifestEntry, parse_ts
+from cloud_bridge.store.sqlite.timestamps import parse as _parse
+from protocol import ManifestEntry
 
 
 class ReadingQueriesMixin:
@@ -68,7 +69,7 @@ class ReadingQueriesMixin:
         points = [
             FillPoint(
                 seq=q,
-                ts=parse_ts(t),
+                ts=_parse(t),
                 fill_pct=f,
                 weight_kg=w,
                 received_at=_dt(r),
@@ -88,7 +89,7 @@ class ReadingQueriesMixin:
             (bin_id, _fmt(since)),
         )
         return [
-            parse_ts(received if synced == 0 and received is not None else ts)
+            _parse(received if synced == 0 and received is not None else ts)
             for ts, received, synced in rows
         ]
 
@@ -133,7 +134,7 @@ class ReadingQueriesMixin:
                 bin_id=b,
                 seq=q,
                 deposit_id=d,
-                ts=parse_ts(t),
+                ts=_parse(t),
                 received_at=_dt(r),
                 clock_synced=None if c is None else bool(c),
                 category=cat,

@@ -86,8 +86,15 @@ class RevloopPolicy(Policy):
 
     name = "revloop"
 
-    def __init__(self, context: RunContext, *, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        context: RunContext,
+        *,
+        overrides: dict[str, Any] | None = None,
+        reach_h: float = 1.0,
+    ) -> None:
         super().__init__(context)
+        self.reach_s = reach_h * 3600.0
         self._directory = tempfile.TemporaryDirectory(prefix="revloop-city-")
         db = Path(self._directory.name) / "bridge.db"
         self.settings = city_settings(self.world, context.fleet, db, overrides)
@@ -119,8 +126,12 @@ class RevloopPolicy(Policy):
             self.ticks += 1
 
     def stops(self, day: int) -> list[RouteStop]:
-        """The region's open pickups, as ``bin-bridge routes`` plans them."""
-        stops, _ = stops_for_region(self.store, self.settings.routing, REGION)
+        """The region's open pickups due before the next round can come (and the high
+        ones), as ``bin-bridge routes --due-before`` plans them."""
+        next_round = self.context.fleet.shift_start(day + 1) + self.reach_s
+        stops, _ = stops_for_region(
+            self.store, self.settings.routing, REGION, due_before=at(next_round)
+        )
         return stops
 
     def dispatched(self, shift: ShiftRoutes, plan: RoutePlan) -> None:
