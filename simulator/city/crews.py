@@ -7,10 +7,11 @@ well their routes are drawn. The crews then drive the routes: each bin of a rout
 emptied at the planned time of arrival, in order.
 
 Distances: the planner measures great-circle distances; city streets are longer. Road
-kilometres are taken as ``circuity`` x the straight line (1.35: road distances within
-cities run 1.2-1.4 times the straight line, e.g. Ballou, Rahardja and Sakai 2002,
-"Selected country circuity factors for road travel distance estimation"), and the
-planner is given ``speed_kmh / circuity`` so its driving times are road times.
+kilometres are taken as ``circuity`` x the straight line (1.35: published circuity
+factors run about 1.1-1.4, e.g. the country averages of Ballou, Rahardja and Sakai 2002,
+"Selected country circuity factors for road travel distance estimation"; a city's
+streets sit near the top), and the planner is given ``speed_kmh / circuity`` so its
+driving times are road times.
 
 CO2e: ``co2e_kg_per_km`` = 1.5 kg per km: 0.6 L of diesel per km (an assumption for a
 26 t refuse collection vehicle in stop-and-go collection; published fleet figures range
