@@ -7,6 +7,7 @@ forecasts and dates pickups in the bins' hours."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -18,6 +19,8 @@ from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.store import open_store
 from simulator.cli import cli as sim_cli
 from tests.support import bin_messages as msg
+from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt import Client
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -70,3 +73,48 @@ def test_the_run_command_offers_it_and_the_fleet_says_to_use_it() -> None:
     assert "--clock-from-bins" in help_text
     fleet_help = CliRunner().invoke(sim_cli, ["fleet", "--help"]).output
     assert "--clock-from-bins" in fleet_help
+
+
+def test_a_bridge_following_the_bins_dates_what_it_does_in_their_time(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """End to end: the fleet's clock is 5 days ahead of the machine's (a fleet at 600x
+    for 12 minutes); the bridge's own dates (``last_seen``, a pickup's ``ts`` and
+    ``due_by``) follow it."""
+    from cloud_bridge.runtime import following_bins
+    from protocol import Location, State, Telemetry, TopicKind, bin_topic, encode
+
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    settings = validate_settings(
+        {
+            "broker": {"url": mosquitto.url, "client_id": "bridge-following-bins"},
+            "store": {"path": str(tmp_path / "bridge.db")},
+        }
+    )
+    birth = State(
+        bin_id="bin-001", boot_id="b", clock_synced=True, seq=1, ts=ahead, online=True, bd_seq=1, agent_version="x", config_version=1,
+        reason="connect", region="north", location=Location(lat=52.5, lon=13.4),
+    )  # fmt: skip
+    full = Telemetry(
+        bin_id="bin-001", boot_id="b", clock_synced=True, seq=2, ts=ahead + timedelta(minutes=10), fill_pct=90.0, fill_mm=None,
+        weight_kg=None, temp_c=None, door="closed", deposits_since_empty=0,
+    )  # fmt: skip
+    runtime = following_bins(settings)
+    runtime.start()
+    try:
+        assert runtime.wait_ready(20)
+        with Client(mosquitto.port) as client:
+            client.publish(bin_topic("bin-001", TopicKind.STATE), encode(birth))
+            client.publish(bin_topic("bin-001", TopicKind.TELEMETRY), encode(full))
+            assert runtime.bridge.wait_processed(2, 20)
+    finally:
+        runtime.stop()
+    store = open_store(settings.store.path, readonly=True)
+    try:
+        (record,) = store.load_bins()
+        assert record.last_seen == full.ts  # the bins' time, not the machine's
+        (pickup,) = store.list_pickups()
+        assert pickup.ts == full.ts
+        assert pickup.due_by == full.ts + timedelta(hours=24)
+    finally:
+        store.close()

@@ -34,8 +34,7 @@ from cloud_bridge.cli.support import (
 )
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
-from cloud_bridge.clock import BinTimeClock
-from cloud_bridge.runtime import BridgeRuntime
+from cloud_bridge.runtime import BridgeRuntime, following_bins
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus
@@ -106,13 +105,7 @@ def run(
             }
         )
         settings = settings.model_copy(update={"api": api})
-        if clock_from_bins:
-            clock = BinTimeClock()
-            runtime = BridgeRuntime(
-                settings, clock=clock, on_receive=lambda item: clock.observe_payload(item.payload)
-            )
-        else:
-            runtime = BridgeRuntime(settings)
+        runtime = following_bins(settings) if clock_from_bins else BridgeRuntime(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
