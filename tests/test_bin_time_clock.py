@@ -92,12 +92,14 @@ def test_a_bridge_following_the_bins_dates_what_it_does_in_their_time(
         }
     )
     birth = State(
-        bin_id="bin-001", boot_id="b", clock_synced=True, seq=1, ts=ahead, online=True, bd_seq=1, agent_version="x", config_version=1,
-        reason="connect", region="north", location=Location(lat=52.5, lon=13.4),
+        bin_id="bin-001", boot_id="b", clock_synced=True, seq=1, ts=ahead, online=True,
+        bd_seq=1, agent_version="x", config_version=1, reason="connect", region="north",
+        location=Location(lat=52.5, lon=13.4),
     )  # fmt: skip
     full = Telemetry(
-        bin_id="bin-001", boot_id="b", clock_synced=True, seq=2, ts=ahead + timedelta(minutes=10), fill_pct=90.0, fill_mm=None,
-        weight_kg=None, temp_c=None, door="closed", deposits_since_empty=0,
+        bin_id="bin-001", boot_id="b", clock_synced=True, seq=2,
+        ts=ahead + timedelta(minutes=10), fill_pct=90.0, fill_mm=None, weight_kg=None,
+        temp_c=None, door="closed", deposits_since_empty=0,
     )  # fmt: skip
     runtime = following_bins(settings)
     runtime.start()
