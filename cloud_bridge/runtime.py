@@ -16,10 +16,12 @@ import os
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from cloud_bridge.api.server import ApiServer, serve_api
-from cloud_bridge.clock import Clock, system_clock
+from cloud_bridge.clock import BinTimeClock, Clock, system_clock
 from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.engine.bridge import Bridge
 from cloud_bridge.engine.stats import BridgeStats
 from cloud_bridge.errors import ApiError
@@ -73,6 +75,7 @@ class BridgeRuntime:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         webhook_store: Store | None = None,
+        on_receive: Callable[[Inbound], None] | None = None,
     ) -> None:
         self.settings = settings
         self._owns_store = store is None
@@ -89,6 +92,7 @@ class BridgeRuntime:
                 rng=rng,
                 monotonic=monotonic,
                 wake_webhooks=None if self.webhooks is None else self.webhooks.wake,
+                on_receive=on_receive,
             )
             """The engine: broker link, processor and single writer."""
             self.api: ApiServer | None = None
@@ -181,3 +185,13 @@ class BridgeRuntime:
     def wait_processed(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` messages were committed (stored, duplicate or rejected)."""
         return self.bridge.wait_processed(count, timeout)
+
+
+def following_bins(settings: BridgeSettings, **kwargs: Any) -> BridgeRuntime:
+    """The runtime of ``bin-bridge run --clock-from-bins``: its clock a
+    :class:`~cloud_bridge.clock.BinTimeClock` that takes each message's synced ``ts`` as
+    it arrives (``kwargs`` as for :class:`BridgeRuntime`, but no ``clock``)."""
+    clock = BinTimeClock()
+    return BridgeRuntime(
+        settings, clock=clock, on_receive=lambda item: clock.observe_payload(item.payload), **kwargs
+    )

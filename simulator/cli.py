@@ -144,8 +144,9 @@ def fleet(
     """Simulated bins (no bridge) against a broker, e.g. to load a separately run bridge.
 
     The fleet's clock starts at the current time; at --speed 1 its timestamps are
-    real ones. A crew still empties bins when pickups arrive on fleet/v1/pickups/#.
-    Prints the summary as JSON at the end.
+    real ones; at any other speed run the bridge with --clock-from-bins. A crew still
+    empties bins when pickups arrive on fleet/v1/pickups/#. Prints the summary as JSON
+    at the end.
     """
     from datetime import UTC, datetime
 
@@ -161,6 +162,13 @@ def fleet(
         click.echo(f"error: --broker: {err}", err=True)
         sys.exit(1)
     clock = ManualClock(start=datetime.now(UTC))
+    if speed != 1.0:
+        click.echo(
+            f"bin-sim fleet: the bins' clocks start at {clock.now().isoformat()} and run at "
+            f"{'full speed' if speed == 0 else f'{speed:g}x'}; run the bridge with "
+            "`bin-bridge run --clock-from-bins ...` so that its time follows them",
+            err=True,
+        )
     with work_directory(workdir) as directory:
         sim = FleetSim(_options(bins, days, speed, seed, peak), endpoint, directory, clock=clock)
         sim.start()
@@ -170,6 +178,57 @@ def fleet(
         finally:
             sim.stop()
         click.echo(json.dumps(sim.summary()))
+
+
+@cli.command("city")
+@click.option("--bins", default=1000, show_default=True, type=click.IntRange(1, 20_000))
+@click.option("--days", default=30.0, show_default=True, type=click.FloatRange(1, 365),
+              help="Measured days.")  # fmt: skip
+@click.option("--warmup-days", default=7.0, show_default=True, type=click.FloatRange(0, 60),
+              help="Simulated first, not measured (the bridge learns the rhythm).")  # fmt: skip
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--policies", default="fixed,threshold,revloop,oracle", show_default=True,
+              help="Comma-separated policies to compare.")  # fmt: skip
+@click.option("--vehicles", default=6, show_default=True, type=click.IntRange(1, 200))
+@click.option("--co2e-per-km", default=1.5, show_default=True, type=click.FloatRange(0),
+              help="Truck emissions, kg CO2e per km (see docs/benchmarks.md).")  # fmt: skip
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 2),
+              help="Processes: 2 runs revloop beside the others.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print only the figures, as JSON.")
+@click.option("--plots", "plots_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write PNG charts into this directory.")  # fmt: skip
+def city(
+    bins: int,
+    days: float,
+    warmup_days: float,
+    seed: int,
+    policies: str,
+    vehicles: int,
+    co2e_per_km: float,
+    jobs: int,
+    as_json: bool,
+    plots_dir: Path | None,
+) -> None:
+    """A city of sensor bins under each collection policy, on one seeded world:
+    collections, km, overflow and fill at collection side by side."""
+    from cloud_bridge.extras import bridge_extra_message, missing_bridge_packages
+
+    missing = missing_bridge_packages()
+    if missing:
+        click.echo(f"error: the city runs the bridge: {bridge_extra_message(missing)}", err=True)
+        sys.exit(1)
+    from simulator.city.report import run_and_report
+
+    names = tuple(name.strip() for name in policies.split(",") if name.strip())
+    try:
+        run_and_report(
+            bins=bins, days=days, warmup_days=warmup_days, seed=seed, policies=names,
+            vehicles=vehicles, co2e_per_km=co2e_per_km, jobs=jobs, as_json=as_json,
+            plots_dir=plots_dir,
+        )  # fmt: skip
+    except (RuntimeError, ValueError, OSError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
 
 
 @cli.command("bin")

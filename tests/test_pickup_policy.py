@@ -457,3 +457,35 @@ def test_a_forecast_reads_at_most_history_days_of_readings(
     assert forecast.points <= 24 * 6 + 1  # one day of readings every 10 minutes
     assert forecast.span_hours <= 24.0
     assert forecast.rate_pct_per_h == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_pickup_raised_by_a_wild_reading_is_withdrawn_when_the_readings_deny_it(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    feed(p, reading("bin-001", 2, 40.0, clock.now))
+    (requested,) = feed(p, reading("bin-001", 3, 96.0, clock.now))  # an echo off the lid
+    assert (requested.reason, requested.status) == ("threshold", "requested")
+    clock.advance(minutes=30)
+    (withdrawn,) = feed(p, reading("bin-001", 4, 41.0, clock.now))  # bins do not empty alone
+    assert (withdrawn.pickup_id, withdrawn.status) == (requested.pickup_id, "cancelled")
+    assert withdrawn.cancel_reason is not None
+    assert withdrawn.cancel_reason.startswith("withdrawn")
+    record = store.get_bin("bin-001")
+    assert record is not None
+    assert not record.pickup_hold  # unlike a scheduler's cancellation: no hold
+    (again,) = feed(p, reading("bin-001", 5, 85.0, clock.now))  # a real crossing later
+    assert again.pickup_id != requested.pickup_id
+    assert again.status == "requested"
+
+
+def test_a_pickup_is_not_withdrawn_while_the_bin_says_it_is_full(
+    store: SQLiteStore, clock: FakeNow
+) -> None:
+    p = make(store, clock)
+    feed(p, msg.state("bin-001", 1))
+    (requested,) = feed(p, msg.alarm("bin-001", 2, "overflow"))
+    feed(p, reading("bin-001", 3, 40.0, clock.now))  # the alarm stands: trust the bin
+    (still,) = store.list_pickups()
+    assert (still.pickup_id, still.status) == (requested.pickup_id, "requested")

@@ -37,7 +37,7 @@ from cloud_bridge.cli.support import (
 from cloud_bridge.cli.tables import bins_table, pickups_table, stats_table
 from cloud_bridge.cli.technicians import register as register_technicians
 from cloud_bridge.cli.traceability import register as register_traces
-from cloud_bridge.runtime import BridgeRuntime
+from cloud_bridge.runtime import BridgeRuntime, following_bins
 from cloud_bridge.services.seq_resets import request_seq_reset
 from cloud_bridge.views.rows import bin_row, pickup_row, rejection_row
 from protocol import PickupStatus
@@ -76,6 +76,12 @@ def cli() -> None:
     type=click.IntRange(0, 65535),
     help="Serve the REST API on this port (overrides api.port).",
 )
+@click.option(
+    "--clock-from-bins",
+    is_flag=True,
+    help="Take the bridge's time from the bins' synced timestamps (a simulated fleet "
+    "faster than life, e.g. bin-sim fleet --speed 600).",
+)
 def run(
     broker: str | None,
     db: Path | None,
@@ -83,6 +89,7 @@ def run(
     log_level: str,
     api_host: str | None,
     api_port: int | None,
+    clock_from_bins: bool,
 ) -> None:
     """Run the bridge until SIGTERM or SIGINT (with its API, if a port is set)."""
     logging.basicConfig(
@@ -101,7 +108,7 @@ def run(
             }
         )
         settings = settings.model_copy(update={"api": api})
-        runtime = BridgeRuntime(settings)
+        runtime = following_bins(settings) if clock_from_bins else BridgeRuntime(settings)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -111,9 +118,10 @@ def run(
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     logger.info(
-        "bridge starting: broker %s, database %s",
+        "bridge starting: broker %s, database %s%s",
         settings.broker.address.url,
         settings.store.path,
+        ", clock following the bins' timestamps" if clock_from_bins else "",
     )
     with domain_errors():
         runtime.start()

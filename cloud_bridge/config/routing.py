@@ -29,6 +29,34 @@ class RouteRegion(Section):
     shift_hours: float = Field(
         default=10.0, gt=0.0, le=24.0, description="Length of a shift from the plan's start."
     )
+    vehicle_cost_km: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=10_000.0,
+        description=(
+            "What sending out one more vehicle costs, in km of driving: a vehicle goes out "
+            "only when capacity, the shift or due times need it."
+        ),
+    )
+    overdue_within_hours: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=24.0,
+        description=(
+            "Overdue stops must be reached within this long after the plan's start (a "
+            "time window, which the solver searches far faster than a cost per hour "
+            "late); unset: as early as possible, at late_cost_km_per_hour."
+        ),
+    )
+    late_cost_km_per_hour: float = Field(
+        default=3.6,
+        ge=0.0,
+        le=100_000.0,
+        description=(
+            "What each hour an overdue stop waits costs, in km of driving: overdue stops "
+            "come early in a route, without a vehicle of their own each."
+        ),
+    )
 
 
 class RoutingSettings(Section):

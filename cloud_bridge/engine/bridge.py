@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from cloud_bridge.clock import Clock, system_clock
 from cloud_bridge.config.settings import BridgeSettings
+from cloud_bridge.domain.inbound import Inbound
 from cloud_bridge.domain.records import CommandRecord, DesiredConfig
 from cloud_bridge.engine.processor import Processor
 from cloud_bridge.engine.stats import BridgeStats, StatsBoard
@@ -43,7 +44,9 @@ class Bridge:
     draws reconnect jitter; ``monotonic`` times log rate limits and how long a
     connection lasted; ``wake_webhooks`` is called when a commit queued webhook
     deliveries or a dead one was retried (the wiring passes its delivery worker's
-    ``wake``). A Bridge starts once.
+    ``wake``); ``on_receive`` sees each message as it arrives, on the broker's thread,
+    before it is queued (a :class:`~cloud_bridge.clock.BinTimeClock` takes its time
+    there). A Bridge starts once.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Bridge:
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wake_webhooks: Callable[[], None] | None = None,
+        on_receive: Callable[[Inbound], None] | None = None,
     ) -> None:
         self.settings = settings
         self._owns_store = store is None
@@ -65,7 +69,7 @@ class Bridge:
         self._processor = Processor(settings, self.store, clock, monotonic=monotonic)
         self._link = MqttLink(
             settings.broker,
-            deliver=lambda item: self._writer.receive(item),
+            deliver=self._receiver(on_receive),
             published=lambda mid: self._writer.published(mid),
             rng=rng or random.Random(),
             monotonic=monotonic,
@@ -82,6 +86,18 @@ class Bridge:
         self._started = False
         self._connected = False
         self._stopped = False
+
+    def _receiver(self, on_receive: Callable[[Inbound], None] | None) -> Callable[[Inbound], None]:
+        """What the link calls with each message (its thread): ``on_receive`` first (a
+        clock that follows the bins), then the writer's queue."""
+        if on_receive is None:
+            return lambda item: self._writer.receive(item)
+
+        def deliver(item: Inbound) -> None:
+            on_receive(item)
+            self._writer.receive(item)
+
+        return deliver
 
     # -- lifecycle ----------------------------------------------------------------------
 

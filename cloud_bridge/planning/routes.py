@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -31,8 +31,13 @@ logger = logging.getLogger(__name__)
 
 EARTH_RADIUS_KM = 6371.0088
 _DROP_PENALTY = {"normal": 10_000_000, "high": 100_000_000, "urgent": 1_000_000_000}
-_LATE_PENALTY_PER_S = 100
 _SCALE = 10  # litres and kg are modelled in tenths
+
+RouteSearch = Literal["guided", "descent"]
+"""How the solver improves its first plan: ``guided`` local search until the time limit
+(the best plans; how far it gets depends on the machine's speed), or ``descent`` to the
+first local optimum (a few percent longer, usually well within the limit, and the same
+plan on every machine and run: what a simulation comparing policies needs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +164,21 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
 
 
 def stops_for_region(
-    store: Store, routing: RoutingSettings, region: str
+    store: Store, routing: RoutingSettings, region: str, *, due_before: datetime | None = None
 ) -> tuple[list[RouteStop], list[Unassigned]]:
-    """The region's open pickups as stops; those without a location are unassigned."""
+    """The region's open pickups as stops; those without a location are unassigned.
+
+    ``due_before`` keeps a round's *must-go* stops: the pickups due before then (the
+    next round's start, for crews on daily rounds), and every ``high`` or ``urgent``
+    one. The others stay open for a later round, when their bins are fuller: routing
+    every open pickup at once empties bins a day or more before they need it.
+    """
     bins = {record.bin_id: record for record in store.load_bins()}
     stops: list[RouteStop] = []
     missing: list[Unassigned] = []
     for pickup in store.list_pickups(open_only=True, region=region):
+        if due_before is not None and pickup.due_by >= due_before and pickup.priority == "normal":
+            continue
         stop = _stop(pickup, routing, bins.get(pickup.bin_id))
         if stop is None:
             missing.append(Unassigned(pickup.pickup_id, pickup.bin_id, "bin has no location"))
@@ -206,6 +219,7 @@ def plan_routes(
     service_minutes: float,
     time_limit_s: float,
     unassigned: list[Unassigned] | None = None,
+    search: RouteSearch = "guided",
 ) -> RoutePlan:
     """Solve the vehicle routing problem for ``stops`` from the region's depot."""
     began = time.perf_counter()
@@ -227,19 +241,21 @@ def plan_routes(
     if not stops:
         return empty_plan()
 
+    # Each second an overdue stop waits costs as much as late_cost_km_per_hour / 3600 km.
+    late_per_s = max(1, round(fleet.late_cost_km_per_hour * 1000 / 3600))
     manager = pywrapcp.RoutingIndexManager(len(stops) + 1, fleet.vehicles, 0)
     routing = pywrapcp.RoutingModel(manager)
 
-    def distance(i: int, j: int) -> int:
-        return int(metres[manager.IndexToNode(i), manager.IndexToNode(j)])
-
-    def travel(i: int, j: int) -> int:
-        a, b = manager.IndexToNode(i), manager.IndexToNode(j)
-        return int(drive_s[a, b]) + (service_s if a != 0 else 0)
-
-    cost = routing.RegisterTransitCallback(distance)
+    # Matrices, not Python callbacks: the solver reads them without calling back into
+    # Python, which lets it search several times as far within its time limit.
+    cost = routing.RegisterTransitMatrix(metres.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost)
-    time_cb = routing.RegisterTransitCallback(travel)
+    # A vehicle sent out costs a crew's shift: without this the solver sends every
+    # vehicle whenever that brings a due stop a little earlier.
+    routing.SetFixedCostOfAllVehicles(int(fleet.vehicle_cost_km * 1000))
+    travel_s = drive_s.copy()
+    travel_s[1:, :] += service_s  # the service at a stop, before leaving it
+    time_cb = routing.RegisterTransitMatrix(travel_s.tolist())
     routing.AddDimension(time_cb, horizon, horizon, True, "time")
     time_dim = routing.GetDimensionOrDie("time")
 
@@ -249,9 +265,7 @@ def plan_routes(
         ("volume", volumes, fleet.vehicle_volume_l),
         ("kg", weights, fleet.vehicle_kg),
     ):
-        callback = routing.RegisterUnaryTransitCallback(
-            lambda i, d=demand: d[manager.IndexToNode(i)]
-        )
+        callback = routing.RegisterUnaryTransitVector(demand)
         routing.AddDimensionWithVehicleCapacity(
             callback, 0, [int(capacity * _SCALE)] * fleet.vehicles, True, name
         )
@@ -259,8 +273,12 @@ def plan_routes(
     for node, stop in enumerate(stops, start=1):
         index = manager.NodeToIndex(node)
         latest = int((stop.due_by - start).total_seconds())
-        if latest <= 0:
-            time_dim.SetCumulVarSoftUpperBound(index, 0, _LATE_PENALTY_PER_S)
+        if latest <= 0 and fleet.overdue_within_hours is not None:
+            time_dim.CumulVar(index).SetRange(
+                0, min(int(fleet.overdue_within_hours * 3600), horizon)
+            )
+        elif latest <= 0:
+            time_dim.SetCumulVarSoftUpperBound(index, 0, late_per_s)
         else:
             time_dim.CumulVar(index).SetRange(0, min(latest, horizon))
         routing.AddDisjunction([index], _DROP_PENALTY.get(stop.priority, _DROP_PENALTY["normal"]))
@@ -269,6 +287,8 @@ def plan_routes(
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        if search == "guided"
+        else routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     )
     parameters.time_limit.FromMilliseconds(int(time_limit_s * 1000))
     solution = routing.SolveWithParameters(parameters)

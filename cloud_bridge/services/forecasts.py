@@ -13,6 +13,7 @@ them without computing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cloud_bridge.config.settings import BridgeSettings
@@ -31,16 +32,20 @@ from cloud_bridge.store.protocols import FillPoint, Store
 logger = logging.getLogger(__name__)
 
 
-def locked_intervals(points: list[FillPoint], end: datetime) -> list[tuple[datetime, datetime]]:
-    """Spans during which the bin reported its door ``locked`` (it was full)."""
+def locked_intervals(
+    points: Sequence[FillPoint | tuple[datetime, str | None]], end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Spans during which the bin reported its door ``locked`` (it was full), from its
+    readings (``FillPoint`` or ``Store.door_changes`` rows)."""
     spans: list[tuple[datetime, datetime]] = []
     since: datetime | None = None
     for point in points:
-        if point.door == "locked":
+        at, door = (point.at, point.door) if isinstance(point, FillPoint) else point
+        if door == "locked":
             if since is None:
-                since = point.at
+                since = at
         elif since is not None:
-            spans.append((since, point.at))
+            spans.append((since, at))
             since = None
     if since is not None:
         spans.append((since, end))
@@ -112,8 +117,8 @@ class ForecastService:
         """A forecast of one bin from the store (pure apart from the reads)."""
         policy = self._settings.region(record.region)
         oldest = now - timedelta(days=self._settings.forecast.history_days)
-        points = self._store.fill_history(record.bin_id, after_seq=record.emptied_seq, since=oldest)
-        samples = [FillSample(p.at, p.fill_pct) for p in points if p.fill_pct is not None]
+        points = self._store.fill_series(record.bin_id, after_seq=record.emptied_seq, since=oldest)
+        samples = [FillSample(at, fill) for at, fill, _ in points if fill is not None]
         options = ForecastOptions(
             reset_drop_pct=policy.emptied_drop_pct, reset_below_pct=policy.emptied_below_pct
         )
@@ -134,8 +139,7 @@ class ForecastService:
         events = self._store.deposit_times(bin_id, since)
         profile: ActivityProfile | None = None
         if len(events) >= self._profile_options.min_events:
-            history = self._store.fill_history(bin_id, since=since)
-            closed = locked_intervals(history, now)
+            closed = locked_intervals(self._store.door_changes(bin_id, since), now)
             profile = learn_profile(events, now=now, closed=closed, options=self._profile_options)
         self._profiles[bin_id] = (now, profile)
         if profile is not None and (cached is None or cached[1] is None):

@@ -166,6 +166,19 @@ class PickupLifecycle:
         del self.open[record.bin_id]
         self.publish(record, pickup, refresh_manifest=False)
 
+    def withdraw(self, record: BinRecord, pickup: PickupRecord, reason: str) -> None:
+        """Close the pickup as ``cancelled`` by the bridge itself: the readings that
+        raised it were contradicted. Unlike a scheduler's cancellation it puts no hold on
+        the bin: the next real crossing, forecast or alarm requests a new pickup."""
+        pickup.status = "cancelled"
+        pickup.cancel_reason = reason
+        pickup.closed_at = self._clock()
+        pickup.drop_seq = None
+        pickup.drop_readings = 0
+        del self.open[record.bin_id]
+        logger.info("pickup %s of bin %s withdrawn: %s", pickup.pickup_id, record.bin_id, reason)
+        self.publish(record, pickup, refresh_manifest=False)
+
     def publish(
         self, record: BinRecord, pickup: PickupRecord, *, refresh_manifest: bool = True
     ) -> None:

@@ -123,6 +123,14 @@ class PickupService:
         crossed = False
         if fill < policy.pickup_threshold_pct - policy.threshold_hysteresis_pct:
             pickup.below_threshold = True
+            if self._contradicted(record, pickup, fill, policy):
+                self.lifecycle.withdraw(
+                    record,
+                    pickup,
+                    f"withdrawn: the fill fell back to {fill:.0f}% without an emptying "
+                    f"(the {pickup.reason} reading was wild)",
+                )
+                return
         elif fill >= policy.pickup_threshold_pct and pickup.below_threshold:
             pickup.below_threshold = False
             pickup.crossings += 1
@@ -355,6 +363,33 @@ class PickupService:
         return raise_priority(
             record, pickup, policy, self.forecasts.get(record.bin_id), self._clock()
         )
+
+    def _contradicted(
+        self, record: BinRecord, pickup: PickupRecord, fill: float, policy: RegionSettings
+    ) -> bool:
+        """Whether a threshold or alarm pickup rests on a reading the bin's later readings
+        deny: its fill is back under the threshold (less the hysteresis), a full-size
+        fall (``emptied_drop_pct``) from the pickup's fill that is no emptying (it ends
+        above ``emptied_below_pct``), with no alarm or locked door and no forecast
+        putting the bin full within the lead time. Bins do not lose a third of their
+        contents by themselves: the reading that raised the pickup was wild (a wall
+        echo). Noise around the threshold is not that. A pickup a scheduler already
+        planned is left to the crew."""
+        if pickup.reason not in ("threshold", "alarm") or pickup.status == "scheduled":
+            return False
+        before = max(x for x in (pickup.fill_pct, pickup.sent_fill_pct, 0.0) if x is not None)
+        if before - fill < policy.emptied_drop_pct or fill <= policy.emptied_below_pct:
+            return False
+        if record.door == "locked" or any(
+            record.alarm_active(kind) for kind in ("overflow", "fire")
+        ):
+            return False
+        forecast = self.forecasts.get(record.bin_id)
+        if forecast is not None and forecast.predicted_full_at is not None:
+            left = forecast.predicted_full_at - self._clock()
+            if left <= timedelta(hours=policy.lead_time_hours):
+                return False
+        return True
 
     @staticmethod
     def _drop_is_emptying(pickup: PickupRecord, fill: float, policy: RegionSettings) -> bool:

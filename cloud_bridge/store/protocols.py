@@ -349,6 +349,22 @@ class Store(DeliveryStore, TechnicianStore, FacilityStore, Protocol):
         """
         ...
 
+    def fill_series(
+        self, bin_id: str, *, after_seq: int = 0, since: datetime | None = None
+    ) -> list[tuple[datetime, float | None, str | None]]:
+        """A bin's readings in ``seq`` order as ``(at, fill_pct, door)``, ``at`` being
+        :attr:`FillPoint.at` (``since`` bounds it): what forecasts and rhythms read, at a
+        fraction of :meth:`fill_history`'s cost (they read it for every bin at every
+        forecast)."""
+        ...
+
+    def door_changes(self, bin_id: str, since: datetime) -> list[tuple[datetime, str | None]]:
+        """``(at, door)`` of the bin's readings since ``since`` (``FillPoint.at``) that
+        report the door ``locked`` or follow one that did, in ``seq`` order: all that
+        :func:`~cloud_bridge.services.forecasts.locked_intervals` needs of four weeks of
+        readings."""
+        ...
+
     def deposit_times(self, bin_id: str, since: datetime) -> list[datetime]:
         """When the bin's accepted deposits happened (bin time when synced), since ``since``."""
         ...

@@ -17,7 +17,45 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
+
 from simulator.world.arrivals import ArrivalProcess, ItemCatalog
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class SensorModel:
+    """A noisy ultrasonic fill sensor: Gaussian noise of ``noise_pct`` % fill, and a share
+    ``outliers`` of wild readings, half a wall echo anywhere in 0-100 %, half 0 % (no echo).
+
+    One model for the forecast's benchmark (one bin, :func:`simulate_bin`) and the city
+    (:mod:`simulator.city`, many bins at once from pre-drawn numbers), so both see the same
+    sensor.
+    """
+
+    noise_pct: float = 1.5
+    outliers: float = 0.03
+
+    def read(self, rng: random.Random, true_pct: float) -> float:
+        """One reading of a container whose true fill is ``true_pct``."""
+        draw = rng.random()
+        if draw < self.outliers / 2:
+            return rng.uniform(0.0, 100.0)
+        if draw < self.outliers:
+            return 0.0
+        return min(max(true_pct + rng.gauss(0.0, self.noise_pct), 0.0), 100.0)
+
+    def read_many(
+        self, true_pct: FloatArray, draw: FloatArray, echo: FloatArray, gauss: FloatArray
+    ) -> FloatArray:
+        """Readings of many containers at once from pre-drawn numbers: ``draw`` and
+        ``echo`` uniform in [0, 1), ``gauss`` standard normal, one of each per reading."""
+        reading = np.clip(true_pct + gauss * self.noise_pct, 0.0, 100.0)
+        reading = np.where(draw < self.outliers, 0.0, reading)
+        result: FloatArray = np.where(draw < self.outliers / 2, echo * 100.0, reading)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +101,7 @@ def simulate_bin(
 ) -> Trajectory:
     """One bin's readings and true full times."""
     rng = random.Random(seed)
+    sensor = SensorModel(noise_pct, outliers)
     popularity = math.exp(rng.gauss(0, 0.35))
     arrivals = ArrivalProcess(rng, peak_per_hour, popularity)
     catalog = ItemCatalog(rng)
@@ -86,14 +125,7 @@ def simulate_bin(
                 locked_until = None
                 cycles.append(Cycle(emptied_at=now))
             true = min(contents / volume_l * 100.0, 100.0)
-            draw = rng.random()
-            if draw < outliers / 2:
-                reading = rng.uniform(0.0, 100.0)
-            elif draw < outliers:
-                reading = 0.0
-            else:
-                reading = min(max(true + rng.gauss(0.0, noise_pct), 0.0), 100.0)
-            cycles[-1].readings.append(Reading(now, reading))
+            cycles[-1].readings.append(Reading(now, sensor.read(rng, true)))
             continue
         now = next_visit
         next_visit = now + timedelta(seconds=arrivals.next_after(now))

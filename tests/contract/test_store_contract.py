@@ -227,6 +227,26 @@ def test_rejections_accumulate_per_reason(store: Store) -> None:
     ]
 
 
+def test_door_changes_are_the_readings_at_and_after_a_locked_door(store: Store) -> None:
+    from protocol import Telemetry
+
+    doors = ["closed", "locked", "locked", "closed", "closed", "locked"]
+    rows = [
+        (decode(Telemetry, msg.telemetry("bin-001", seq, 90.0, door=door)[1]), T0)  # type: ignore[arg-type]
+        for seq, door in enumerate(doors, start=1)
+    ]
+    with store.transaction():
+        store.add_telemetry(rows)
+    changes = store.door_changes("bin-001", T0)
+    assert [door for _, door in changes] == ["locked", "locked", "closed", "locked"]
+    assert [at for at, _ in changes] == [T0 + timedelta(seconds=s) for s in (2, 3, 4, 6)]
+    points = store.fill_history("bin-001")
+    end = T0 + timedelta(hours=1)
+    from cloud_bridge.services.forecasts import locked_intervals
+
+    assert locked_intervals(changes, end) == locked_intervals(points, end)
+
+
 def test_fill_history_is_in_seq_order(store: Store) -> None:
     from protocol import Telemetry
 
@@ -287,6 +307,11 @@ def test_reading_times_follow_clock_sync(store: Store) -> None:
     assert (first.at, first.clock_synced) == (synced.ts, True)
     assert (second.at, second.clock_synced) == (received, False)
     assert [p.seq for p in store.fill_history("bin-001", after_seq=1)] == [2]
+    series = [(p.at, p.fill_pct, p.door) for p in store.fill_history("bin-001")]
+    assert store.fill_series("bin-001") == series  # the same readings, leaner
+    assert store.door_changes("bin-001", T0) == []  # never locked
+    assert store.fill_series("bin-001", after_seq=1) == series[1:]
+    assert store.fill_series("bin-001", since=received) == [s for s in series if s[0] >= received]
     assert [p.seq for p in store.fill_history("bin-001", limit=1)] == [2]
     assert store.deposit_times("bin-001", T0) == [T0 + timedelta(seconds=3), received]
     rows = store.list_deposits(bin_id="bin-001", accepted=True)

@@ -15,7 +15,8 @@ from cloud_bridge.store.sqlite.connection import Connection
 from cloud_bridge.store.sqlite.migrations import READING_AT as _AT
 from cloud_bridge.store.sqlite.timestamps import dt as _dt
 from cloud_bridge.store.sqlite.timestamps import fmt as _fmt
-from protocol import ManifestEntry, parse_ts
+from cloud_bridge.store.sqlite.timestamps import parse as _parse
+from protocol import ManifestEntry
 
 
 class ReadingQueriesMixin:
@@ -68,7 +69,7 @@ class ReadingQueriesMixin:
         points = [
             FillPoint(
                 seq=q,
-                ts=parse_ts(t),
+                ts=_parse(t),
                 fill_pct=f,
                 weight_kg=w,
                 received_at=_dt(r),
@@ -80,6 +81,31 @@ class ReadingQueriesMixin:
         points.reverse()
         return points
 
+    def fill_series(
+        self, bin_id: str, *, after_seq: int = 0, since: datetime | None = None
+    ) -> list[tuple[datetime, float | None, str | None]]:
+        """From the ``telemetry`` table: ``(at, fill_pct, door)`` in ``seq`` order."""
+        where = "bin_id = ? AND seq > ?"
+        args: list[object] = [bin_id, after_seq]
+        if since is not None:
+            where += f" AND {_AT} >= ?"
+            args.append(_fmt(since))
+        rows = self._db.execute(
+            f"SELECT {_AT}, fill_pct, door FROM telemetry WHERE {where} ORDER BY seq", args
+        )
+        return [(_parse(at), fill, door) for at, fill, door in rows]
+
+    def door_changes(self, bin_id: str, since: datetime) -> list[tuple[datetime, str | None]]:
+        """From the ``telemetry`` table: readings at or after a ``locked`` door."""
+        rows = self._db.execute(
+            "SELECT at, door FROM ("
+            f"  SELECT seq, {_AT} AS at, door, LAG(door) OVER (ORDER BY seq) AS before"
+            f"  FROM telemetry WHERE bin_id = ? AND {_AT} >= ?"
+            ") WHERE door = 'locked' OR before = 'locked' ORDER BY seq",
+            (bin_id, _fmt(since)),
+        )
+        return [(_parse(at), door) for at, door in rows]
+
     def deposit_times(self, bin_id: str, since: datetime) -> list[datetime]:
         """Accepted deposits' bin times (reception time when the bin's clock was unsynced)."""
         rows = self._db.execute(
@@ -88,7 +114,7 @@ class ReadingQueriesMixin:
             (bin_id, _fmt(since)),
         )
         return [
-            parse_ts(received if synced == 0 and received is not None else ts)
+            _parse(received if synced == 0 and received is not None else ts)
             for ts, received, synced in rows
         ]
 
@@ -133,7 +159,7 @@ class ReadingQueriesMixin:
                 bin_id=b,
                 seq=q,
                 deposit_id=d,
-                ts=parse_ts(t),
+                ts=_parse(t),
                 received_at=_dt(r),
                 clock_synced=None if c is None else bool(c),
                 category=cat,

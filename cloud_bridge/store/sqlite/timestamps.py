@@ -24,6 +24,15 @@ def ts(value: datetime | None) -> str | None:
     return None if value is None else fmt(value)
 
 
+def parse(value: str) -> datetime:
+    """A timestamp column read back: the stored form (``...Z``, from :func:`fmt`) straight
+    through ``fromisoformat``, anything else through ``parse_ts`` (fill histories read
+    hundreds of these per forecast)."""
+    if value.endswith("Z"):
+        return datetime.fromisoformat(value)
+    return parse_ts(value)
+
+
 def dt(value: str | None) -> datetime | None:
     """A nullable timestamp column read back."""
-    return None if value is None else parse_ts(value)
+    return None if value is None else parse(value)
