@@ -163,3 +163,10 @@ def test_bridge_secrets_come_from_the_environment_file(tmp_path: Path) -> None:
     }
     assert named
     assert named <= provided
+
+
+def test_the_ci_script_is_valid_bash() -> None:
+    """A broken .ci/run fails every submission before a test runs: check its syntax here."""
+    script = Path(__file__).resolve().parents[1] / ".ci" / "run"
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
