@@ -219,6 +219,10 @@ def city(
         sys.exit(1)
     from simulator.city.report import run_and_report
 
+    # The bridge logs every pickup it opens and escalates: a city of them is noise here
+    # (set here, by the command, so a library call leaves the process's logging alone).
+    logging.getLogger("cloud_bridge").setLevel(logging.ERROR)
+
     names = tuple(name.strip() for name in policies.split(",") if name.strip())
     try:
         run_and_report(

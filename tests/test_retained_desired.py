@@ -118,6 +118,7 @@ def test_with_clear_the_bridge_deletes_it_from_the_broker(
 def test_what_the_bridge_issued_or_cannot_read_is_left_as_it_is(
     store: SQLiteStore, clock: FakeNow, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="cloud_bridge")  # whatever an earlier test set
     processor = Processor(validate_settings({}), store, clock)
     processor.process([Inbound(*msg.state("bin-0042", 1))])
     (pushed,), outcome = processor.run(

@@ -19,7 +19,6 @@ emptying, and the bridge collects the pickups on that evidence, as it would in l
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -45,7 +44,8 @@ DISPATCHER = "city-dispatch"
 
 def _schedule(pickups: PickupService, *, pickup_id: str, when: datetime) -> PickupRecord:
     """A scheduler plans the pickup for the crew's arrival (``POST .../schedule``)."""
-    return pickups.schedule(pickup_id, when, DISPATCHER)
+    # the round is the earliest a crew can come: late or not, the city means it
+    return pickups.schedule(pickup_id, when, DISPATCHER, confirm=True)
 
 
 def city_settings(
@@ -100,8 +100,6 @@ class RevloopPolicy(Policy):
         self.settings = city_settings(self.world, context.fleet, db, overrides)
         self.now: datetime = at(0.0)
         self.store: Store = open_store(self.settings.store)
-        # The bridge logs every pickup it opens and escalates; a city of them is noise here.
-        logging.getLogger("cloud_bridge").setLevel(logging.ERROR)
         self.processor = Processor(self.settings, self.store, self.clock)
         self.agents = CityAgents(self.world, REGION, prefix=self.settings.broker.topic_prefix)
         self._tick_every = timedelta(seconds=self.settings.timers.tick_s)
