@@ -14,8 +14,8 @@ from fastapi.responses import Response
 
 from cloud_bridge.domain.access import allowed
 from cloud_bridge.views.bin_page import bin_detail, bin_history
-from cloud_bridge.web.app import _viewer
 from cloud_bridge.web.chart import fill_chart
+from cloud_bridge.web.context import _viewer
 
 router = APIRouter(include_in_schema=False)
 

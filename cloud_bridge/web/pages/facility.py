@@ -29,7 +29,7 @@ from cloud_bridge.errors import ActionError, Unavailable
 from cloud_bridge.services.facility import IntakeRequest, PickupPart
 from cloud_bridge.store.protocols import Store
 from cloud_bridge.views.facility import contamination_rows, intake_rows, lot_trace, stock_row
-from cloud_bridge.web.app import Dashboard, _refused, _same_origin, _viewer
+from cloud_bridge.web.context import Dashboard, _refused, _same_origin, _viewer
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from cloud_bridge.errors import SettingsError
 from cloud_bridge.views.exports import parse_when
 from cloud_bridge.views.impact import impact_csv, impact_report, impact_series, load_factor_set
 from cloud_bridge.views.report_html import COLOURS, render_html
-from cloud_bridge.web.app import Dashboard, _viewer
 from cloud_bridge.web.charts import daily_bars, disposition_bars
+from cloud_bridge.web.context import Dashboard, _viewer
 
 DEFAULT_DAYS = 30
 """The period shown when the page is opened without ``from`` and ``to``."""

@@ -22,7 +22,7 @@ from cloud_bridge.domain.records import PickupRecord
 from cloud_bridge.errors import ActionError, Unavailable
 from cloud_bridge.services.pickups import PickupService
 from cloud_bridge.views.pickup_board import COLUMNS, pickup_board
-from cloud_bridge.web.app import Dashboard, _form, _refused, _same_origin, _viewer
+from cloud_bridge.web.context import Dashboard, _form, _refused, _same_origin, _viewer
 from cloud_bridge.web.session import Session
 
 router = APIRouter(include_in_schema=False)

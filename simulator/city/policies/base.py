@@ -8,6 +8,7 @@ oracle) and answers one question at each shift's start: which bins, by when.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ class RunContext:
     reporting: ReportingOptions
 
 
-class Policy:
+class Policy(ABC):
     """A collection policy; subclasses set ``name`` and answer :meth:`stops`."""
 
     name: ClassVar[str] = ""
@@ -41,16 +42,19 @@ class Policy:
 
     def observe(self, readings: Readings, deposits: IntArray) -> None:
         """A round of sensor readings at ``readings.at``; ``deposits`` came since the last."""
+        return None  # a hook: a policy that does not need it ignores it
 
+    @abstractmethod
     def stops(self, day: int) -> list[RouteStop]:
         """The stops of the shift of ``day`` (called at its start)."""
-        raise NotImplementedError
 
     def dispatched(self, shift: ShiftRoutes, plan: RoutePlan) -> None:
         """The crews' routes for the shift, as planned."""
+        return None  # a hook: a policy that does not need it ignores it
 
     def emptied(self, visit: Visit, collection: Collection) -> None:
         """A crew emptied a bin."""
+        return None  # a hook: a policy that does not need it ignores it
 
     def notes(self) -> dict[str, Any]:
         """Figures of the policy's own to report (e.g. the bridge's counts)."""
@@ -58,6 +62,7 @@ class Policy:
 
     def close(self) -> None:
         """The run is over: release what the policy holds."""
+        return None  # a hook: a policy that does not need it ignores it
 
     @property
     def book(self) -> FillBook:
